@@ -1,0 +1,136 @@
+import {
+  EPOLL_EVENT_SIZE,
+  epollAdd,
+  epollCreate,
+  EPOLLIN,
+  epollModify,
+  epollRemove,
+  epollWaitBlocking,
+  epollWaitNow,
+} from "./epoll.ts";
+import { close, eventfd, read, write } from "./fd.ts";
+
+export type FdHandler = (events: number) => void;
+
+interface Registration {
+  fd: number;
+  handler: FdHandler;
+}
+
+const MAX_EVENTS = 256;
+
+/**
+ * One epoll fd served on the JS thread. At most one blocking epoll_wait runs
+ * on a worker thread at a time; ready events are then drained with
+ * synchronous epoll_wait(0) calls until none is left, so a busy loop makes
+ * one thread hop per idle period, not one per message. Handlers run
+ * synchronously and must not block. An eventfd wakes the wait for stop().
+ */
+export class EventLoop {
+  readonly #epfd = epollCreate();
+  readonly #wakeFd = eventfd();
+  // Registration ids (not fds) travel in epoll data, so an event for an fd
+  // that was removed, closed and reused in the same batch is dropped.
+  readonly #registrations = new Map<bigint, Registration>();
+  readonly #idByFd = new Map<number, bigint>();
+  #nextId = 1n;
+  readonly #asyncEvents = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
+  readonly #syncEvents = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
+  #stopping = false;
+  #running: Promise<void> | null = null;
+  #closed = false;
+  onError: (error: unknown, fd: number) => void = (error, fd) => {
+    console.error(`event loop: handler for fd ${fd} failed:`, error);
+  };
+
+  constructor() {
+    epollAdd(this.#epfd, this.#wakeFd, EPOLLIN, 0n);
+  }
+
+  add(fd: number, events: number, handler: FdHandler): void {
+    if (this.#idByFd.has(fd)) throw new Error(`fd ${fd} is already registered`);
+    const id = this.#nextId++;
+    epollAdd(this.#epfd, fd, events, id);
+    this.#registrations.set(id, { fd, handler });
+    this.#idByFd.set(fd, id);
+  }
+
+  modify(fd: number, events: number): void {
+    const id = this.#idByFd.get(fd);
+    if (id === undefined) throw new Error(`fd ${fd} is not registered`);
+    epollModify(this.#epfd, fd, events, id);
+  }
+
+  /** Unregisters fd (call before closing it). Unknown fds are ignored. */
+  remove(fd: number): void {
+    const id = this.#idByFd.get(fd);
+    if (id === undefined) return;
+    this.#idByFd.delete(fd);
+    this.#registrations.delete(id);
+    epollRemove(this.#epfd, fd);
+  }
+
+  has(fd: number): boolean {
+    return this.#idByFd.has(fd);
+  }
+
+  get size(): number {
+    return this.#idByFd.size;
+  }
+
+  /** Starts serving (idempotent); the promise settles after stop(). */
+  run(): Promise<void> {
+    if (this.#closed) throw new Error("event loop is closed");
+    this.#running ??= this.#serve();
+    return this.#running;
+  }
+
+  /** Ends run() after the current dispatch; pending waits are woken. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    write(this.#wakeFd, new Uint8Array(new BigUint64Array([1n]).buffer));
+    await this.#running;
+    this.#running = null;
+  }
+
+  /** stop() and release the epoll and wake fds. Registered fds stay open. */
+  async close(): Promise<void> {
+    await this.stop();
+    if (this.#closed) return;
+    this.#closed = true;
+    close(this.#epfd);
+    close(this.#wakeFd);
+  }
+
+  async #serve(): Promise<void> {
+    this.#stopping = false;
+    while (!this.#stopping) {
+      const n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, -1);
+      this.#dispatch(this.#asyncEvents, n);
+      while (!this.#stopping) {
+        const more = epollWaitNow(this.#epfd, this.#syncEvents, 0);
+        if (more === 0) break;
+        this.#dispatch(this.#syncEvents, more);
+      }
+    }
+  }
+
+  #dispatch(buf: Uint8Array<ArrayBuffer>, n: number): void {
+    const view = new DataView(buf.buffer);
+    for (let i = 0; i < n; i++) {
+      const events = view.getUint32(i * EPOLL_EVENT_SIZE, true);
+      const id = view.getBigUint64(i * EPOLL_EVENT_SIZE + 4, true);
+      if (id === 0n) {
+        read(this.#wakeFd, new Uint8Array(8));
+        continue;
+      }
+      const registration = this.#registrations.get(id);
+      if (!registration) continue;
+      try {
+        registration.handler(events);
+      } catch (error) {
+        this.onError(error, registration.fd);
+      }
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { libc } from "./libc.ts";
+import { check, checkAllowing, cstr } from "./sys_error.ts";
+
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_EMPTY_PATH = 0x1000;
+export const STATX_INO = 0x100;
+export const STATX_BTIME = 0x800;
+
+/**
+ * rmdir(2); returns 0 on success or -errno for the errnos the caller expects
+ * (e.g. EBUSY, ENOENT), throwing for others.
+ */
+export function rmdir(path: string, expected: readonly number[] = []): number {
+  return checkAllowing(libc.rmdir(cstr(path)), `rmdir(${path})`, expected);
+}
+
+export function mkdir(path: string, mode = 0o755): void {
+  check(libc.mkdir(cstr(path), mode), `mkdir(${path})`);
+}
+
+export interface StatxTimes {
+  /** Birth time in seconds since the epoch with fraction, or null if unknown. */
+  btime: number | null;
+}
+
+/** statx(fd, "", AT_EMPTY_PATH, STATX_BTIME); btime null if the fs has none. */
+export function statxBirthTime(fd: number): StatxTimes {
+  const buf = new Uint8Array(256);
+  check(libc.statx(fd, cstr(""), AT_EMPTY_PATH, STATX_BTIME, buf), `statx(${fd})`);
+  const v = new DataView(buf.buffer);
+  const mask = v.getUint32(0, true);
+  if ((mask & STATX_BTIME) === 0) return { btime: null };
+  // struct statx_timestamp stx_btime at offset 80: { __s64 tv_sec; __u32 tv_nsec; }
+  const sec = Number(v.getBigInt64(80, true));
+  const nsec = v.getUint32(88, true);
+  return { btime: sec + nsec / 1e9 };
+}
+
+/** fgetxattr(2) into a buffer of maxSize; null if missing or too large. */
+export function fgetxattr(fd: number, name: string, maxSize = 4096): Uint8Array | null {
+  const buf = new Uint8Array(maxSize);
+  const n = Number(libc.fgetxattr(fd, cstr(name), buf, BigInt(maxSize)));
+  return n < 0 ? null : buf.slice(0, n);
+}
+
+/** fsetxattr(2); throws SysError. */
+export function fsetxattr(fd: number, name: string, value: Uint8Array<ArrayBuffer>): void {
+  check(libc.fsetxattr(fd, cstr(name), value, BigInt(value.length), 0), `fsetxattr(${name})`);
+}
+
+export function mount(
+  source: string,
+  target: string,
+  fstype: string | null,
+  flags: number,
+): void {
+  const r = libc.mount(cstr(source), cstr(target), cstr(fstype ?? ""), BigInt(flags), null);
+  check(r, `mount(${source}, ${target})`);
+}

@@ -1,0 +1,120 @@
+// The one declaration of every libc symbol the project calls. Callers use the
+// typed wrappers in the sibling files, never these raw symbols directly.
+
+const SYMBOLS = {
+  // int *__errno_location(void);
+  __errno_location: { parameters: [], result: "pointer" },
+  // char *strerror(int errnum);
+  strerror: { parameters: ["i32"], result: "pointer" },
+
+  // int close(int fd);
+  close: { parameters: ["i32"], result: "i32" },
+  // ssize_t read(int fd, void *buf, size_t count);
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // ssize_t write(int fd, const void *buf, size_t count);
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // ssize_t pread(int fd, void *buf, size_t count, off_t offset);
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  // int pipe2(int pipefd[2], int flags);
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  // int eventfd(unsigned int initval, int flags);
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  // int fcntl(int fd, int cmd, ... /* int arg */);
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int dup3(int oldfd, int newfd, int flags);
+  dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int fstat(int fd, struct stat *statbuf);
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+
+  // int open(const char *pathname, int flags, mode_t mode);
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  // int openat(int dirfd, const char *pathname, int flags, mode_t mode);
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
+  // int mkdir(const char *pathname, mode_t mode);
+  mkdir: { parameters: ["buffer", "u32"], result: "i32" },
+  // int rmdir(const char *pathname);
+  rmdir: { parameters: ["buffer"], result: "i32" },
+  // int unlinkat(int dirfd, const char *pathname, int flags);
+  unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // int statx(int dirfd, const char *pathname, int flags, unsigned int mask,
+  //           struct statx *statxbuf);
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  // ssize_t fgetxattr(int fd, const char *name, void *value, size_t size);
+  fgetxattr: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
+  // int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+  fsetxattr: { parameters: ["i32", "buffer", "buffer", "usize", "i32"], result: "i32" },
+
+  // int socket(int domain, int type, int protocol);
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int socketpair(int domain, int type, int protocol, int sv[2]);
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  // int bind(int sockfd, const struct sockaddr *addr, socklen_t addrlen);
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int listen(int sockfd, int backlog);
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  // int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
+  // int connect(int sockfd, const struct sockaddr *addr, socklen_t addrlen);
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int shutdown(int sockfd, int how);
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  // int setsockopt(int sockfd, int level, int optname, const void *optval,
+  //                socklen_t optlen);
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  // int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen);
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  // int getsockname(int sockfd, struct sockaddr *addr, socklen_t *addrlen);
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  // ssize_t sendmsg(int sockfd, const struct msghdr *msg, int flags);
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  // ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags);
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+
+  // int epoll_create1(int flags);
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  // int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  // int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  // The same function, run on a Deno worker thread so that the JS thread is free
+  // while it blocks. At most one may be in flight (see event_loop.ts).
+  epoll_wait_blocking: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+
+  // int inotify_init1(int flags);
+  inotify_init1: { parameters: ["i32"], result: "i32" },
+  // int inotify_add_watch(int fd, const char *pathname, uint32_t mask);
+  inotify_add_watch: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int inotify_rm_watch(int fd, int wd);
+  inotify_rm_watch: { parameters: ["i32", "i32"], result: "i32" },
+
+  // int unshare(int flags);
+  unshare: { parameters: ["i32"], result: "i32" },
+  // int setns(int fd, int nstype);
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  // int mount(const char *source, const char *target, const char *filesystemtype,
+  //           unsigned long mountflags, const void *data);
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "pointer"], result: "i32" },
+
+  // pid_t getpid(void);
+  getpid: { parameters: [], result: "i32" },
+  // uid_t getuid(void);
+  getuid: { parameters: [], result: "u32" },
+  // int kill(pid_t pid, int sig);
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  // int prctl(int option, unsigned long arg2, unsigned long arg3,
+  //           unsigned long arg4, unsigned long arg5);
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  // int getrlimit(int resource, struct rlimit *rlim);
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  // int setrlimit(int resource, const struct rlimit *rlim);
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  // long syscall(long number, ...); used for pidfd_open(pid_t pid, unsigned int flags)
+  syscall2: { name: "syscall", parameters: ["i64", "i64", "i64"], result: "i64" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;

@@ -1,0 +1,69 @@
+import { libc } from "./libc.ts";
+import { check, checkAllowing, cstr } from "./sys_error.ts";
+import { Errno } from "./errno_names.ts";
+
+export const SIGNALS = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGTERM: 15,
+  SIGCHLD: 17,
+  SIGSTOP: 19,
+} as const;
+
+export function getpid(): number {
+  return libc.getpid();
+}
+
+export function getuid(): number {
+  return libc.getuid();
+}
+
+/** kill(2); returns false if the process no longer exists (ESRCH). */
+export function kill(pid: number, signal: number): boolean {
+  return checkAllowing(libc.kill(pid, signal), `kill(${pid}, ${signal})`, [Errno.ESRCH]) >= 0;
+}
+
+const PR_SET_NAME = 15;
+const PR_SET_CHILD_SUBREAPER = 36;
+
+/** The calling thread's comm (15 bytes at most). */
+export function setThreadName(name: string): void {
+  const buf = cstr(name.slice(0, 15));
+  const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+  check(libc.prctl(PR_SET_NAME, ptr, 0n, 0n, 0n), "prctl(PR_SET_NAME)");
+}
+
+export function setChildSubreaper(on = true): void {
+  check(
+    libc.prctl(PR_SET_CHILD_SUBREAPER, on ? 1n : 0n, 0n, 0n, 0n),
+    "prctl(PR_SET_CHILD_SUBREAPER)",
+  );
+}
+
+export const RLIMIT_NOFILE = 7;
+
+export interface ResourceLimit {
+  soft: bigint;
+  hard: bigint;
+}
+
+export function getrlimit(resource: number): ResourceLimit {
+  const buf = new BigUint64Array(2);
+  check(libc.getrlimit(resource, new Uint8Array(buf.buffer)), `getrlimit(${resource})`);
+  return { soft: buf[0], hard: buf[1] };
+}
+
+export function setrlimit(resource: number, limit: ResourceLimit): void {
+  const buf = new BigUint64Array([limit.soft, limit.hard]);
+  check(libc.setrlimit(resource, new Uint8Array(buf.buffer)), `setrlimit(${resource})`);
+}
+
+const SYS_PIDFD_OPEN = 434n;
+
+/** pidfd_open(2): an fd that turns readable (EPOLLIN) when pid exits. */
+export function pidfdOpen(pid: number): number {
+  return check(libc.syscall2(SYS_PIDFD_OPEN, BigInt(pid), 0n), `pidfd_open(${pid})`);
+}
