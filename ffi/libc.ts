@@ -115,6 +115,9 @@ const SYMBOLS = {
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   // long syscall(long number, ...); used for pidfd_open(pid_t pid, unsigned int flags)
   syscall2: { name: "syscall", parameters: ["i64", "i64", "i64"], result: "i64" },
+  // long syscall(long number, ...); used for
+  // pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
+  syscall4: { name: "syscall", parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;

@@ -67,3 +67,14 @@ const SYS_PIDFD_OPEN = 434n;
 export function pidfdOpen(pid: number): number {
   return check(libc.syscall2(SYS_PIDFD_OPEN, BigInt(pid), 0n), `pidfd_open(${pid})`);
 }
+
+const SYS_PIDFD_SEND_SIGNAL = 424n;
+
+/**
+ * pidfd_send_signal(2): signals the process a pidfd refers to, immune to pid
+ * reuse. Returns false if it has already exited (ESRCH).
+ */
+export function pidfdSendSignal(pidfd: number, signal: number): boolean {
+  const r = libc.syscall4(SYS_PIDFD_SEND_SIGNAL, BigInt(pidfd), BigInt(signal), 0n, 0n);
+  return checkAllowing(r, `pidfd_send_signal(${pidfd}, ${signal})`, [Errno.ESRCH]) >= 0;
+}

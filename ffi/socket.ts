@@ -15,6 +15,8 @@ export const SO_SNDBUF = 7;
 export const SO_PASSCRED = 16;
 export const SO_PEERCRED = 17;
 export const SO_ACCEPTCONN = 30;
+export const SO_RCVTIMEO = 20;
+export const SO_SNDTIMEO = 21;
 
 /** A new AF_UNIX socket, always close-on-exec, non-blocking unless told. */
 export function unixSocket(type: number, nonBlocking = true): number {
@@ -61,6 +63,16 @@ export function shutdown(fd: number, how = 2): void {
 export function setIntOption(fd: number, level: number, name: number, value: number): void {
   const v = new Int32Array([value]);
   check(libc.setsockopt(fd, level, name, new Uint8Array(v.buffer), 4), `setsockopt(${name})`);
+}
+
+/** SO_RCVTIMEO/SO_SNDTIMEO as struct timeval { long tv_sec; long tv_usec; }; 0 = none. */
+export function setTimeoutOption(fd: number, name: number, milliseconds: number): void {
+  const ms = Math.max(0, Math.round(milliseconds));
+  const tv = new BigInt64Array([BigInt(Math.floor(ms / 1000)), BigInt((ms % 1000) * 1000)]);
+  check(
+    libc.setsockopt(fd, SOL_SOCKET, name, new Uint8Array(tv.buffer), 16),
+    `setsockopt(${name})`,
+  );
 }
 
 export function getIntOption(fd: number, level: number, name: number): number {

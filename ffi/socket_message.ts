@@ -56,21 +56,25 @@ export class MessageReceiver {
     this.#msgView.setBigUint64(32, address(this.#control), true);
   }
 
-  /** recvmsg(MSG_DONTWAIT|MSG_CMSG_CLOEXEC); null when nothing is queued. */
-  receive(fd: number, buf: Uint8Array<ArrayBuffer>): ReceivedMessage | null {
+  /**
+   * recvmsg(MSG_DONTWAIT|MSG_CMSG_CLOEXEC); null when nothing is queued.
+   * Pass flags 0 to block on a blocking socket (null then means its
+   * SO_RCVTIMEO expired).
+   */
+  receive(fd: number, buf: Uint8Array<ArrayBuffer>, flags = MSG_DONTWAIT): ReceivedMessage | null {
     this.#iovView.setBigUint64(0, address(buf), true);
     this.#iovView.setBigUint64(8, BigInt(buf.length), true);
     this.#msgView.setBigUint64(40, BigInt(this.#control.length), true);
     this.#msgView.setInt32(48, 0, true);
     const n = checkAllowing(
-      libc.recvmsg(fd, this.#msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC),
+      libc.recvmsg(fd, this.#msg, flags | MSG_CMSG_CLOEXEC),
       `recvmsg(${fd})`,
       [Errno.EAGAIN, Errno.EINTR],
     );
     if (n < 0) return null;
-    const flags = this.#msgView.getInt32(48, true);
+    const msgFlags = this.#msgView.getInt32(48, true);
     const controlLength = Number(this.#msgView.getBigUint64(40, true));
-    const result: ReceivedMessage = { length: n, fds: [], flags };
+    const result: ReceivedMessage = { length: n, fds: [], flags: msgFlags };
     const v = this.#controlView;
     for (let off = 0; off + CMSG_HEADER <= controlLength;) {
       const len = Number(v.getBigUint64(off, true));
