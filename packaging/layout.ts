@@ -1,0 +1,74 @@
+// What the suite installs and where: one table shared by dist, install, deb,
+// compile and the tests, so that the units' ExecStart paths, the launchers
+// and the package cannot drift apart.
+
+export interface Program {
+  /** Installed name (launcher, /usr/sbin link, bundle basename). */
+  name: string;
+  /** Entry point relative to the repository root. */
+  entry: string;
+  /**
+   * Deno permission flags. FFI (libc) already gives a program everything the
+   * kernel allows it, so the other flags only keep Deno's own checks quiet.
+   */
+  permissions: string[];
+}
+
+export const PROGRAMS: readonly Program[] = [
+  {
+    name: "cm4all-spawn-accessory",
+    entry: "accessory/main.ts",
+    permissions: ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write", "--allow-run"],
+  },
+  {
+    name: "cm4all-spawn-client",
+    entry: "accessory/client_main.ts",
+    permissions: ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write", "--allow-run"],
+  },
+  {
+    name: "cm4all-spawn-reaper",
+    entry: "reaper/main.ts",
+    permissions: [
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-net",
+      "--allow-sys",
+    ],
+  },
+  {
+    name: "cm4all-spawn-netns",
+    entry: "netns/main.ts",
+    permissions: ["--allow-run=ip", "--allow-read", "--allow-env"],
+  },
+];
+
+/** Installed paths, relative to the target root. */
+export const PATHS = {
+  libDir: "usr/lib/cm4all/spawn",
+  sbinDir: "usr/sbin",
+  unitDir: "lib/systemd/system",
+  sysusersFile: "usr/lib/sysusers.d/cm4all-spawn.conf",
+  docDir: "usr/share/doc/cm4all-spawn",
+  configDir: "etc/cm4all/spawn",
+  reaperLua: "etc/cm4all/spawn/reaper.lua",
+  netnsSetupDir: "etc/cm4all/spawn/netns/setup.d",
+} as const;
+
+/** Unit files in units/, installed unchanged into PATHS.unitDir. */
+export const UNITS = [
+  "system-cm4all.slice",
+  "cm4all-spawn-accessory.socket",
+  "cm4all-spawn-accessory.service",
+  "cm4all-spawn-reaper.service",
+  "cm4all-spawn-netns@.service",
+] as const;
+
+export const SYSUSERS_SOURCE = "units/cm4all-spawn.sysusers";
+export const DEFAULT_REAPER_LUA_SOURCE = "reaper/lua/example_reaper.lua";
+
+/** Unit names systemd-analyze verify can load (templates need an instance). */
+export function verifiableUnitNames(): string[] {
+  return UNITS.map((unit) => unit.replace("@.", "@example."));
+}
