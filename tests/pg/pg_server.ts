@@ -1,0 +1,199 @@
+// Test fixture: a private PostgreSQL 15 server listening only on a Unix
+// socket in its own temp directory. Reusable by any test:
+//
+//   await withPgServer(async (pg) => { ... pg.conninfo ... });
+//
+// or `const pg = await PgTestServer.create(); try { ... } finally { await pg.destroy(); }`.
+// stop()/start() simulate a server restart. Everything is removed by destroy().
+
+const BIN = "/usr/lib/postgresql/15/bin";
+
+async function run(cmd: string[], what: string): Promise<string> {
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(
+      `${what} failed (exit ${out.code}): ${new TextDecoder().decode(out.stderr)}${text}`,
+    );
+  }
+  return text;
+}
+
+const asPostgres = (cmd: string[]) => ["runuser", "-u", "postgres", "--", ...cmd];
+
+export interface PgTestServerOptions {
+  /** Extra postgresql.conf settings. */
+  settings?: Record<string, string>;
+}
+
+export class PgTestServer {
+  readonly dir: string;
+  readonly port: number;
+  #running = false;
+
+  private constructor(dir: string, port: number) {
+    this.dir = dir;
+    this.port = port;
+  }
+
+  get dataDir(): string {
+    return `${this.dir}/data`;
+  }
+  /** The socket directory (libpq "host"). */
+  get socketDir(): string {
+    return this.dir;
+  }
+  get socketPath(): string {
+    return `${this.dir}/.s.PGSQL.${this.port}`;
+  }
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** key=value conninfo for the superuser "postgres" on database "postgres". */
+  conninfo(extra = ""): string {
+    return `host=${this.dir} port=${this.port} user=postgres dbname=postgres${
+      extra ? " " + extra : ""
+    }`;
+  }
+
+  /** Creates the cluster and starts it. Cleans up if anything fails. */
+  static async create(options: PgTestServerOptions = {}): Promise<PgTestServer> {
+    const dir = await Deno.makeTempDir({ prefix: "spawn-pgtest-" });
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    const server = new PgTestServer(dir, port);
+    try {
+      await run(["chown", "postgres:postgres", dir], "chown");
+      await Deno.chmod(dir, 0o755);
+      await run(
+        asPostgres([
+          `${BIN}/initdb`,
+          "-D",
+          server.dataDir,
+          "-U",
+          "postgres",
+          "-A",
+          "trust",
+          "-E",
+          "UTF8",
+          "--locale=C",
+          "--no-sync",
+        ]),
+        "initdb",
+      );
+      const settings: Record<string, string> = {
+        listen_addresses: "''",
+        unix_socket_directories: `'${dir}'`,
+        port: String(port),
+        fsync: "off",
+        synchronous_commit: "off",
+        full_page_writes: "off",
+        shared_buffers: "16MB",
+        max_connections: "50",
+        ...options.settings,
+      };
+      const conf = Object.entries(settings).map(([k, v]) => `${k} = ${v}\n`).join("");
+      await Deno.writeTextFile(`${server.dataDir}/postgresql.conf`, conf, { append: true });
+      // Password users for the authentication tests; everyone else: trust.
+      await Deno.writeTextFile(
+        `${server.dataDir}/pg_hba.conf`,
+        "local all scram_user scram-sha-256\n" +
+          "local all md5_user md5\n" +
+          "local all all trust\n",
+      );
+      await server.start();
+    } catch (e) {
+      await server.destroy();
+      throw e;
+    }
+    return server;
+  }
+
+  async start(): Promise<void> {
+    await run(
+      asPostgres([
+        `${BIN}/pg_ctl`,
+        "-D",
+        this.dataDir,
+        "-l",
+        `${this.dir}/server.log`,
+        "-w",
+        "-t",
+        "30",
+        "start",
+      ]),
+      "pg_ctl start",
+    );
+    this.#running = true;
+  }
+
+  /** Fast shutdown: sessions are terminated, the socket disappears. */
+  async stop(mode: "fast" | "immediate" = "fast"): Promise<void> {
+    await run(
+      asPostgres([`${BIN}/pg_ctl`, "-D", this.dataDir, "-m", mode, "-w", "-t", "30", "stop"]),
+      "pg_ctl stop",
+    );
+    this.#running = false;
+  }
+
+  /** Runs SQL through psql as postgres; returns unaligned tuples-only output. */
+  psql(sql: string, dbname = "postgres"): Promise<string> {
+    return run(
+      asPostgres([
+        `${BIN}/psql`,
+        "-X",
+        "-q",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        this.dir,
+        "-p",
+        String(this.port),
+        "-d",
+        dbname,
+        "-c",
+        sql,
+      ]),
+      `psql ${JSON.stringify(sql)}`,
+    );
+  }
+
+  /** Stops the server (if running) and removes the directory. Never throws. */
+  async destroy(): Promise<void> {
+    if (this.#running) {
+      try {
+        await this.stop("immediate");
+      } catch {
+        // fall through to killing by pid file
+        try {
+          const pid = Number(
+            (await Deno.readTextFile(`${this.dataDir}/postmaster.pid`)).split("\n")[0],
+          );
+          if (pid > 0) Deno.kill(pid, "SIGKILL");
+        } catch {
+          // nothing left to stop
+        }
+      }
+    }
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+export async function withPgServer<T>(
+  fn: (server: PgTestServer) => Promise<T>,
+  options?: PgTestServerOptions,
+): Promise<T> {
+  const server = await PgTestServer.create(options);
+  try {
+    return await fn(server);
+  } finally {
+    await server.destroy();
+  }
+}
