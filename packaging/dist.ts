@@ -1,0 +1,115 @@
+// `deno task dist`: builds dist/ — one self-contained bundle per program
+// (npm packages inlined), the pinned deno runtime and the launchers, plus
+// share/ with what `install` and `deb` put elsewhere (units, sysusers entry,
+// default reaper script, README).
+import { VERSION } from "../shared/version.ts";
+import { launcherScript } from "./launcher.ts";
+import { DEFAULT_REAPER_LUA_SOURCE, PROGRAMS, SYSUSERS_SOURCE, UNITS } from "./layout.ts";
+
+export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+export const DIST = `${REPO}/dist`;
+
+export interface Manifest {
+  version: string;
+  programs: string[];
+  /** Programs whose entry point does not exist (yet). */
+  missing: { name: string; entry: string }[];
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The real deno binary behind node_modules/.bin/deno (not the npm shim). */
+export function denoRuntime(): string {
+  const pinned = `${REPO}/node_modules/.bin/deno`;
+  return Deno.realPathSync(exists(pinned) ? pinned : Deno.execPath());
+}
+
+async function bundle(entry: string, output: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "--packages", "bundle", "-o", output, entry],
+    cwd: REPO,
+    stdin: "null",
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(`deno bundle ${entry} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+}
+
+export async function buildDist(log: (line: string) => void = console.log): Promise<Manifest> {
+  try {
+    Deno.removeSync(DIST, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  Deno.mkdirSync(`${DIST}/share/units`, { recursive: true });
+  const manifest: Manifest = { version: VERSION, programs: [], missing: [] };
+  for (const program of PROGRAMS) {
+    if (!exists(`${REPO}/${program.entry}`)) {
+      manifest.missing.push({ name: program.name, entry: program.entry });
+      log(`dist: skipping ${program.name}: ${program.entry} does not exist yet`);
+      continue;
+    }
+    await bundle(program.entry, `${DIST}/${program.name}.js`);
+    Deno.writeTextFileSync(`${DIST}/${program.name}`, launcherScript(program), { mode: 0o755 });
+    Deno.chmodSync(`${DIST}/${program.name}`, 0o755);
+    manifest.programs.push(program.name);
+  }
+  Deno.copyFileSync(denoRuntime(), `${DIST}/deno`);
+  Deno.chmodSync(`${DIST}/deno`, 0o755);
+  for (const unit of UNITS) {
+    Deno.copyFileSync(`${REPO}/units/${unit}`, `${DIST}/share/units/${unit}`);
+  }
+  Deno.copyFileSync(`${REPO}/${SYSUSERS_SOURCE}`, `${DIST}/share/cm4all-spawn.sysusers`);
+  if (exists(`${REPO}/${DEFAULT_REAPER_LUA_SOURCE}`)) {
+    Deno.copyFileSync(`${REPO}/${DEFAULT_REAPER_LUA_SOURCE}`, `${DIST}/share/reaper.lua`);
+  } else {
+    log(`dist: no default reaper script yet (${DEFAULT_REAPER_LUA_SOURCE})`);
+  }
+  if (exists(`${REPO}/README.md`)) {
+    Deno.copyFileSync(`${REPO}/README.md`, `${DIST}/share/README.md`);
+  }
+  Deno.writeTextFileSync(`${DIST}/share/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
+  return manifest;
+}
+
+/** Reads dist/'s manifest; fails naming what is missing when complete is required. */
+export function readManifest(requireComplete: boolean): Manifest {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(Deno.readTextFileSync(`${DIST}/share/manifest.json`));
+  } catch {
+    throw new Error(`${DIST} is not built: run 'deno task dist' first`);
+  }
+  if (manifest.version !== VERSION) {
+    throw new Error(
+      `${DIST} holds version ${manifest.version}, not ${VERSION}: run 'deno task dist'`,
+    );
+  }
+  if (requireComplete && manifest.missing.length > 0) {
+    const names = manifest.missing.map((m) => `${m.name} (${m.entry})`).join(", ");
+    throw new Error(`${DIST} lacks ${names}: the units would point at missing programs`);
+  }
+  return manifest;
+}
+
+if (import.meta.main) {
+  const started = performance.now();
+  const manifest = await buildDist();
+  const rows = [...manifest.programs, "deno"].map((name) => {
+    const path = `${DIST}/${name === "deno" ? "deno" : name + ".js"}`;
+    return `  ${name.padEnd(24)} ${(Deno.statSync(path).size / 1024).toFixed(0).padStart(7)} KiB`;
+  });
+  console.log(
+    `dist: ${DIST} (version ${manifest.version}) in ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    } s`,
+  );
+  console.log(rows.join("\n"));
+}

@@ -1,0 +1,108 @@
+// `deno task install [--prefix DIR]`: builds dist/, then installs it into DIR
+// (default /):
+// programs in /usr/lib/cm4all/spawn with links in /usr/sbin, the units, the
+// sysusers entry, the default /etc/cm4all/spawn/reaper.lua (an existing one
+// is kept) and the netns setup.d directory.
+import { fatal, newProgram, parseCommandLine } from "../shared/cli.ts";
+import { DIST, type Manifest, readManifest } from "./dist.ts";
+import { PATHS, UNITS } from "./layout.ts";
+
+export interface InstallOptions {
+  root: string;
+  log?: (line: string) => void;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function copy(from: string, to: string, mode: number): void {
+  Deno.copyFileSync(from, to);
+  Deno.chmodSync(to, mode);
+}
+
+/** Copies the files of a complete dist/ below root; returns the paths written. */
+export function installTree(
+  manifest: Manifest,
+  { root, log = () => {} }: InstallOptions,
+): string[] {
+  const at = (path: string) => `${root.replace(/\/+$/, "")}/${path}`;
+  const written: string[] = [];
+  const mkdir = (path: string) => Deno.mkdirSync(at(path), { recursive: true, mode: 0o755 });
+  for (
+    const dir of [PATHS.libDir, PATHS.sbinDir, PATHS.unitDir, PATHS.netnsSetupDir, PATHS.docDir]
+  ) mkdir(dir);
+  mkdir(PATHS.sysusersFile.replace(/\/[^/]+$/, ""));
+
+  copy(`${DIST}/deno`, at(`${PATHS.libDir}/deno`), 0o755);
+  written.push(`${PATHS.libDir}/deno`);
+  for (const name of manifest.programs) {
+    copy(`${DIST}/${name}.js`, at(`${PATHS.libDir}/${name}.js`), 0o644);
+    copy(`${DIST}/${name}`, at(`${PATHS.libDir}/${name}`), 0o755);
+    const link = at(`${PATHS.sbinDir}/${name}`);
+    if (exists(link)) Deno.removeSync(link);
+    // Relative, so that the tree works below any root (scratch roots, packages).
+    Deno.symlinkSync(`../lib/cm4all/spawn/${name}`, link);
+    written.push(
+      `${PATHS.libDir}/${name}.js`,
+      `${PATHS.libDir}/${name}`,
+      `${PATHS.sbinDir}/${name}`,
+    );
+  }
+  for (const unit of UNITS) {
+    copy(`${DIST}/share/units/${unit}`, at(`${PATHS.unitDir}/${unit}`), 0o644);
+    written.push(`${PATHS.unitDir}/${unit}`);
+  }
+  copy(`${DIST}/share/cm4all-spawn.sysusers`, at(PATHS.sysusersFile), 0o644);
+  written.push(PATHS.sysusersFile);
+  if (exists(`${DIST}/share/README.md`)) {
+    copy(`${DIST}/share/README.md`, at(`${PATHS.docDir}/README.md`), 0o644);
+    written.push(`${PATHS.docDir}/README.md`);
+  }
+  if (exists(at(PATHS.reaperLua))) {
+    log(`install: keeping the existing /${PATHS.reaperLua}`);
+  } else if (exists(`${DIST}/share/reaper.lua`)) {
+    copy(`${DIST}/share/reaper.lua`, at(PATHS.reaperLua), 0o644);
+    written.push(PATHS.reaperLua);
+  }
+  return written;
+}
+
+async function run(argv: string[]): Promise<boolean> {
+  const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdin: "null" }).output();
+  return out.success;
+}
+
+/** On the live system: create the reaper's user and let systemd see the units. */
+async function activate(log: (line: string) => void): Promise<void> {
+  if (!(await run(["systemd-sysusers", `/${PATHS.sysusersFile}`]))) {
+    log("install: systemd-sysusers failed; create the user cm4all-spawn-reaper by hand");
+  }
+  if (exists("/run/systemd/system") && !(await run(["systemctl", "daemon-reload"]))) {
+    log("install: systemctl daemon-reload failed");
+  }
+}
+
+if (import.meta.main) {
+  const NAME = "cm4all-spawn-install";
+  const program = newProgram(NAME, "Install the built dist/ into a root.")
+    .option("--prefix <DIR>", "install below DIR instead of /", "/");
+  parseCommandLine(program, Deno.args);
+  const root: string = program.opts().prefix;
+  try {
+    const manifest = readManifest(true);
+    const written = installTree(manifest, { root, log: console.log });
+    if (root === "/") await activate(console.log);
+    console.log(`install: ${written.length} files below ${root}`);
+    console.log(
+      `next: systemctl enable --now cm4all-spawn-accessory.socket cm4all-spawn-reaper.service`,
+    );
+  } catch (e) {
+    fatal(NAME, e instanceof Error ? e.message : String(e));
+  }
+}
