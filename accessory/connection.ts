@@ -1,0 +1,95 @@
+// One client connection: datagrams in, replies out in request order. A
+// malformed datagram closes only this connection.
+import type { EventLoop } from "../ffi/event_loop.ts";
+import { EPOLLIN } from "../ffi/epoll.ts";
+import { closeQuietly } from "../ffi/fd.ts";
+import type { Credentials } from "../ffi/socket.ts";
+import { MessageReceiver, MSG_CTRUNC, MSG_TRUNC, sendMessage } from "../ffi/socket_message.ts";
+import { errorMessage, logWarning } from "../shared/log.ts";
+import { decodeRequest, ProtocolError } from "../shared/protocol.ts";
+import { OrderedQueue } from "./ordered_queue.ts";
+import type { Reply, RequestHandler } from "./request_handler.ts";
+
+/** Requests are small; uid_map and gid_map are below a page each. */
+export const MAX_DATAGRAM = 64 * 1024;
+/** Datagrams handled per readiness event, so that one client cannot starve others. */
+const BATCH = 64;
+
+// One process-wide receive buffer: handlers run one at a time on the JS thread.
+const buffer = new Uint8Array(MAX_DATAGRAM);
+const receiver = new MessageReceiver(4);
+
+export class Connection {
+  readonly #queue = new OrderedQueue();
+  #open = true;
+  #peer: Credentials | undefined;
+
+  constructor(
+    readonly fd: number,
+    readonly loop: EventLoop,
+    readonly handler: RequestHandler,
+    readonly onClose: (connection: Connection) => void,
+  ) {
+    loop.add(fd, EPOLLIN, () => this.#readable());
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  #readable(): void {
+    for (let i = 0; i < BATCH && this.#open; i++) {
+      const message = receiver.receive(this.fd, buffer);
+      if (message === null) return;
+      // Clients have no business sending fds; do not leak them.
+      for (const fd of message.fds) closeQuietly(fd);
+      if (message.credentials) this.#peer = message.credentials;
+      if (message.length === 0) {
+        this.close();
+        return;
+      }
+      if (message.flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        this.#reject(`datagram larger than ${MAX_DATAGRAM} bytes or with too many fds`);
+        return;
+      }
+      let request;
+      try {
+        request = decodeRequest(buffer.subarray(0, message.length));
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        this.#reject(e.message);
+        return;
+      }
+      if (request === null) continue; // only NOP: no response
+      this.handler.handle(request, this.#peer, this.#queue, (reply) => this.#send(reply));
+    }
+  }
+
+  #reject(reason: string): void {
+    const who = this.#peer ? `pid ${this.#peer.pid} uid ${this.#peer.uid}` : `fd ${this.fd}`;
+    logWarning(`malformed request from ${who}: ${reason}; closing the connection`);
+    this.close();
+  }
+
+  #send(reply: Reply): void {
+    try {
+      if (this.#open) sendMessage(this.fd, reply.datagram, reply.fds);
+      // null (socket buffer full): a client that does not read loses its reply.
+    } catch (e) {
+      // The peer is gone (EPIPE, ECONNRESET): nothing left to answer.
+      logWarning(`sending a reply failed: ${errorMessage(e)}; closing the connection`);
+      this.close();
+    } finally {
+      for (const fd of reply.closeAfterSend) closeQuietly(fd);
+    }
+  }
+
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.loop.remove(this.fd);
+    closeQuietly(this.fd);
+    this.#queue.close();
+    this.onClose(this);
+  }
+}

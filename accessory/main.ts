@@ -1,0 +1,93 @@
+// cm4all-spawn-accessory: creates and hands out named namespaces.
+import { collect, fatal, newProgram, nonNegativeNumber, parseCommandLine } from "../shared/cli.ts";
+import { errorMessage, logInfo, logNotice } from "../shared/log.ts";
+import { listenFds, notify } from "../shared/systemd.ts";
+import { AccessoryDaemon } from "./daemon.ts";
+import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
+
+const NAME = "cm4all-spawn-accessory";
+
+const program = newProgram(NAME, "Creates namespaces for process spawners.")
+  .option(
+    "--listen <address>",
+    `listen on ADDRESS: @abstract or a path, repeatable (default ${DEFAULT_ADDRESS}; ` +
+      "ignored under socket activation)",
+    collect,
+  )
+  .option(
+    "--namespace-ttl <seconds>",
+    "how long an unleased name lives after its last use",
+    nonNegativeNumber("--namespace-ttl"),
+    60,
+  );
+parseCommandLine(program, Deno.args);
+const options = program.opts<{ listen?: string[]; namespaceTtl: number }>();
+
+/** A private directory for the init symlinks: $RUNTIME_DIRECTORY (systemd) or /run. */
+function makeRuntimeDirectory(): string {
+  const base = Deno.env.get("RUNTIME_DIRECTORY")?.split(":")[0] ?? "/run";
+  try {
+    return Deno.makeTempDirSync({ dir: base, prefix: `${NAME}.` });
+  } catch {
+    return Deno.makeTempDirSync({ prefix: `${NAME}.` });
+  }
+}
+
+const boundPaths: string[] = [];
+let listeners: number[];
+try {
+  const activated = listenFds();
+  if (activated.length > 0) {
+    listeners = activated.map(adoptListener);
+  } else {
+    const addresses = options.listen ?? [DEFAULT_ADDRESS];
+    listeners = addresses.map((address) => {
+      try {
+        const fd = bindListener(address);
+        if (!address.startsWith("@")) boundPaths.push(address);
+        return fd;
+      } catch (e) {
+        throw new Error(`--listen ${address}: ${errorMessage(e)}`);
+      }
+    });
+  }
+} catch (e) {
+  fatal(NAME, errorMessage(e));
+}
+
+let runtimeDirectory: string;
+try {
+  runtimeDirectory = makeRuntimeDirectory();
+} catch (e) {
+  fatal(NAME, `cannot create a runtime directory: ${errorMessage(e)}`);
+}
+
+const daemon = new AccessoryDaemon({
+  listeners,
+  namespaceTtl: options.namespaceTtl,
+  runtimeDirectory,
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logNotice(`${signal}: shutting down`);
+  await daemon.stop();
+  for (const path of boundPaths) Deno.removeSync(path);
+  Deno.removeSync(runtimeDirectory, { recursive: true });
+  Deno.exit(0);
+}
+
+Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
+Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
+// The original daemon has nothing to reload either.
+Deno.addSignalListener("SIGHUP", () => logNotice("SIGHUP: reload (nothing to reload)"));
+
+const running = daemon.run();
+logInfo(
+  `listening (${options.listen?.join(", ") ?? "socket activation or " + DEFAULT_ADDRESS}), ` +
+    `namespace TTL ${options.namespaceTtl} s`,
+);
+notify("READY=1");
+await running;

@@ -1,0 +1,141 @@
+// The namespaces of one NAME, created on first request and kept until the
+// name expires (see lifetime.ts) or the daemon stops.
+import { EPOLLIN } from "../ffi/epoll.ts";
+import { closeQuietly } from "../ffi/fd.ts";
+import { logInfo, logWarning } from "../shared/log.ts";
+import type { UserNamespaceMaps } from "../shared/protocol.ts";
+import { Lease } from "./lease.ts";
+import { Lifetime } from "./lifetime.ts";
+import { NamespaceError } from "./namespace_error.ts";
+import type { NamespaceFactory } from "./namespace_factory.ts";
+import type { PidNamespace } from "./pid_namespace.ts";
+
+const latin1 = new TextDecoder("latin1");
+
+/** The user namespace cache key: the payload bytes as they came. */
+export function userKey(maps: UserNamespaceMaps): string {
+  return latin1.decode(maps.uidMap) + "\0" + latin1.decode(maps.gidMap);
+}
+
+export class NameEntry {
+  readonly lifetime: Lifetime;
+  #ipc = -1;
+  #pid: PidNamespace | null = null;
+  readonly #users = new Map<string, number | Promise<number>>();
+  readonly #leases = new Set<Lease>();
+  #discarded = false;
+  /** The expiry timer, managed by the registry. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly factory: NamespaceFactory,
+    ttl: number,
+    now: number,
+  ) {
+    this.lifetime = new Lifetime(ttl, now);
+  }
+
+  get discarded(): boolean {
+    return this.#discarded;
+  }
+
+  ipcFd(): number {
+    if (this.#ipc < 0) this.#ipc = this.factory.ipc();
+    return this.#ipc;
+  }
+
+  pidFd(): number {
+    if (this.#pid === null) {
+      const pid = this.factory.pid(this.name);
+      this.factory.loop.add(pid.pidfd, EPOLLIN, () => this.#initExited(pid));
+      this.#pid = pid;
+      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`);
+    }
+    return this.#pid.fd;
+  }
+
+  /** The init's pid while the PID namespace exists (for logs and tests). */
+  get initPid(): number | null {
+    return this.#pid?.pid ?? null;
+  }
+
+  /** The cached fd, or a promise shared by every request for the same maps. */
+  userNamespace(maps: UserNamespaceMaps): number | Promise<number> {
+    const key = userKey(maps);
+    const cached = this.#users.get(key);
+    if (cached !== undefined) return cached;
+    const pending = this.factory.user(maps).then(
+      (fd) => {
+        if (this.#discarded) {
+          closeQuietly(fd);
+          throw new NamespaceError(`namespaces of ${JSON.stringify(this.name)} were discarded`);
+        }
+        this.#users.set(key, fd);
+        return fd;
+      },
+      (error) => {
+        this.#users.delete(key);
+        throw error;
+      },
+    );
+    this.#users.set(key, pending);
+    return pending;
+  }
+
+  /** The fd of a user namespace made earlier by userNamespace(). */
+  userFd(maps: UserNamespaceMaps): number {
+    const fd = this.#users.get(userKey(maps));
+    if (typeof fd !== "number") throw new Error("user namespace is not ready");
+    return fd;
+  }
+
+  openLease(onEnd: () => void): Lease {
+    const lease = new Lease(this.factory.loop, () => {
+      this.#leases.delete(lease);
+      onEnd();
+    });
+    this.#leases.add(lease);
+    return lease;
+  }
+
+  #initExited(pid: PidNamespace): void {
+    this.factory.loop.remove(pid.pidfd);
+    if (this.#pid === pid) {
+      this.#pid = null;
+      logWarning(
+        `${
+          JSON.stringify(this.name)
+        }: init pid ${pid.pid} exited; the next request gets a new PID namespace`,
+      );
+    }
+    pid.close();
+    this.factory.links.release(pid.link);
+  }
+
+  /**
+   * Closes every handle the daemon holds and kills the init; the promise
+   * settles when the init is gone.
+   */
+  discard(): Promise<unknown> {
+    if (this.#discarded) return Promise.resolve();
+    this.#discarded = true;
+    closeQuietly(this.#ipc);
+    this.#ipc = -1;
+    const pid = this.#pid;
+    let exited: Promise<unknown> = Promise.resolve();
+    if (pid) {
+      exited = pid.exited;
+      this.#pid = null;
+      this.factory.loop.remove(pid.pidfd);
+      pid.kill();
+      pid.close();
+      this.factory.links.release(pid.link);
+    }
+    for (const fd of this.#users.values()) if (typeof fd === "number") closeQuietly(fd);
+    this.#users.clear();
+    for (const lease of this.#leases) lease.close();
+    this.#leases.clear();
+    return exited;
+  }
+}

@@ -1,0 +1,61 @@
+// Makes namespaces for the daemon: owns the handles of the daemon's own
+// namespaces (to return to after unshare), the init symlinks and the user
+// namespace helpers still running.
+import type { EventLoop } from "../ffi/event_loop.ts";
+import { closeQuietly } from "../ffi/fd.ts";
+import { openNamespace } from "../ffi/namespace.ts";
+import type { UserNamespaceMaps } from "../shared/protocol.ts";
+import { InitLinks } from "./init_links.ts";
+import { createIpcNamespace } from "./ipc_namespace.ts";
+import { failed } from "./namespace_error.ts";
+import { PidNamespace } from "./pid_namespace.ts";
+import { createUserNamespace, type HelperSet } from "./user_namespace.ts";
+
+export class NamespaceFactory {
+  readonly #ownIpc = openNamespace("thread-self", "ipc");
+  readonly #ownPid = openNamespace("thread-self", "pid");
+  readonly links: InitLinks;
+  readonly helpers: HelperSet = new Set();
+
+  constructor(readonly loop: EventLoop, runtimeDirectory: string) {
+    this.links = new InitLinks(runtimeDirectory);
+  }
+
+  ipc(): number {
+    try {
+      return createIpcNamespace(this.#ownIpc);
+    } catch (e) {
+      throw failed("create IPC namespace", e);
+    }
+  }
+
+  /** A PID namespace whose init shows NAME; the caller watches pidfd. */
+  pid(name: string): PidNamespace {
+    const link = this.links.acquire(name);
+    try {
+      return PidNamespace.create(link, this.#ownPid);
+    } catch (e) {
+      this.links.release(link);
+      throw failed("create PID namespace", e);
+    }
+  }
+
+  user(maps: UserNamespaceMaps): Promise<number> {
+    return createUserNamespace(maps, this.helpers);
+  }
+
+  /** Kills helpers still running and releases the own-namespace handles. */
+  close(): Promise<unknown> {
+    const pending = [...this.helpers].map((child) => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      return child.status;
+    });
+    closeQuietly(this.#ownIpc);
+    closeQuietly(this.#ownPid);
+    return Promise.allSettled(pending);
+  }
+}

@@ -1,0 +1,75 @@
+// NAME -> its namespaces, with expiry. A request holds its entry until the
+// answer is sent, a lease until its pipe closes; an entry nobody holds is
+// discarded `ttl` after the last request or release.
+import { logInfo } from "../shared/log.ts";
+import { NameEntry } from "./name_entry.ts";
+import type { NamespaceFactory } from "./namespace_factory.ts";
+
+export class NamespaceRegistry {
+  readonly #entries = new Map<string, NameEntry>();
+
+  constructor(
+    readonly factory: NamespaceFactory,
+    /** Milliseconds. */
+    readonly ttl: number,
+    readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** The entry for NAME (created if new), touched and held. */
+  acquire(name: string): NameEntry {
+    let entry = this.#entries.get(name);
+    if (entry === undefined) {
+      entry = new NameEntry(name, this.factory, this.ttl, this.now());
+      this.#entries.set(name, entry);
+    } else {
+      entry.lifetime.touch(this.now());
+    }
+    entry.lifetime.hold();
+    return entry;
+  }
+
+  release(entry: NameEntry): void {
+    if (entry.discarded) return;
+    entry.lifetime.release(this.now());
+    if (entry.lifetime.holds === 0) this.#arm(entry);
+  }
+
+  /** A lease of the entry: held until the client closes its write end. */
+  lease(entry: NameEntry): number {
+    const lease = entry.openLease(() => this.release(entry));
+    entry.lifetime.hold();
+    return lease.writeEnd;
+  }
+
+  get(name: string): NameEntry | undefined {
+    return this.#entries.get(name);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #arm(entry: NameEntry): void {
+    if (entry.timer !== undefined) return;
+    const remaining = entry.lifetime.remaining(this.now());
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      if (entry.discarded || entry.lifetime.holds > 0) return;
+      if (entry.lifetime.expired(this.now())) this.#discard(entry);
+      else this.#arm(entry);
+    }, Math.max(1, Math.ceil(remaining)));
+  }
+
+  #discard(entry: NameEntry): Promise<unknown> {
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
+    logInfo(`${JSON.stringify(entry.name)}: discarded`);
+    return entry.discard();
+  }
+
+  /** Discards every entry (shutdown); settles when every init is gone. */
+  discardAll(): Promise<unknown> {
+    return Promise.allSettled([...this.#entries.values()].map((e) => this.#discard(e)));
+  }
+}

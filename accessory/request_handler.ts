@@ -1,0 +1,119 @@
+// Turns a decoded request into a reply: the namespaces of its NAME, in the
+// mandated fd order, plus a lease. Replies are assembled synchronously right
+// before they are sent, so the fds in them are the ones the daemon holds at
+// that moment.
+import type { Credentials } from "../ffi/socket.ts";
+import { errorMessage, logError } from "../shared/log.ts";
+import {
+  encodeErrorResponse,
+  encodeHandlesResponse,
+  namespaceFlags,
+  type Request,
+} from "../shared/protocol.ts";
+import { NamespaceError } from "./namespace_error.ts";
+import type { NamespaceRegistry } from "./namespace_registry.ts";
+import type { NameEntry } from "./name_entry.ts";
+import type { OrderedQueue, Outcome } from "./ordered_queue.ts";
+
+export interface Reply {
+  datagram: Uint8Array<ArrayBuffer>;
+  /** Passed with SCM_RIGHTS; the daemon keeps its copies. */
+  fds: number[];
+  /** Closed by the sender once the reply is sent or dropped (lease write ends). */
+  closeAfterSend: number[];
+}
+
+/**
+ * Access control hook (a later issue): return null to allow, or the message
+ * of the ERROR response. `peer` are the SCM_CREDENTIALS of the datagram.
+ */
+export type Policy = (request: Request, peer: Credentials | undefined) => string | null;
+
+export const allowEveryone: Policy = () => null;
+
+export function errorReply(message: string): Reply {
+  return { datagram: encodeErrorResponse(message), fds: [], closeAfterSend: [] };
+}
+
+export class RequestHandler {
+  // A success datagram depends only on which kinds were requested.
+  readonly #successDatagrams = new Map<number, Uint8Array<ArrayBuffer>>();
+
+  constructor(readonly registry: NamespaceRegistry, readonly policy: Policy = allowEveryone) {}
+
+  /** Queues the request's reply on `queue`; `send` gets it in order. */
+  handle(
+    request: Request,
+    peer: Credentials | undefined,
+    queue: OrderedQueue,
+    send: (reply: Reply) => void,
+  ): void {
+    const denied = this.policy(request, peer);
+    if (denied !== null) {
+      queue.add(null, () => send(errorReply(denied)), () => {});
+      return;
+    }
+    const entry = this.registry.acquire(request.name);
+    let work: number | Promise<number> | null = null;
+    if (request.user) {
+      try {
+        work = entry.userNamespace(request.user);
+      } catch (e) {
+        work = Promise.reject(e);
+      }
+    }
+    queue.add(
+      work,
+      (outcome: Outcome<unknown>) => {
+        try {
+          send(outcome.ok ? this.#assemble(entry, request) : this.#failure(outcome.error));
+        } finally {
+          this.registry.release(entry);
+        }
+      },
+      () => this.registry.release(entry),
+    );
+  }
+
+  #assemble(entry: NameEntry, request: Request): Reply {
+    const fds: number[] = [];
+    try {
+      if (request.ipc) fds.push(entry.ipcFd());
+      if (request.pid) fds.push(entry.pidFd());
+      if (request.user) fds.push(entry.userFd(request.user));
+    } catch (e) {
+      return this.#failure(e);
+    }
+    const closeAfterSend: number[] = [];
+    if (request.lease) {
+      try {
+        const writeEnd = this.registry.lease(entry);
+        fds.push(writeEnd);
+        closeAfterSend.push(writeEnd);
+      } catch (e) {
+        return errorReply(`Failed to create lease pipe: ${errorMessage(e)}`);
+      }
+    }
+    return { datagram: this.#success(request), fds, closeAfterSend };
+  }
+
+  #success(request: Request): Uint8Array<ArrayBuffer> {
+    const key = (request.ipc ? 1 : 0) | (request.pid ? 2 : 0) | (request.user ? 4 : 0) |
+      (request.lease ? 8 : 0);
+    let datagram = this.#successDatagrams.get(key);
+    if (datagram === undefined) {
+      datagram = encodeHandlesResponse(namespaceFlags(request), request.lease);
+      this.#successDatagrams.set(key, datagram);
+    }
+    return datagram;
+  }
+
+  #failure(error: unknown): Reply {
+    if (error instanceof NamespaceError) {
+      logError(error.message);
+      return errorReply(error.message);
+    }
+    logError(`request failed: ${errorMessage(error)}`);
+    return errorReply(`Internal error: ${errorMessage(error)}`);
+  }
+}
