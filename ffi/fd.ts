@@ -83,6 +83,21 @@ export function openat(dirfd: number, path: string, flags: number, mode = 0): nu
   return check(libc.openat(dirfd, cstr(path), flags | O_CLOEXEC, mode), `openat(${path})`);
 }
 
+/**
+ * openat(2) returning -errno for the listed errnos (e.g. ENOENT for a file
+ * that is normally optional) instead of throwing; O_CLOEXEC is always added.
+ */
+export function openatAllowing(
+  dirfd: number,
+  path: string,
+  flags: number,
+  allowed: readonly number[],
+  mode = 0,
+): number {
+  const r = libc.openat(dirfd, cstr(path), flags | O_CLOEXEC, mode);
+  return checkAllowing(r, `openat(${path})`, allowed);
+}
+
 export interface FileIdentity {
   dev: bigint;
   ino: bigint;

@@ -5,6 +5,7 @@ export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;
 export const AT_EMPTY_PATH = 0x1000;
+export const STATX_NLINK = 0x4;
 export const STATX_INO = 0x100;
 export const STATX_BTIME = 0x800;
 
@@ -36,6 +37,17 @@ export function statxBirthTime(fd: number): StatxTimes {
   const sec = Number(v.getBigInt64(80, true));
   const nsec = v.getUint32(88, true);
   return { btime: sec + nsec / 1e9 };
+}
+
+/**
+ * statx(dirfd, path, flags, STATX_NLINK).stx_nlink; for a directory on most
+ * file systems (cgroupfs included) 2 + the number of subdirectories.
+ */
+export function statxLinkCount(dirfd: number, path: string, flags = 0): number {
+  const buf = new Uint8Array(256);
+  check(libc.statx(dirfd, cstr(path), flags, STATX_NLINK, buf), `statx(${path})`);
+  // struct statx: __u32 stx_mask, stx_blksize; __u64 stx_attributes; __u32 stx_nlink at 16
+  return new DataView(buf.buffer).getUint32(16, true);
 }
 
 /** fgetxattr(2) into a buffer of maxSize; null if missing or too large. */

@@ -1,0 +1,33 @@
+// Small-file reads for cgroupfs with one reusable buffer: openat + read + close.
+import { closeQuietly, O_RDONLY, openatAllowing, read } from "../ffi/fd.ts";
+import { Errno } from "../ffi/errno_names.ts";
+import { errorMessage } from "../shared/log.ts";
+import type { FileResult } from "./cgroup_stats.ts";
+import { MULTI_LINE_LIMIT } from "./cgroup_stats.ts";
+
+const buffer = new Uint8Array(MULTI_LINE_LIMIT);
+const decoder = new TextDecoder();
+// A cgroup removed while we read answers ENODEV; both mean "not there".
+const ABSENT: readonly number[] = [Errno.ENOENT, Errno.ENODEV, Errno.ENOTDIR];
+
+/**
+ * Reads at most `limit` bytes from offset 0 of dirFd/path (dirFd may be
+ * AT_FDCWD with an absolute path). Missing files are "missing", not errors.
+ */
+export function readSmallFile(dirFd: number, path: string, limit: number): FileResult {
+  let fd: number;
+  try {
+    fd = openatAllowing(dirFd, path, O_RDONLY, ABSENT);
+  } catch (error) {
+    return { kind: "error", message: errorMessage(error) };
+  }
+  if (fd < 0) return { kind: "missing" };
+  try {
+    const n = read(fd, buffer, Math.min(limit, buffer.length));
+    return { kind: "ok", text: n === null ? "" : decoder.decode(buffer.subarray(0, n)) };
+  } catch (error) {
+    return { kind: "error", message: errorMessage(error) };
+  } finally {
+    closeQuietly(fd);
+  }
+}

@@ -1,0 +1,42 @@
+// What the tracker needs from the cgroup file system. The kernel version is
+// kernel_cgroup_fs.ts; tests drive the tracker with a fake.
+import type { ReleasedCgroup } from "./hook.ts";
+
+/** One inotify event as the tracker sees it (see ffi/inotify.ts). */
+export interface WatchEvent {
+  wd: number;
+  mask: number;
+  name: string;
+}
+
+export interface CgroupSnapshot {
+  cgroup: ReleasedCgroup;
+  /** One log line each: a file that could not be read or was malformed. */
+  problems: string[];
+}
+
+/** Paths are relative to the cgroup2 root with a leading "/" ("/" = the root). */
+export interface CgroupFs {
+  /** Watches a directory for subdirectories appearing and going; null if it is gone. */
+  watchDirectory(path: string): number | null;
+  /** Watches the cgroup's cgroup.events for changes; null if it is gone. */
+  watchEvents(path: string): number | null;
+  /** Removes a watch (one already gone is fine). */
+  unwatch(wd: number): void;
+  /**
+   * cgroup.events "populated": false only for "populated 0" or a read
+   * error (spec §3.1); null if the cgroup no longer exists.
+   */
+  populated(path: string): boolean | null;
+  /** Whether processes ever ran in it (decision 10): CPU time charged, or forks. */
+  showsUse(path: string): boolean;
+  /** Names of its subdirectories; [] if it is gone. */
+  subdirectories(path: string): string[];
+  /** Opens the directory (failure tolerated) and reads btime and the accounting files. */
+  snapshot(path: string): CgroupSnapshot;
+  /** rmdir; 0 or -errno. */
+  rmdir(path: string): number;
+  closeFd(fd: number): void;
+  /** strerror text of an errno, for log lines. */
+  describeErrno(errno: number): string;
+}

@@ -1,0 +1,101 @@
+// The reaper daemon without its command line: the tracker on the real
+// cgroup2 hierarchy, driven by the one epoll event loop.
+import { EventLoop } from "../ffi/event_loop.ts";
+import { EPOLLIN } from "../ffi/epoll.ts";
+import { errorMessage, log as defaultLog, type Priority } from "../shared/log.ts";
+import type { ReaperHook } from "./hook.ts";
+import { CgroupTracker, type TrackerCounters } from "./cgroup_tracker.ts";
+import { KernelCgroupFs } from "./kernel_cgroup_fs.ts";
+
+export interface DaemonOptions {
+  /** Absolute path of the cgroup2 hierarchy. */
+  root: string;
+  /** Normalized scope paths relative to root. */
+  scopes: readonly string[];
+  hook: ReaperHook;
+  log?: (priority: Priority, message: string) => void;
+  /** Default: one info line on stderr. */
+  writeStatsLine?: (line: string) => void;
+  deletionDelayMs?: number;
+}
+
+export class ReaperDaemon {
+  readonly #options: DaemonOptions;
+  readonly #log: (priority: Priority, message: string) => void;
+  #fs: KernelCgroupFs | null = null;
+  #tracker: CgroupTracker | null = null;
+  #loop: EventLoop | null = null;
+  #running: Promise<void> | null = null;
+
+  constructor(options: DaemonOptions) {
+    this.#options = options;
+    this.#log = options.log ?? defaultLog;
+  }
+
+  /**
+   * Registers watches and scans the scopes (the start-up scan). Nothing is
+   * reaped before run().
+   */
+  start(): void {
+    if (this.#fs) throw new Error("reaper daemon already started");
+    const fs = new KernelCgroupFs(this.#options.root);
+    this.#fs = fs;
+    const tracker = new CgroupTracker({
+      fs,
+      scopes: this.#options.scopes,
+      hook: this.#options.hook,
+      writeStatsLine: this.#options.writeStatsLine ?? ((line) => this.#log("info", line)),
+      log: this.#log,
+      deletionDelayMs: this.#options.deletionDelayMs,
+    });
+    this.#tracker = tracker;
+    try {
+      tracker.start();
+    } catch (error) {
+      tracker.close();
+      fs.close();
+      this.#fs = null;
+      throw error;
+    }
+  }
+
+  /**
+   * Reaps what the start-up scan found empty, then serves events until
+   * stop(). start() must have been called.
+   */
+  run(): Promise<void> {
+    const fs = this.#fs;
+    const tracker = this.#tracker;
+    if (!fs || !tracker) throw new Error("reaper daemon not started");
+    if (this.#running) return this.#running;
+    const loop = new EventLoop();
+    loop.onError = (error) => this.#log("error", `reaper: ${errorMessage(error)}`);
+    this.#loop = loop;
+    loop.add(fs.inotifyFd, EPOLLIN, () => tracker.handleEvents(fs.readEvents()));
+    tracker.reapInitial();
+    this.#running = loop.run();
+    return this.#running;
+  }
+
+  get counters(): TrackerCounters | null {
+    return this.#tracker?.counters ?? null;
+  }
+
+  get trackedCgroups(): number {
+    return this.#tracker?.trackedCgroups ?? 0;
+  }
+
+  /** Stops serving, drops pending deletions, releases every fd and watch. */
+  async stop(): Promise<void> {
+    const loop = this.#loop;
+    this.#loop = null;
+    if (loop && this.#fs) loop.remove(this.#fs.inotifyFd);
+    if (loop) await loop.close();
+    await this.#running;
+    this.#running = null;
+    this.#tracker?.close();
+    this.#tracker = null;
+    this.#fs?.close();
+    this.#fs = null;
+  }
+}

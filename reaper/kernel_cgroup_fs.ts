@@ -1,0 +1,128 @@
+// CgroupFs on the real cgroup2 hierarchy: one inotify fd for every watch,
+// small reads through openat/read/close, rmdir with errno.
+import {
+  IN_CREATE,
+  IN_DELETE,
+  IN_DELETE_SELF,
+  IN_MODIFY,
+  IN_MOVED_FROM,
+  IN_MOVED_TO,
+  IN_ONLYDIR,
+  inotifyAddWatch,
+  inotifyInit,
+  inotifyRemoveWatch,
+  parseInotifyEvents,
+} from "../ffi/inotify.ts";
+import { closeQuietly, read } from "../ffi/fd.ts";
+import { AT_FDCWD, rmdir, statxLinkCount } from "../ffi/fs.ts";
+import { Errno } from "../ffi/errno_names.ts";
+import { strerror, SysError } from "../ffi/sys_error.ts";
+import type { CgroupFs, CgroupSnapshot, WatchEvent } from "./cgroup_fs.ts";
+import { parsePopulated, showsUse, SINGLE_VALUE_LIMIT } from "./cgroup_stats.ts";
+import { MULTI_LINE_LIMIT } from "./cgroup_stats.ts";
+import { readSmallFile } from "./cgroup_files.ts";
+import { cgroupDirectory, snapshotCgroup } from "./cgroup_snapshot.ts";
+
+const DIRECTORY_MASK = IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM | IN_MOVED_TO |
+  IN_ONLYDIR;
+const GONE: readonly number[] = [Errno.ENOENT, Errno.ENOTDIR, Errno.ENODEV];
+
+export class KernelCgroupFs implements CgroupFs {
+  readonly inotifyFd: number;
+  readonly #buffer = new Uint8Array(256 * 1024);
+
+  constructor(readonly root: string) {
+    this.inotifyFd = inotifyInit();
+  }
+
+  #abs(path: string): string {
+    return cgroupDirectory(this.root, path);
+  }
+
+  /** Drains the inotify fd; [] when nothing is queued. */
+  readEvents(): WatchEvent[] {
+    const events: WatchEvent[] = [];
+    for (;;) {
+      const n = read(this.inotifyFd, this.#buffer);
+      if (n === null || n === 0) return events;
+      for (const e of parseInotifyEvents(this.#buffer, n)) events.push(e);
+    }
+  }
+
+  #watch(path: string, mask: number): number | null {
+    try {
+      return inotifyAddWatch(this.inotifyFd, path, mask);
+    } catch (error) {
+      if (error instanceof SysError && GONE.includes(error.errno)) return null;
+      throw error;
+    }
+  }
+
+  watchDirectory(path: string): number | null {
+    return this.#watch(this.#abs(path), DIRECTORY_MASK);
+  }
+
+  watchEvents(path: string): number | null {
+    return this.#watch(this.#abs(path) + "/cgroup.events", IN_MODIFY);
+  }
+
+  unwatch(wd: number): void {
+    inotifyRemoveWatch(this.inotifyFd, wd);
+  }
+
+  populated(path: string): boolean | null {
+    const r = readSmallFile(AT_FDCWD, this.#abs(path) + "/cgroup.events", MULTI_LINE_LIMIT);
+    if (r.kind === "missing") return null;
+    if (r.kind === "error") return false; // spec §3.1: a read error counts as unpopulated
+    return parsePopulated(r.text);
+  }
+
+  showsUse(path: string): boolean {
+    const dir = this.#abs(path);
+    const cpu = readSmallFile(AT_FDCWD, dir + "/cpu.stat", MULTI_LINE_LIMIT);
+    const cpuText = cpu.kind === "ok" ? cpu.text : null;
+    if (showsUse(cpuText, null)) return true;
+    const forks = readSmallFile(AT_FDCWD, dir + "/pids.forks", SINGLE_VALUE_LIMIT);
+    return showsUse(null, forks.kind === "ok" ? forks.text : null);
+  }
+
+  subdirectories(path: string): string[] {
+    const dir = this.#abs(path);
+    try {
+      // cgroupfs keeps a directory's link count at 2 + its subdirectories.
+      if (statxLinkCount(AT_FDCWD, dir) === 2) return [];
+      const names: string[] = [];
+      for (const entry of Deno.readDirSync(dir)) if (entry.isDirectory) names.push(entry.name);
+      return names;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      if (error instanceof SysError && GONE.includes(error.errno)) return [];
+      throw error;
+    }
+  }
+
+  snapshot(path: string): CgroupSnapshot {
+    return snapshotCgroup(this.root, path);
+  }
+
+  rmdir(path: string): number {
+    try {
+      return rmdir(this.#abs(path), [Errno.EBUSY, Errno.ENOENT]);
+    } catch (error) {
+      if (error instanceof SysError) return -error.errno;
+      throw error;
+    }
+  }
+
+  closeFd(fd: number): void {
+    closeQuietly(fd);
+  }
+
+  describeErrno(errno: number): string {
+    return strerror(errno);
+  }
+
+  close(): void {
+    closeQuietly(this.inotifyFd);
+  }
+}

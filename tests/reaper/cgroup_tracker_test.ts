@@ -1,0 +1,335 @@
+// The watch state machine on an in-memory hierarchy (no root needed).
+import { assert, assertEquals } from "../assert.ts";
+import { CgroupTracker } from "../../reaper/cgroup_tracker.ts";
+import type { ReaperHook, ReleasedCgroup } from "../../reaper/hook.ts";
+import { FakeCgroupFs, FakeTimers } from "./fake_cgroup_fs.ts";
+import { Errno } from "../../ffi/errno_names.ts";
+
+const SCOPE = "/system.slice/system-cm4all.slice/bp-spawn.scope";
+
+function setup(options: { scopes?: string[]; prepare?: (fs: FakeCgroupFs) => void } = {}) {
+  const fs = new FakeCgroupFs();
+  options.prepare?.(fs);
+  const timers = new FakeTimers();
+  const released: ReleasedCgroup[] = [];
+  const lines: string[] = [];
+  const logs: string[] = [];
+  const hook: ReaperHook = {
+    cgroupReleased: (c) => {
+      released.push(c);
+      return Promise.resolve(true);
+    },
+    reload: () => {},
+    close: () => Promise.resolve(),
+  };
+  const tracker = new CgroupTracker({
+    fs,
+    scopes: options.scopes ?? [SCOPE],
+    hook,
+    writeStatsLine: (line) => lines.push(line),
+    log: (priority, message) => logs.push(`${priority}: ${message}`),
+    timers,
+  });
+  /** Delivers queued events until none are left, then lets `ms` pass. */
+  const settle = (ms = 0) => {
+    for (let i = 0; i < 100; i++) {
+      const events = fs.drain();
+      if (events.length > 0) tracker.handleEvents(events);
+      timers.advance(i === 0 ? ms : 0);
+      if (fs.queue.length === 0) return;
+    }
+    throw new Error("events keep coming");
+  };
+  const paths = () => released.map((c) => c.path);
+  return { fs, timers, tracker, released, lines, logs, settle, paths };
+}
+
+Deno.test("start-up scan reaps empty cgroups (even never-populated), children first", () => {
+  const t = setup({
+    prepare: (fs) => {
+      fs.mkdir(`${SCOPE}/idle`);
+      fs.mkdir(`${SCOPE}/busy`);
+      fs.setPopulated(`${SCOPE}/busy`, true);
+      fs.mkdir(`${SCOPE}/a/b`);
+      fs.drain();
+    },
+  });
+  t.tracker.start();
+  assertEquals(t.released.length, 0, "nothing is reaped before reapInitial()");
+  t.tracker.reapInitial();
+  assertEquals(t.paths().sort(), [`${SCOPE}/a/b`, `${SCOPE}/idle`]);
+  t.settle(50);
+  assert(!t.fs.exists(`${SCOPE}/a/b`));
+  assert(!t.fs.exists(`${SCOPE}/idle`));
+  assertEquals(t.paths().at(-1), `${SCOPE}/a`, "the parent follows its last child");
+  t.settle(50);
+  assert(!t.fs.exists(`${SCOPE}/a`));
+  assert(t.fs.exists(`${SCOPE}/busy`), "a populated cgroup stays");
+  assert(t.fs.exists(SCOPE), "the scope itself is never deleted");
+  assertEquals(t.fs.openFds.size, 0, "every dir fd closed after its rmdir");
+});
+
+Deno.test("a fresh cgroup is reaped only after it was populated and emptied", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir(`${SCOPE}/job`);
+  t.settle(1000);
+  assertEquals(t.released.length, 0, "never-populated: left alone");
+  assert(t.fs.exists(`${SCOPE}/job`));
+  t.fs.setPopulated(`${SCOPE}/job`, true);
+  t.settle(1000);
+  assertEquals(t.released.length, 0);
+  t.fs.setPopulated(`${SCOPE}/job`, false);
+  t.settle(0);
+  assertEquals(t.paths(), [`${SCOPE}/job`]);
+  assertEquals(t.lines, ["job: cpu=0.0s"]);
+  assert(t.fs.exists(`${SCOPE}/job`), "deletion waits 50 ms");
+  t.settle(49);
+  assert(t.fs.exists(`${SCOPE}/job`));
+  t.settle(1);
+  assert(!t.fs.exists(`${SCOPE}/job`));
+  assertEquals(t.tracker.trackedCgroups, 0);
+  assertEquals(t.fs.watchCount, t.tracker.watches, "no watch leaks");
+});
+
+Deno.test("a cgroup that ran and emptied before registration is still reaped (usage evidence)", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir(`${SCOPE}/quick`);
+  t.fs.run(`${SCOPE}/quick`); // before the daemon saw IN_CREATE
+  t.settle(50);
+  assertEquals(t.paths(), [`${SCOPE}/quick`]);
+  assert(!t.fs.exists(`${SCOPE}/quick`));
+});
+
+Deno.test("a cgroup repopulated before its deletion survives and is reaped later", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  const job = `${SCOPE}/job`;
+  t.fs.mkdir(job);
+  t.settle();
+  t.fs.run(job);
+  t.settle(10);
+  assertEquals(t.released.length, 1);
+  t.fs.setPopulated(job, true);
+  t.settle(100);
+  assert(t.fs.exists(job), "EBUSY: still there");
+  assertEquals(t.released.length, 1);
+  t.fs.setPopulated(job, false);
+  t.settle(100);
+  assertEquals(t.paths(), [job, job], "reaped again: second handler call");
+  assert(!t.fs.exists(job));
+  assertEquals(t.fs.openFds.size, 0);
+});
+
+Deno.test("nested cgroups: parent waits for its last child", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir(`${SCOPE}/p/c1`);
+  t.fs.mkdir(`${SCOPE}/p/c2`);
+  t.settle();
+  t.fs.setPopulated(`${SCOPE}/p/c1`, true);
+  t.fs.setPopulated(`${SCOPE}/p/c2`, true);
+  t.settle();
+  t.fs.setPopulated(`${SCOPE}/p/c1`, false);
+  t.settle(100);
+  assertEquals(t.paths(), [`${SCOPE}/p/c1`]);
+  t.fs.setPopulated(`${SCOPE}/p/c2`, false);
+  t.settle(100);
+  assertEquals(t.paths(), [`${SCOPE}/p/c1`, `${SCOPE}/p/c2`, `${SCOPE}/p`]);
+  t.settle(100);
+  assert(!t.fs.exists(`${SCOPE}/p`));
+  assertEquals(t.lines, ["p/c1: cpu=0.0s", "p/c2: cpu=0.0s", "p: cpu=0.0s"]);
+});
+
+Deno.test("cgroups outside the scopes are never touched", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir("/system.slice/other.service/x");
+  t.fs.mkdir("/system.slice/system-cm4all.slice/other.scope/y");
+  t.fs.run("/system.slice/other.service/x");
+  t.fs.run("/system.slice/system-cm4all.slice/other.scope/y");
+  t.settle(1000);
+  assertEquals(t.released.length, 0);
+  assertEquals(t.fs.rmdirCalls, []);
+});
+
+Deno.test("a scope that appears late is watched, and again after re-creation", () => {
+  const t = setup();
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir(`${SCOPE}/early`); // scope and all its ancestors appear at once
+  t.settle();
+  t.fs.run(`${SCOPE}/early`);
+  t.settle(100);
+  assertEquals(t.paths(), [`${SCOPE}/early`]);
+  assert(!t.fs.exists(`${SCOPE}/early`));
+
+  t.fs.removeExternally(SCOPE);
+  t.settle();
+  t.fs.mkdir(`${SCOPE}/again`);
+  t.settle();
+  t.fs.run(`${SCOPE}/again`);
+  t.settle(100);
+  assertEquals(t.paths(), [`${SCOPE}/early`, `${SCOPE}/again`]);
+});
+
+Deno.test("a cgroup found under a late scope is not reaped without evidence", () => {
+  const t = setup();
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.losing = true; // the scope's subtree appears before any event is seen
+  t.fs.mkdir(`${SCOPE}/fresh`);
+  t.fs.mkdir(`${SCOPE}/used`);
+  t.fs.run(`${SCOPE}/used`);
+  t.fs.losing = false;
+  t.fs.overflow();
+  t.settle(100);
+  assertEquals(t.paths(), [`${SCOPE}/used`]);
+  assert(t.fs.exists(`${SCOPE}/fresh`));
+});
+
+Deno.test("external deletion unregisters silently; its parent may follow", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir(`${SCOPE}/p/c`);
+  t.settle();
+  t.fs.run(`${SCOPE}/p/c`);
+  t.fs.rmdirErrors.set(`${SCOPE}/p/c`, Errno.ENOENT);
+  t.settle(0);
+  assertEquals(t.paths(), [`${SCOPE}/p/c`]);
+  t.fs.rmdirErrors.delete(`${SCOPE}/p/c`);
+  t.fs.removeExternally(`${SCOPE}/p/c`);
+  t.settle(100);
+  assertEquals(t.paths(), [`${SCOPE}/p/c`, `${SCOPE}/p`]);
+  assertEquals(t.fs.openFds.size, 0);
+});
+
+Deno.test("IN_Q_OVERFLOW rescans: lost creations, exits and deletions are caught up", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir(`${SCOPE}/known`);
+  t.fs.mkdir(`${SCOPE}/gone`);
+  t.settle();
+  t.fs.setPopulated(`${SCOPE}/known`, true);
+  t.settle();
+  t.fs.losing = true;
+  t.fs.setPopulated(`${SCOPE}/known`, false);
+  t.fs.removeExternally(`${SCOPE}/gone`);
+  t.fs.mkdir(`${SCOPE}/new`);
+  t.fs.run(`${SCOPE}/new`);
+  t.fs.overflow();
+  t.settle(100);
+  assertEquals(t.paths().sort(), [`${SCOPE}/known`, `${SCOPE}/new`]);
+  assertEquals(t.tracker.trackedCgroups, 0);
+  assert(t.logs.some((l) => l.includes("rescanning")));
+});
+
+Deno.test("deletion: one timer pushed back by each reap, deepest first", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  for (const name of ["a", "b", "c"]) t.fs.mkdir(`${SCOPE}/${name}`);
+  t.settle();
+  t.fs.run(`${SCOPE}/a`);
+  t.settle(40);
+  t.fs.run(`${SCOPE}/c`);
+  t.settle(40);
+  assertEquals(t.fs.rmdirCalls, [], "pushed back by the second reap");
+  t.fs.run(`${SCOPE}/b`);
+  t.settle(50);
+  assertEquals(t.fs.rmdirCalls, [`${SCOPE}/c`, `${SCOPE}/b`, `${SCOPE}/a`]);
+});
+
+Deno.test("deletion is pushed back at most 1 s under a steady stream of reaps", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  for (let i = 0; i < 40; i++) t.fs.mkdir(`${SCOPE}/j${i}`);
+  t.settle();
+  for (let i = 0; i < 40; i++) {
+    t.fs.run(`${SCOPE}/j${i}`);
+    t.settle(30);
+  }
+  assert(t.fs.rmdirCalls.length > 0, "some deletions happened during the stream");
+  t.settle(100);
+  assertEquals(t.fs.rmdirCalls.length, 40);
+});
+
+Deno.test("rmdir EBUSY while empty retries with growing back-off, no busy loop", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  const job = `${SCOPE}/stuck`;
+  t.fs.mkdir(job);
+  t.settle();
+  t.fs.rmdirErrors.set(job, Errno.EBUSY);
+  t.fs.run(job);
+  t.settle(1000);
+  const inFirstSecond = t.fs.rmdirCalls.length;
+  assert(inFirstSecond >= 3 && inFirstSecond <= 6, `attempts in 1 s: ${inFirstSecond}`);
+  t.settle(10_000);
+  const inElevenSeconds = t.fs.rmdirCalls.length;
+  assert(inElevenSeconds - inFirstSecond <= 5, `attempts later: ${inElevenSeconds}`);
+  t.fs.rmdirErrors.delete(job);
+  t.settle(60_000);
+  assert(!t.fs.exists(job));
+  assertEquals(t.fs.openFds.size, 0);
+});
+
+Deno.test("other rmdir errors are logged once as Failed to delete", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  const job = `${SCOPE}/denied`;
+  t.fs.mkdir(job);
+  t.settle();
+  t.fs.rmdirErrors.set(job, Errno.EACCES);
+  t.fs.run(job);
+  t.settle(10_000);
+  assertEquals(t.logs.filter((l) => l.includes("Failed to delete")), [
+    `error: Failed to delete '${job}': errno ${Errno.EACCES}`,
+  ]);
+  assertEquals(t.fs.openFds.size, 0);
+});
+
+Deno.test("a new child makes rmdir EBUSY; the parent goes after that child", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  const p = `${SCOPE}/p`;
+  t.fs.mkdir(p);
+  t.settle();
+  t.fs.run(p);
+  t.settle(10);
+  t.fs.mkdir(`${p}/late`);
+  t.settle(100);
+  assert(t.fs.exists(p), "EBUSY because of the child");
+  t.fs.run(`${p}/late`);
+  t.settle(200);
+  assert(!t.fs.exists(p));
+  assertEquals(t.paths(), [p, `${p}/late`, p]);
+});
+
+Deno.test("close() drops pending deletions and releases watches", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir(`${SCOPE}/x`);
+  t.settle();
+  t.fs.run(`${SCOPE}/x`);
+  t.settle(10);
+  t.tracker.close();
+  t.settle(100);
+  assert(t.fs.exists(`${SCOPE}/x`), "pending deletion dropped");
+  assertEquals(t.fs.watchCount, 0);
+  assertEquals(t.fs.openFds.size, 0);
+  assertEquals(t.timers.pending, 0);
+});

@@ -1,0 +1,240 @@
+// An in-memory cgroup hierarchy with inotify-like events, for driving the
+// tracker without root. Events queue up until drain(), like an inotify fd.
+import type { CgroupFs, CgroupSnapshot, WatchEvent } from "../../reaper/cgroup_fs.ts";
+import { childPath } from "../../reaper/cgroup_path.ts";
+import { emptyStats } from "../../reaper/cgroup_stats.ts";
+import { IN_CREATE, IN_DELETE, IN_ISDIR, IN_MODIFY, IN_Q_OVERFLOW } from "../../ffi/inotify.ts";
+import { Errno } from "../../ffi/errno_names.ts";
+import type { TimerId, Timers } from "../../reaper/deletion_queue.ts";
+
+class Dir {
+  readonly children = new Map<string, Dir>();
+  procs = false;
+  populated = false;
+  usageUsec = 0;
+  constructor(readonly inode: number) {}
+}
+
+interface FakeWatch {
+  inode: number;
+  events: boolean;
+}
+
+export class FakeCgroupFs implements CgroupFs {
+  readonly root = new Dir(1);
+  #nextInode = 2;
+  #nextWd = 1;
+  #nextFd = 100;
+  readonly #watches = new Map<number, FakeWatch>();
+  readonly #byInode = new Map<string, number>(); // `${inode}:${events}` -> wd
+  queue: WatchEvent[] = [];
+  readonly openFds = new Set<number>();
+  readonly rmdirCalls: string[] = [];
+  /** Paths whose rmdir answers this errno (e.g. EACCES, or EBUSY forever). */
+  readonly rmdirErrors = new Map<string, number>();
+  /** Set to drop events instead of queueing them (simulated overflow). */
+  losing = false;
+
+  #lookup(path: string): Dir | null {
+    if (path === "/") return this.root;
+    let dir: Dir | undefined = this.root;
+    for (const part of path.slice(1).split("/")) {
+      dir = dir.children.get(part);
+      if (!dir) return null;
+    }
+    return dir;
+  }
+
+  #split(path: string): [string, string] {
+    const i = path.lastIndexOf("/");
+    return [i === 0 ? "/" : path.slice(0, i), path.slice(i + 1)];
+  }
+
+  #emit(inode: number, events: boolean, mask: number, name = ""): void {
+    const wd = this.#byInode.get(`${inode}:${events}`);
+    if (wd === undefined) return;
+    if (this.losing) return;
+    this.queue.push({ wd, mask, name });
+  }
+
+  exists(path: string): boolean {
+    return this.#lookup(path) !== null;
+  }
+
+  /** mkdir -p */
+  mkdir(path: string): void {
+    let dir = this.root;
+    let current = "/";
+    for (const part of path.slice(1).split("/")) {
+      current = childPath(current, part);
+      let child = dir.children.get(part);
+      if (!child) {
+        child = new Dir(this.#nextInode++);
+        dir.children.set(part, child);
+        this.#emit(dir.inode, false, IN_CREATE | IN_ISDIR, part);
+      }
+      dir = child;
+    }
+  }
+
+  /** Moves a process in (true) or lets the last one exit (false); ancestors follow. */
+  setPopulated(path: string, populated: boolean): void {
+    const dir = this.#lookup(path);
+    if (!dir) throw new Error(`no ${path}`);
+    dir.procs = populated;
+    for (let p = path;; p = this.#split(p)[0]) {
+      const d = this.#lookup(p)!;
+      if (populated) d.usageUsec += 1000; // cpu.stat is hierarchical
+      const now = d.procs || [...d.children.values()].some((c) => c.populated);
+      if (d.populated !== now) {
+        d.populated = now;
+        this.#emit(d.inode, true, IN_MODIFY);
+      }
+      if (p === "/") break;
+    }
+  }
+
+  /** A process runs and exits (populated 1 then 0). */
+  run(path: string): void {
+    this.setPopulated(path, true);
+    this.setPopulated(path, false);
+  }
+
+  /** rmdir by someone else. */
+  removeExternally(path: string): void {
+    const [parentPath, name] = this.#split(path);
+    const parent = this.#lookup(parentPath)!;
+    const dir = parent.children.get(name)!;
+    if (dir.children.size > 0 || dir.populated) throw new Error(`${path} busy`);
+    parent.children.delete(name);
+    this.#emit(parent.inode, false, IN_DELETE | IN_ISDIR, name);
+  }
+
+  overflow(): void {
+    this.losing = false;
+    this.queue.push({ wd: -1, mask: IN_Q_OVERFLOW, name: "" });
+  }
+
+  drain(): WatchEvent[] {
+    const q = this.queue;
+    this.queue = [];
+    return q;
+  }
+
+  get watchCount(): number {
+    return this.#watches.size;
+  }
+
+  #watch(inode: number, events: boolean): number {
+    const key = `${inode}:${events}`;
+    const existing = this.#byInode.get(key);
+    if (existing !== undefined) return existing;
+    const wd = this.#nextWd++;
+    this.#watches.set(wd, { inode, events });
+    this.#byInode.set(key, wd);
+    return wd;
+  }
+
+  watchDirectory(path: string): number | null {
+    const dir = this.#lookup(path);
+    return dir ? this.#watch(dir.inode, false) : null;
+  }
+
+  watchEvents(path: string): number | null {
+    const dir = this.#lookup(path);
+    return dir ? this.#watch(dir.inode, true) : null;
+  }
+
+  unwatch(wd: number): void {
+    const w = this.#watches.get(wd);
+    if (!w) return;
+    this.#watches.delete(wd);
+    this.#byInode.delete(`${w.inode}:${w.events}`);
+  }
+
+  populated(path: string): boolean | null {
+    const dir = this.#lookup(path);
+    return dir ? dir.populated : null;
+  }
+
+  showsUse(path: string): boolean {
+    return (this.#lookup(path)?.usageUsec ?? 0) > 0;
+  }
+
+  subdirectories(path: string): string[] {
+    return [...(this.#lookup(path)?.children.keys() ?? [])];
+  }
+
+  snapshot(path: string): CgroupSnapshot {
+    const dir = this.#lookup(path);
+    const stats = emptyStats();
+    let dirFd: number | null = null;
+    if (dir) {
+      dirFd = this.#nextFd++;
+      this.openFds.add(dirFd);
+      stats.cpuTotal = dir.usageUsec / 1e6;
+    }
+    return { cgroup: { path, dirFd, btime: null, takenAt: 1000, stats }, problems: [] };
+  }
+
+  rmdir(path: string): number {
+    this.rmdirCalls.push(path);
+    const forced = this.rmdirErrors.get(path);
+    if (forced !== undefined) return -forced;
+    const dir = this.#lookup(path);
+    if (!dir) return -Errno.ENOENT;
+    if (dir.children.size > 0 || dir.populated) return -Errno.EBUSY;
+    const [parentPath, name] = this.#split(path);
+    this.#lookup(parentPath)!.children.delete(name);
+    this.#emit(this.#lookup(parentPath)!.inode, false, IN_DELETE | IN_ISDIR, name);
+    return 0;
+  }
+
+  closeFd(fd: number): void {
+    if (!this.openFds.delete(fd)) throw new Error(`fd ${fd} closed twice or never opened`);
+  }
+
+  describeErrno(errno: number): string {
+    return `errno ${errno}`;
+  }
+}
+
+/** Manual timers: advance(ms) fires what is due, in order. */
+export class FakeTimers implements Timers {
+  #now = 0;
+  #nextId = 1;
+  readonly #timers = new Map<number, { at: number; fn: () => void }>();
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerId {
+    const id = this.#nextId++;
+    this.#timers.set(id, { at: this.#now + ms, fn });
+    return id;
+  }
+
+  clearTimeout(id: TimerId): void {
+    this.#timers.delete(id as number);
+  }
+
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | null = null;
+      for (const entry of this.#timers) {
+        if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
+      }
+      if (!next) break;
+      this.#timers.delete(next[0]);
+      this.#now = Math.max(this.#now, next[1].at);
+      next[1].fn();
+    }
+    this.#now = end;
+  }
+}
