@@ -41,12 +41,12 @@ function sizeKiB(dir: string): number {
 }
 
 /** Builds the package into outDir; returns its path. */
-export async function buildDeb(outDir = DIST): Promise<string> {
-  const manifest = readManifest(true);
+export async function buildDeb(dist = DIST, outDir = dist): Promise<string> {
+  const manifest = readManifest(dist, true);
   const staging = Deno.makeTempDirSync({ prefix: "cm4all-spawn-deb-" });
   Deno.chmodSync(staging, 0o755); // becomes the target's "/"
   try {
-    const written = installTree(manifest, { root: staging });
+    const written = installTree(manifest, { root: staging, dist });
     Deno.mkdirSync(`${staging}/DEBIAN`, { mode: 0o755 });
     Deno.writeTextFileSync(
       `${staging}/DEBIAN/control`,
@@ -84,7 +84,7 @@ if (import.meta.main) {
   parseCommandLine(program, Deno.args);
   try {
     const started = performance.now();
-    const path = await buildDeb(program.opts().outputDir);
+    const path = await buildDeb(DIST, program.opts().outputDir);
     const size = (Deno.statSync(path).size / 1024 / 1024).toFixed(1);
     console.log(
       `deb: ${path} (${size} MiB) in ${((performance.now() - started) / 1000).toFixed(1)} s`,

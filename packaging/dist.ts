@@ -42,13 +42,16 @@ async function bundle(entry: string, output: string): Promise<void> {
   }
 }
 
-export async function buildDist(log: (line: string) => void = console.log): Promise<Manifest> {
+export async function buildDist(
+  dist = DIST,
+  log: (line: string) => void = console.log,
+): Promise<Manifest> {
   try {
-    Deno.removeSync(DIST, { recursive: true });
+    Deno.removeSync(dist, { recursive: true });
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  Deno.mkdirSync(`${DIST}/share/units`, { recursive: true });
+  Deno.mkdirSync(`${dist}/share/units`, { recursive: true });
   const manifest: Manifest = { version: VERSION, programs: [], missing: [] };
   for (const program of PROGRAMS) {
     if (!exists(`${REPO}/${program.entry}`)) {
@@ -56,45 +59,45 @@ export async function buildDist(log: (line: string) => void = console.log): Prom
       log(`dist: skipping ${program.name}: ${program.entry} does not exist yet`);
       continue;
     }
-    await bundle(program.entry, `${DIST}/${program.name}.js`);
-    Deno.writeTextFileSync(`${DIST}/${program.name}`, launcherScript(program), { mode: 0o755 });
-    Deno.chmodSync(`${DIST}/${program.name}`, 0o755);
+    await bundle(program.entry, `${dist}/${program.name}.js`);
+    Deno.writeTextFileSync(`${dist}/${program.name}`, launcherScript(program), { mode: 0o755 });
+    Deno.chmodSync(`${dist}/${program.name}`, 0o755);
     manifest.programs.push(program.name);
   }
-  Deno.copyFileSync(denoRuntime(), `${DIST}/deno`);
-  Deno.chmodSync(`${DIST}/deno`, 0o755);
+  Deno.copyFileSync(denoRuntime(), `${dist}/deno`);
+  Deno.chmodSync(`${dist}/deno`, 0o755);
   for (const unit of UNITS) {
-    Deno.copyFileSync(`${REPO}/units/${unit}`, `${DIST}/share/units/${unit}`);
+    Deno.copyFileSync(`${REPO}/units/${unit}`, `${dist}/share/units/${unit}`);
   }
-  Deno.copyFileSync(`${REPO}/${SYSUSERS_SOURCE}`, `${DIST}/share/cm4all-spawn.sysusers`);
+  Deno.copyFileSync(`${REPO}/${SYSUSERS_SOURCE}`, `${dist}/share/cm4all-spawn.sysusers`);
   if (exists(`${REPO}/${DEFAULT_REAPER_LUA_SOURCE}`)) {
-    Deno.copyFileSync(`${REPO}/${DEFAULT_REAPER_LUA_SOURCE}`, `${DIST}/share/reaper.lua`);
+    Deno.copyFileSync(`${REPO}/${DEFAULT_REAPER_LUA_SOURCE}`, `${dist}/share/reaper.lua`);
   } else {
     log(`dist: no default reaper script yet (${DEFAULT_REAPER_LUA_SOURCE})`);
   }
   if (exists(`${REPO}/README.md`)) {
-    Deno.copyFileSync(`${REPO}/README.md`, `${DIST}/share/README.md`);
+    Deno.copyFileSync(`${REPO}/README.md`, `${dist}/share/README.md`);
   }
-  Deno.writeTextFileSync(`${DIST}/share/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
+  Deno.writeTextFileSync(`${dist}/share/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
   return manifest;
 }
 
 /** Reads dist/'s manifest; fails naming what is missing when complete is required. */
-export function readManifest(requireComplete: boolean): Manifest {
+export function readManifest(dist: string, requireComplete: boolean): Manifest {
   let manifest: Manifest;
   try {
-    manifest = JSON.parse(Deno.readTextFileSync(`${DIST}/share/manifest.json`));
+    manifest = JSON.parse(Deno.readTextFileSync(`${dist}/share/manifest.json`));
   } catch {
-    throw new Error(`${DIST} is not built: run 'deno task dist' first`);
+    throw new Error(`${dist} is not built: run 'deno task dist' first`);
   }
   if (manifest.version !== VERSION) {
     throw new Error(
-      `${DIST} holds version ${manifest.version}, not ${VERSION}: run 'deno task dist'`,
+      `${dist} holds version ${manifest.version}, not ${VERSION}: run 'deno task dist'`,
     );
   }
   if (requireComplete && manifest.missing.length > 0) {
     const names = manifest.missing.map((m) => `${m.name} (${m.entry})`).join(", ");
-    throw new Error(`${DIST} lacks ${names}: the units would point at missing programs`);
+    throw new Error(`${dist} lacks ${names}: the units would point at missing programs`);
   }
   return manifest;
 }

@@ -9,6 +9,8 @@ import { PATHS, UNITS } from "./layout.ts";
 
 export interface InstallOptions {
   root: string;
+  /** A built dist/ (default: the repository's). */
+  dist?: string;
   log?: (line: string) => void;
 }
 
@@ -29,7 +31,7 @@ function copy(from: string, to: string, mode: number): void {
 /** Copies the files of a complete dist/ below root; returns the paths written. */
 export function installTree(
   manifest: Manifest,
-  { root, log = () => {} }: InstallOptions,
+  { root, dist = DIST, log = () => {} }: InstallOptions,
 ): string[] {
   const at = (path: string) => `${root.replace(/\/+$/, "")}/${path}`;
   const written: string[] = [];
@@ -39,11 +41,11 @@ export function installTree(
   ) mkdir(dir);
   mkdir(PATHS.sysusersFile.replace(/\/[^/]+$/, ""));
 
-  copy(`${DIST}/deno`, at(`${PATHS.libDir}/deno`), 0o755);
+  copy(`${dist}/deno`, at(`${PATHS.libDir}/deno`), 0o755);
   written.push(`${PATHS.libDir}/deno`);
   for (const name of manifest.programs) {
-    copy(`${DIST}/${name}.js`, at(`${PATHS.libDir}/${name}.js`), 0o644);
-    copy(`${DIST}/${name}`, at(`${PATHS.libDir}/${name}`), 0o755);
+    copy(`${dist}/${name}.js`, at(`${PATHS.libDir}/${name}.js`), 0o644);
+    copy(`${dist}/${name}`, at(`${PATHS.libDir}/${name}`), 0o755);
     const link = at(`${PATHS.sbinDir}/${name}`);
     if (exists(link)) Deno.removeSync(link);
     // Relative, so that the tree works below any root (scratch roots, packages).
@@ -55,19 +57,19 @@ export function installTree(
     );
   }
   for (const unit of UNITS) {
-    copy(`${DIST}/share/units/${unit}`, at(`${PATHS.unitDir}/${unit}`), 0o644);
+    copy(`${dist}/share/units/${unit}`, at(`${PATHS.unitDir}/${unit}`), 0o644);
     written.push(`${PATHS.unitDir}/${unit}`);
   }
-  copy(`${DIST}/share/cm4all-spawn.sysusers`, at(PATHS.sysusersFile), 0o644);
+  copy(`${dist}/share/cm4all-spawn.sysusers`, at(PATHS.sysusersFile), 0o644);
   written.push(PATHS.sysusersFile);
-  if (exists(`${DIST}/share/README.md`)) {
-    copy(`${DIST}/share/README.md`, at(`${PATHS.docDir}/README.md`), 0o644);
+  if (exists(`${dist}/share/README.md`)) {
+    copy(`${dist}/share/README.md`, at(`${PATHS.docDir}/README.md`), 0o644);
     written.push(`${PATHS.docDir}/README.md`);
   }
   if (exists(at(PATHS.reaperLua))) {
     log(`install: keeping the existing /${PATHS.reaperLua}`);
-  } else if (exists(`${DIST}/share/reaper.lua`)) {
-    copy(`${DIST}/share/reaper.lua`, at(PATHS.reaperLua), 0o644);
+  } else if (exists(`${dist}/share/reaper.lua`)) {
+    copy(`${dist}/share/reaper.lua`, at(PATHS.reaperLua), 0o644);
     written.push(PATHS.reaperLua);
   }
   return written;
@@ -95,7 +97,7 @@ if (import.meta.main) {
   parseCommandLine(program, Deno.args);
   const root: string = program.opts().prefix;
   try {
-    const manifest = readManifest(true);
+    const manifest = readManifest(DIST, true);
     const written = installTree(manifest, { root, log: console.log });
     if (root === "/") await activate(console.log);
     console.log(`install: ${written.length} files below ${root}`);

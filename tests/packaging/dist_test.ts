@@ -1,0 +1,137 @@
+// deno task dist: bundles with npm packages inlined, the pinned runtime and
+// launchers that run from any copy of dist/ with nothing cached.
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { PROGRAMS } from "../../packaging/layout.ts";
+import { launcherScript } from "../../packaging/launcher.ts";
+import { VERSION } from "../../shared/version.ts";
+import { emptyEnvironment, filesBelow, importSpecifiers, run, withDist } from "./dist_fixture.ts";
+
+const REPO = new URL("../..", import.meta.url).pathname;
+
+Deno.test("dist has every program, the pinned runtime and the shared files", async () => {
+  await withDist(async (dist, manifest) => {
+    assertEquals(manifest.missing, [], "programs without an entry point");
+    assertEquals(manifest.programs, PROGRAMS.map((p) => p.name));
+    const runtime = await run([`${dist}/deno`, "--version"]);
+    assertMatch(runtime.stdout, new RegExp(`^deno ${Deno.version.deno.replaceAll(".", "\\.")} `));
+    for (const name of manifest.programs) {
+      assertEquals(
+        Deno.readTextFileSync(`${dist}/${name}`),
+        launcherScript(
+          PROGRAMS.find((p) => p.name === name)!,
+        ),
+      );
+      assert((Deno.statSync(`${dist}/${name}`).mode! & 0o111) !== 0, `${name} not executable`);
+    }
+    for (const file of ["units/cm4all-spawn-accessory.service", "cm4all-spawn.sysusers"]) {
+      Deno.statSync(`${dist}/share/${file}`);
+    }
+    Deno.statSync(`${dist}/share/reaper.lua`);
+  });
+});
+
+Deno.test("bundles import nothing but node: built-ins", async () => {
+  await withDist(async (dist, manifest) => {
+    for (const name of manifest.programs) {
+      const code = Deno.readTextFileSync(`${dist}/${name}.js`);
+      const foreign = importSpecifiers(code).filter((s) => !s.startsWith("node:"));
+      assertEquals(foreign, [], `${name}.js still imports`);
+    }
+    await Promise.resolve();
+  });
+});
+
+Deno.test("launchers run from a copy of dist with empty HOME, DENO_DIR and npm cache", async () => {
+  await withDist(async (dist, manifest, tmp) => {
+    const copy = `${tmp}/copy`;
+    assertEquals((await run(["cp", "-a", dist, copy])).code, 0);
+    const env = emptyEnvironment(`${tmp}/empty`);
+    for (const name of manifest.programs) {
+      const version = await run([`${copy}/${name}`, "--version"], { env, cwd: tmp });
+      assertEquals([version.code, version.stdout, version.stderr], [0, `${VERSION}\n`, ""], name);
+      const help = await run([`${copy}/${name}`, "--help"], { env, cwd: tmp });
+      assertEquals(help.code, 0, name);
+      assertMatch(help.stdout, new RegExp(`^Usage: ${name} `), name);
+      const bad = await run([`${copy}/${name}`, "--no-such-option"], { env, cwd: tmp });
+      assertEquals(bad.code, 2, `${name} --no-such-option`);
+      assertMatch(bad.stderr, new RegExp(`^${name}: .*--no-such-option`), name);
+    }
+    assertEquals(filesBelow(`${tmp}/empty`), [], "something was cached or downloaded");
+  });
+});
+
+Deno.test("fengari, libsodium-wrappers, postgres and commander bundle and run", async () => {
+  await withDist(async (dist, _manifest, tmp) => {
+    const bundled = `${tmp}/npm_probe.js`;
+    const built = await run([
+      Deno.execPath(),
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "-o",
+      bundled,
+      "tests/packaging/fixtures/npm_probe.ts",
+    ], { cwd: REPO });
+    assertEquals(built.code, 0, built.stderr);
+    const env = emptyEnvironment(`${tmp}/empty`);
+    const probe = await run(
+      [`${dist}/deno`, "run", "--no-config", "--no-npm", "--no-remote", "-A", bundled],
+      { env, cwd: tmp },
+    );
+    assertEquals(probe.code, 0, probe.stderr);
+    assertEquals(JSON.parse(probe.stdout), {
+      commander: "probe",
+      lua: 42,
+      sodium: "a0ca5999055203dad0094d5be72ea0aa", // BLAKE2b-128("spawn"), from Python hashlib
+      postgres: "function",
+    });
+  });
+});
+
+Deno.test("the accessory from dist serves the client from dist", async () => {
+  await withDist(async (dist, manifest, tmp) => {
+    if (!manifest.programs.includes("cm4all-spawn-accessory")) throw new Error("no accessory");
+    const env = emptyEnvironment(`${tmp}/empty`);
+    const socket = `@cm4all-spawn-pkgtest-${crypto.randomUUID().slice(0, 8)}`;
+    const name = `pk${crypto.randomUUID().slice(0, 6)}`;
+    const daemon = new Deno.Command(`${dist}/cm4all-spawn-accessory`, {
+      args: ["--listen", socket],
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const log: string[] = [];
+    const reading = (async () => {
+      for await (const chunk of daemon.stderr.pipeThrough(new TextDecoderStream())) log.push(chunk);
+    })();
+    try {
+      for (let i = 0; i < 200 && !log.join("").includes("listening"); i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      assertMatch(log.join(""), /listening/);
+      const client = await run([
+        `${dist}/cm4all-spawn-client`,
+        "--socket",
+        socket,
+        name,
+        "/bin/sh",
+        "-c",
+        "cat /proc/1/comm; echo $$",
+      ], { env, cwd: tmp });
+      assertEquals(client.code, 0, client.stderr);
+      const [init, pid] = client.stdout.trim().split("\n");
+      assertEquals(init, `init-${name}`.slice(0, 15));
+      assert(Number(pid) > 1 && Number(pid) < 10, `shell pid ${pid} is not in a fresh namespace`);
+    } finally {
+      daemon.kill("SIGTERM");
+      const status = await daemon.status;
+      await reading;
+      assertEquals(status.code, 0, log.join(""));
+    }
+    const leftover = await run(["pgrep", "-x", `init-${name}`.slice(0, 15)]);
+    assertEquals(leftover.stdout, "", "namespace init left behind");
+  });
+});
