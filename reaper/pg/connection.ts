@@ -270,6 +270,12 @@ export class PgConnection {
     if (this.#failedAttempts === 0) this.#onEvent(`PostgreSQL connect failed: ${text}`);
     this.#lastConnectError = text;
     this.#failedAttempts++;
+    if (this.#params instanceof ConninfoError) {
+      // Retrying cannot fix a bad connection string: fail everything now.
+      for (const r of this.#queue) this.#finish(r, { kind: "error", message: text });
+      this.#queue = [];
+      return;
+    }
     if (this.#waitDeadlineMs <= 0) {
       // Original behaviour: only the oldest waiting query fails.
       const index = this.#queue.findIndex((r) => !r.internal);
