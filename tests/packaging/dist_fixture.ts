@@ -26,7 +26,7 @@ export async function run(
 
 /** A dist/ built into a temp dir, removed after body. */
 export async function withDist(
-  body: (dist: string, manifest: Manifest, tmp: string) => Promise<void>,
+  body: (dist: string, manifest: Manifest, tmp: string) => void | Promise<void>,
 ): Promise<void> {
   const tmp = Deno.makeTempDirSync({ prefix: "spawn-packaging-" });
   try {
