@@ -5,7 +5,7 @@ import { type PgTestServer, withPgServer } from "./pg_server.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function withLua(pg: PgTestServer | null, fn: (lua: PgLua) => Promise<void>) {
+async function withLua(pg: PgTestServer | null, fn: (lua: PgLua) => Promise<void> | void) {
   const lua = createPgLua();
   try {
     if (pg !== null) lua.main(`db = pg:new(${JSON.stringify(pg.conninfo())})`);
@@ -16,7 +16,7 @@ async function withLua(pg: PgTestServer | null, fn: (lua: PgLua) => Promise<void
 }
 
 Deno.test("pg arrays from Lua (spec 11-20)", opts, async () => {
-  await withLua(null, async (lua) => {
+  await withLua(null, (lua) => {
     lua.main(`
       local function eq(a, b) assert(a == b, tostring(a) .. " ~= " .. tostring(b)) end
       local function list(t) return table.concat(t, "|") .. "#" .. #t end
