@@ -1,0 +1,183 @@
+// cm4all-spawn-reaper: watches cgroups below the spawner scopes, logs their
+// accounting once they run empty, hands them to the Lua hook, deletes them.
+import { InvalidArgumentError } from "commander";
+import { collect, fatal, newProgram, parseCommandLine, usageError } from "../shared/cli.ts";
+import { errorMessage, log, logInfo, logNotice, writeAllSync } from "../shared/log.ts";
+import { notify } from "../shared/systemd.ts";
+import { normalizeCgroupPath } from "./cgroup_path.ts";
+import { cgroupDirectory } from "./cgroup_snapshot.ts";
+import { findCgroup2Root } from "./cgroup_root.ts";
+import { ReaperDaemon } from "./daemon.ts";
+import { DEFAULT_LUA_SCRIPT, DEFAULT_SCOPES } from "./defaults.ts";
+import { NO_HOOK, type ReaperHook } from "./hook.ts";
+import { checkLuaScript, loadLuaHook } from "./lua/lua_hook.ts";
+import { simulateRelease } from "./simulate.ts";
+
+const NAME = "cm4all-spawn-reaper";
+
+function positiveInteger(option: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^[0-9]+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${option} wants a positive integer, not '${value}'`);
+    }
+    return n;
+  };
+}
+
+const program = newProgram(
+  NAME,
+  "Deletes empty cgroups below the spawner scopes, logging their resource usage.",
+)
+  .option(
+    "--cgroup-root <dir>",
+    "the cgroup2 hierarchy (default: the cgroup2 mount in /proc/self/mountinfo)",
+  )
+  .option(
+    "--scope <path>",
+    `a managed scope relative to the root, repeatable (default: ${DEFAULT_SCOPES.join(", ")})`,
+    collect,
+  )
+  .option("--lua <file>", `the accounting script (default ${DEFAULT_LUA_SCRIPT})`)
+  .option(
+    "--lua-budget <n>",
+    "Lua instructions per handler run before it is aborted",
+    positiveInteger("--lua-budget"),
+  )
+  .option("--check-lua <file>", "check a script without starting the daemon; exit 0 if usable")
+  .option(
+    "--simulate <cgroup>",
+    "reap one existing cgroup (path relative to the root) as the daemon would, without deleting it",
+  );
+parseCommandLine(program, Deno.args);
+const options = program.opts<{
+  cgroupRoot?: string;
+  scope?: string[];
+  lua?: string;
+  luaBudget?: number;
+  checkLua?: string;
+  simulate?: string;
+}>();
+
+if (options.checkLua !== undefined) {
+  if (options.simulate !== undefined) {
+    usageError(NAME, "--check-lua and --simulate exclude each other");
+  }
+  let result: { ok: boolean; messages: string[] };
+  try {
+    result = await checkLuaScript(options.checkLua);
+  } catch (error) {
+    result = { ok: false, messages: [`${options.checkLua}: ${errorMessage(error)}`] };
+  }
+  const text = result.messages.map((m) => m + "\n").join("");
+  writeAllSync(result.ok ? Deno.stdout : Deno.stderr, text);
+  Deno.exit(result.ok ? 0 : 1);
+}
+
+let scopes: string[];
+try {
+  scopes = (options.scope ?? [...DEFAULT_SCOPES]).map((s) => normalizeCgroupPath(s, "--scope"));
+} catch (error) {
+  usageError(NAME, errorMessage(error));
+}
+for (const scope of scopes) {
+  if (scope === "/") usageError(NAME, "--scope '/' : the cgroup root cannot be a scope");
+}
+
+let root = options.cgroupRoot;
+if (root === undefined) {
+  try {
+    root = findCgroup2Root() ?? undefined;
+  } catch (error) {
+    fatal(NAME, `/proc/self/mountinfo: ${errorMessage(error)}`);
+  }
+  if (root === undefined) {
+    fatal(NAME, "no cgroup2 mount in /proc/self/mountinfo; use --cgroup-root");
+  }
+} else {
+  root = root.length > 1 ? root.replace(/\/+$/, "") : root;
+}
+try {
+  if (!Deno.statSync(root).isDirectory) fatal(NAME, `--cgroup-root ${root}: not a directory`);
+} catch (error) {
+  fatal(NAME, `--cgroup-root ${root}: ${errorMessage(error)}`);
+}
+const cgroupRoot = root;
+
+async function loadHook(): Promise<ReaperHook> {
+  const scriptPath = options.lua ?? DEFAULT_LUA_SCRIPT;
+  try {
+    Deno.statSync(scriptPath);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      fatal(NAME, `${scriptPath}: ${errorMessage(error)}`);
+    }
+    if (options.lua !== undefined) fatal(NAME, `--lua ${scriptPath}: no such file`);
+    logNotice(`${scriptPath} not found: running without Lua (log and delete only)`);
+    return NO_HOOK;
+  }
+  try {
+    return await loadLuaHook({
+      scriptPath,
+      cgroupRoot,
+      instructionBudget: options.luaBudget,
+    });
+  } catch (error) {
+    fatal(NAME, errorMessage(error));
+  }
+}
+
+const hook = await loadHook();
+
+if (options.simulate !== undefined) {
+  let path: string;
+  try {
+    path = normalizeCgroupPath(options.simulate, "--simulate");
+  } catch (error) {
+    usageError(NAME, errorMessage(error));
+  }
+  const directory = cgroupDirectory(cgroupRoot, path);
+  try {
+    if (!Deno.statSync(directory).isDirectory) throw new Error("not a directory");
+  } catch (error) {
+    await hook.close();
+    fatal(NAME, `--simulate ${path}: ${directory}: ${errorMessage(error)}`);
+  }
+  const ok = await simulateRelease({ root: cgroupRoot, path, scopes, hook });
+  await hook.close();
+  Deno.exit(ok ? 0 : 1);
+}
+
+const daemon = new ReaperDaemon({ root: cgroupRoot, scopes, hook });
+try {
+  daemon.start();
+} catch (error) {
+  await hook.close();
+  fatal(NAME, `${cgroupRoot}: ${errorMessage(error)}`);
+}
+logInfo(
+  `watching ${scopes.join(", ")} below ${cgroupRoot} (${daemon.trackedCgroups} cgroups found)`,
+);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logNotice(`${signal}: shutting down`);
+  await daemon.stop();
+  await hook.close();
+  Deno.exit(0);
+}
+Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
+Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
+Deno.addSignalListener("SIGQUIT", () => void shutdown("SIGQUIT"));
+Deno.addSignalListener("SIGHUP", () => {
+  try {
+    hook.reload();
+  } catch (error) {
+    log("error", `reload: ${errorMessage(error)}`);
+  }
+});
+
+notify("READY=1"); // the start-up scan is registered; its reaps run next
+await daemon.run();

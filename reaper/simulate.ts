@@ -1,0 +1,45 @@
+// --simulate CGROUP: one reap of an existing cgroup exactly as the daemon
+// would do it (stats line, hook call), without deleting anything.
+import { errorMessage, log, type Priority } from "../shared/log.ts";
+import { isBelow, statsSuffix } from "./cgroup_path.ts";
+import { closeSnapshot, snapshotCgroup } from "./cgroup_snapshot.ts";
+import type { ReaperHook } from "./hook.ts";
+import { formatStatsLine } from "./stats_line.ts";
+
+/** The deepest scope containing path, or null. */
+export function scopeOf(path: string, scopes: readonly string[]): string | null {
+  let best: string | null = null;
+  for (const scope of scopes) {
+    if (isBelow(path, scope) && (best === null || scope.length > best.length)) best = scope;
+  }
+  return best;
+}
+
+export interface SimulateOptions {
+  root: string;
+  path: string;
+  scopes: readonly string[];
+  hook: ReaperHook;
+  log?: (priority: Priority, message: string) => void;
+}
+
+/** Returns the hook's verdict: true if the handler finished, false if it raised. */
+export async function simulateRelease(options: SimulateOptions): Promise<boolean> {
+  const write = options.log ?? log;
+  const snapshot = snapshotCgroup(options.root, options.path);
+  try {
+    for (const problem of snapshot.problems) write("error", `'${options.path}': ${problem}`);
+    const { cgroup } = snapshot;
+    const suffix = statsSuffix(options.path, scopeOf(options.path, options.scopes));
+    const line = formatStatsLine(suffix, cgroup, cgroup.takenAt);
+    if (line !== null) write("info", line);
+    try {
+      return await options.hook.cgroupReleased(cgroup);
+    } catch (error) {
+      write("error", `cgroup_released('${options.path}'): ${errorMessage(error)}`);
+      return false;
+    }
+  } finally {
+    closeSnapshot(snapshot);
+  }
+}

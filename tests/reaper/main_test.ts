@@ -1,0 +1,157 @@
+// cm4all-spawn-reaper as a program: READY=1, stats lines on stderr, SIGTERM,
+// --simulate, command-line errors. Root and a cgroup2 mount needed.
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { bind, SOCK_DGRAM, unixSocket } from "../../ffi/socket.ts";
+import { close, read } from "../../ffi/fd.ts";
+import { CANNOT_RUN, sleep, TestCgroupRoot, waitFor } from "./cgroup_fixture.ts";
+
+const DENO = Deno.execPath();
+const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
+const NO_SCRIPT = "/nonexistent/spawn-test-reaper.lua";
+
+async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(DENO, { args: ["run", "-A", MAIN, ...args], stdin: "null" })
+    .output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+/** Collects a child's stderr lines as they come. */
+function collectLines(
+  stream: ReadableStream<Uint8Array>,
+): { lines: string[]; done: Promise<void> } {
+  const lines: string[] = [];
+  let partial = "";
+  const done = (async () => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      partial += chunk;
+      const parts = partial.split("\n");
+      partial = parts.pop()!;
+      lines.push(...parts);
+    }
+  })();
+  return { lines, done };
+}
+
+Deno.test({
+  name: "daemon: READY=1, a stats line per reaped cgroup on stderr, SIGTERM stops it",
+  ignore: CANNOT_RUN,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    const notifyName = `@spawn-test-notify-${crypto.randomUUID().slice(0, 8)}`;
+    const notifyFd = unixSocket(SOCK_DGRAM);
+    let child: Deno.ChildProcess | null = null;
+    try {
+      bind(notifyFd, notifyName);
+      cg.mkdir("/scope.a/empty-at-start");
+      child = new Deno.Command(DENO, {
+        args: [
+          "run",
+          "-A",
+          MAIN,
+          "--cgroup-root",
+          cg.path,
+          "--scope",
+          "/scope.a",
+          "--scope",
+          "/scope.b/x",
+        ],
+        env: { NOTIFY_SOCKET: notifyName },
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const err = collectLines(child.stderr);
+      const buf = new Uint8Array(256);
+      let ready = "";
+      await waitFor(() => {
+        const n = read(notifyFd, buf);
+        if (n !== null) ready = new TextDecoder().decode(buf.subarray(0, n));
+        return n !== null;
+      }, "READY=1");
+      assertEquals(ready, "READY=1");
+      await waitFor(() => !cg.exists("/scope.a/empty-at-start"), "the start-up reap");
+
+      cg.mkdir("/scope.a/job");
+      cg.mkdir("/scope.b/x/deep/er");
+      await sleep(50);
+      await cg.runIn("/scope.a/job", "exec true");
+      await cg.runIn("/scope.b/x/deep/er", "exec true");
+      await waitFor(() => !cg.exists("/scope.a/job"), "job removed");
+      await waitFor(() => !cg.exists("/scope.b/x/deep"), "deep removed");
+      assert(cg.exists("/scope.b/x"), "scope kept");
+
+      child.kill("SIGTERM");
+      const status = await child.status;
+      await err.done;
+      assertEquals(status.code, 0);
+      const stats = err.lines.filter((l) => /^[\w./-]+: (since=|cpu=)/.test(l));
+      assertEquals(stats.map((l) => l.split(":")[0]), ["empty-at-start", "job", "deep/er", "deep"]);
+      for (const l of stats) assertMatch(l, /^\S+: cpu=\d+\.\ds\/\d+\.\ds\/\d+\.\ds(\[\d+%\])?$/);
+      assert(err.lines.some((l) => l.includes("running without Lua")), err.lines.join("\n"));
+      child = null;
+    } finally {
+      if (child) {
+        child.kill("SIGKILL");
+        await child.status;
+        await child.stderr.cancel().catch(() => {});
+      }
+      close(notifyFd);
+      await cg.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "--simulate prints the stats line and deletes nothing",
+  ignore: CANNOT_RUN,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    try {
+      cg.mkdir("/s/sim");
+      await cg.runIn("/s/sim", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done");
+      const r = await runMain(["--cgroup-root", cg.path, "--scope", "/s", "--simulate", "s/sim"]);
+      assertEquals(r.code, 0, r.stderr);
+      assertMatch(r.stderr, /^sim: cpu=\d+\.\ds\/\d+\.\ds\/\d+\.\ds/m);
+      assert(cg.exists("/s/sim"), "nothing deleted");
+      const missing = await runMain(["--cgroup-root", cg.path, "--simulate", "/s/nope"]);
+      assertEquals(missing.code, 1);
+      assertMatch(missing.stderr, /--simulate \/s\/nope/);
+    } finally {
+      await cg.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "command-line errors: exit 2 for usage, 1 for a missing explicit script or root",
+  ignore: CANNOT_RUN,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    try {
+      const badScope = await runMain(["--cgroup-root", cg.path, "--scope", "/a/../b"]);
+      assertEquals(badScope.code, 2);
+      assertMatch(badScope.stderr, /--scope '\/a\/\.\.\/b'/);
+      const rootScope = await runMain(["--cgroup-root", cg.path, "--scope", "/"]);
+      assertEquals(rootScope.code, 2);
+      const budget = await runMain(["--lua-budget", "0"]);
+      assertEquals(budget.code, 2);
+      assertMatch(budget.stderr, /--lua-budget/);
+      const script = await runMain(["--cgroup-root", cg.path, "--lua", NO_SCRIPT]);
+      assertEquals(script.code, 1);
+      assertMatch(script.stderr, /--lua \/nonexistent\/spawn-test-reaper\.lua: no such file/);
+      const root = await runMain(["--cgroup-root", cg.path + "/missing"]);
+      assertEquals(root.code, 1);
+      assertMatch(root.stderr, /--cgroup-root/);
+      const check = await runMain(["--check-lua", NO_SCRIPT]);
+      assertEquals(check.code, 1, "a missing script is not usable");
+      const help = await runMain(["--help"]);
+      assertEquals(help.code, 0);
+      for (const option of ["--cgroup-root", "--scope", "--lua", "--check-lua", "--simulate"]) {
+        assert(help.stdout.includes(option), `--help mentions ${option}`);
+      }
+    } finally {
+      await cg.cleanup();
+    }
+  },
+});
