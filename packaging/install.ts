@@ -99,11 +99,13 @@ if (import.meta.main) {
   try {
     const manifest = readManifest(DIST, true);
     const written = installTree(manifest, { root, log: console.log });
-    if (root === "/") await activate(console.log);
     console.log(`install: ${written.length} files below ${root}`);
-    console.log(
-      `next: systemctl enable --now cm4all-spawn-accessory.socket cm4all-spawn-reaper.service`,
-    );
+    if (root === "/") {
+      await activate(console.log);
+      console.log(
+        "next: systemctl enable --now cm4all-spawn-accessory.socket cm4all-spawn-reaper.service",
+      );
+    }
   } catch (e) {
     fatal(NAME, e instanceof Error ? e.message : String(e));
   }
