@@ -14,6 +14,8 @@ export interface PgLua {
   handler(code: string): Promise<void>;
   /** Starts a handler without waiting; the promise tells whether it succeeded. */
   spawn(code: string): Promise<boolean>;
+  /** Starts a handler that calls the global function `name` with the values push() leaves. */
+  spawnCall(name: string, push?: (T: unknown) => number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,11 @@ export function createPgLua(options: PgOptions = {}): PgLua {
       if (!ok) throw new Error(errors.slice(before).join("\n") || "handler failed");
     },
     spawn,
+    spawnCall: (name, push) =>
+      runtime.runner.spawn("handler", name, (T) => {
+        lua.lua_getglobal(T, to_luastring(name));
+        return push ? push(T) : 0;
+      }).done,
     close: () => runtime.close(),
   };
 }

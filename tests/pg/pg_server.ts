@@ -67,6 +67,8 @@ export class PgTestServer {
     const dir = await Deno.makeTempDir({ prefix: "spawn-pgtest-" });
     const port = 20000 + Math.floor(Math.random() * 40000);
     const server = new PgTestServer(dir, port);
+    live.add(server);
+    installEmergencyCleanup();
     try {
       await run(["chown", "postgres:postgres", dir], "chown");
       await Deno.chmod(dir, 0o755);
@@ -167,6 +169,7 @@ export class PgTestServer {
 
   /** Stops the server (if running) and removes the directory. Never throws. */
   async destroy(): Promise<void> {
+    live.delete(this);
     if (this.#running) {
       try {
         await this.stop("immediate");
@@ -184,6 +187,51 @@ export class PgTestServer {
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
+
+  /** Synchronous last resort when the process dies with servers still up. */
+  destroySync(): void {
+    live.delete(this);
+    try {
+      const pid = Number(Deno.readTextFileSync(`${this.dataDir}/postmaster.pid`).split("\n")[0]);
+      if (pid > 0) {
+        Deno.kill(pid, "SIGQUIT"); // immediate shutdown, children included
+        const wait = new Int32Array(new SharedArrayBuffer(4));
+        for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) Atomics.wait(wait, 0, 0, 20);
+      }
+    } catch {
+      // not running
+    }
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const live = new Set<PgTestServer>();
+let emergencyInstalled = false;
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A test process that dies of an uncaught error skips finally blocks: stop
+// our servers anyway.
+function installEmergencyCleanup(): void {
+  if (emergencyInstalled) return;
+  emergencyInstalled = true;
+  const cleanup = () => {
+    for (const s of [...live]) s.destroySync();
+  };
+  globalThis.addEventListener("unload", cleanup);
+  globalThis.addEventListener("error", cleanup);
+  globalThis.addEventListener("unhandledrejection", cleanup);
 }
 
 export async function withPgServer<T>(
