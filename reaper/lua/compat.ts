@@ -1,0 +1,92 @@
+// LuaJIT / Lua 5.1 compatibility globals for scripts written for the
+// original daemon (decision 8): unpack, loadstring, table.maxn and the `bit`
+// library with LuaJIT's 32-bit semantics. Number printing is handled in
+// fengari_conf.ts.
+import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
+import { bitBand, bitBor, bitBxor, bitToHex, toBit } from "./bit_ops.ts";
+
+function checkBit(L: LuaState, idx: number): number {
+  return toBit(lauxlib.luaL_checknumber(L, idx));
+}
+
+function variadic(op: (a: number, b: number) => number) {
+  return (L: LuaState): number => {
+    const n = lua.lua_gettop(L);
+    let acc = checkBit(L, 1);
+    for (let i = 2; i <= n; i++) acc = op(acc, checkBit(L, i));
+    lua.lua_pushinteger(L, acc);
+    return 1;
+  };
+}
+
+function unary(op: (a: number) => number) {
+  return (L: LuaState): number => {
+    lua.lua_pushinteger(L, op(checkBit(L, 1)));
+    return 1;
+  };
+}
+
+function shift(op: (a: number, n: number) => number) {
+  return (L: LuaState): number => {
+    lua.lua_pushinteger(L, op(checkBit(L, 1), checkBit(L, 2) & 31));
+    return 1;
+  };
+}
+
+const BIT_FUNCTIONS: Record<string, (L: LuaState) => number> = {
+  tobit: unary((a) => a),
+  bnot: unary((a) => ~a),
+  band: variadic(bitBand),
+  bor: variadic(bitBor),
+  bxor: variadic(bitBxor),
+  lshift: shift((a, n) => a << n),
+  rshift: shift((a, n) => (a >>> n) | 0),
+  arshift: shift((a, n) => a >> n),
+  rol: shift((a, n) => (a << n) | (a >>> ((32 - n) & 31))),
+  ror: shift((a, n) => (a >>> n) | (a << ((32 - n) & 31))),
+  bswap: unary((a) =>
+    ((a & 0xff) << 24) | ((a & 0xff00) << 8) | ((a >>> 8) & 0xff00) | ((a >>> 24) & 0xff)
+  ),
+  tohex: (L: LuaState): number => {
+    const x = checkBit(L, 1);
+    const n = lua.lua_isnoneornil(L, 2) ? 8 : checkBit(L, 2);
+    lua.lua_pushstring(L, to_luastring(bitToHex(x, n)));
+    return 1;
+  },
+};
+
+/** table.maxn: the largest positive numeric key (0 if none), as in Lua 5.1. */
+function tableMaxn(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  let max = 0;
+  lua.lua_pushnil(L);
+  while (lua.lua_next(L, 1)) {
+    lua.lua_pop(L, 1);
+    if (lua.lua_type(L, -1) === lua.LUA_TNUMBER) {
+      const v = lua.lua_tonumber(L, -1);
+      if (v > max) max = v;
+    }
+  }
+  if (Number.isInteger(max) && max <= 2147483647) lua.lua_pushinteger(L, max);
+  else lua.lua_pushnumber(L, max);
+  return 1;
+}
+
+export function installCompat(L: LuaState): void {
+  // unpack = table.unpack, loadstring = load
+  lua.lua_getglobal(L, to_luastring("table"));
+  lua.lua_getfield(L, -1, to_luastring("unpack"));
+  lua.lua_setglobal(L, to_luastring("unpack"));
+  lua.lua_pushcfunction(L, tableMaxn);
+  lua.lua_setfield(L, -2, to_luastring("maxn"));
+  lua.lua_pop(L, 1);
+  lua.lua_getglobal(L, to_luastring("load"));
+  lua.lua_setglobal(L, to_luastring("loadstring"));
+
+  lua.lua_createtable(L, 0, Object.keys(BIT_FUNCTIONS).length);
+  for (const [name, fn] of Object.entries(BIT_FUNCTIONS)) {
+    lua.lua_pushcfunction(L, fn);
+    lua.lua_setfield(L, -2, to_luastring(name));
+  }
+  lua.lua_setglobal(L, to_luastring("bit"));
+}

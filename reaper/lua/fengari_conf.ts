@@ -1,0 +1,19 @@
+// Configures fengari before its VM modules load. Must be evaluated before
+// anything imports "fengari": fengari.ts imports this module first, and every
+// other file imports fengari through fengari.ts, never directly.
+//
+// lobject.js copies `lua_number2str` and `LUA_COMPAT_FLOATSTRING` out of
+// luaconf.js when it loads, so patching luaconf's exports first makes every
+// number-to-string conversion (tostring, print, `..`, string.format "%s")
+// format like LuaJIT: `%.14g`, no ".0" on integral floats (decision 8).
+// fengaricore.js is imported first because defs.js and luaconf.js require
+// each other and only load cleanly in that order.
+import "fengari/src/fengaricore.js";
+import luaconf from "fengari/src/luaconf.js";
+import { formatLuaJitNumber } from "./number_format.ts";
+
+const conf = luaconf as Record<string, unknown>;
+conf.LUA_COMPAT_FLOATSTRING = true;
+conf.lua_number2str = (n: number) => formatLuaJitNumber(n);
+
+export const FENGARI_CONFIGURED = true;

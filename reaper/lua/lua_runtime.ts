@@ -1,0 +1,83 @@
+// The reaper's Lua state: fengari with the standard libraries, LuaJIT
+// compatibility (decision 8), print to stdout, the daemon-managed coroutine
+// runner and the extension globals (sodium; pg via installPg).
+import { lauxlib, lua, lualib, type LuaState } from "./fengari.ts";
+import { CoroutineRunner } from "./coroutine_runner.ts";
+import { installCompat } from "./compat.ts";
+import { fixPcallHooks } from "./fengari_fixes.ts";
+import { installPrint } from "./print.ts";
+import { pushText } from "./lua_values.ts";
+import { logError } from "../../shared/log.ts";
+
+export interface LuaRuntimeOptions {
+  /** Instructions per run (handler resume, reload, listen callback, main chunk). */
+  instructionBudget?: number;
+  /** One line per script error; default: shared/log.ts logError (stderr). */
+  logError?: (line: string) => void;
+  /** Where print writes; default: stdout, each line written synchronously. */
+  writeOut?: (bytes: Uint8Array) => void;
+}
+
+/** What extension modules (sodium, pg) get: the state and the coroutine runner. */
+export interface LuaRuntime {
+  readonly L: LuaState;
+  readonly runner: CoroutineRunner;
+  /** Registers shutdown work (e.g. closing database connections), run by close(). */
+  onClose(fn: () => void | Promise<void>): void;
+  /** Cancels suspended coroutines, then runs the onClose work. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
+  const L = lauxlib.luaL_newstate();
+  lualib.luaL_openlibs(L);
+  // A JS exception escaping a JS function becomes a Lua error, not a crash.
+  lua.lua_atnativeerror(L, (N: LuaState) => {
+    const e = lua.lua_touserdata(N, -1);
+    pushText(N, `internal error: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  });
+  const log = options.logError ?? logError;
+  const runner = new CoroutineRunner(L, {
+    instructionBudget: options.instructionBudget,
+    logError: log,
+  });
+  fixPcallHooks(L);
+  installCompat(L);
+  installPrint(L, options.writeOut);
+  checkNumberFormatting(L);
+
+  const closers: (() => void | Promise<void>)[] = [];
+  let closed: Promise<void> | null = null;
+  return {
+    L,
+    runner,
+    onClose: (fn) => void closers.push(fn),
+    close() {
+      closed ??= (async () => {
+        runner.cancelAll();
+        for (const fn of closers.splice(0)) {
+          try {
+            await fn();
+          } catch (e) {
+            log(`Lua shutdown: ${e instanceof Error ? e.message : e}`);
+          }
+        }
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Fails loudly if fengari was loaded before fengari_conf.ts could patch it. */
+function checkNumberFormatting(L: LuaState): void {
+  lua.lua_pushnumber(L, 3e9);
+  const text = new TextDecoder().decode(lua.lua_tolstring(L, -1));
+  lua.lua_pop(L, 1);
+  if (text !== "3000000000") {
+    throw new Error(
+      `fengari number formatting is not configured (tostring(3e9) = ${text}): ` +
+        `import fengari only through reaper/lua/fengari.ts`,
+    );
+  }
+}

@@ -1,0 +1,105 @@
+// Number-to-text conversions shared by the Lua runtime and the pg binding.
+// Pure functions, no fengari dependency.
+
+/** Splits a finite, non-zero |x| rounded to `digits` significant digits. */
+function decimalParts(abs: number, digits: number): { mantissa: string; exponent: number } {
+  const e = abs.toExponential(digits - 1); // "d.ddde+X", ties rounded away from zero
+  const at = e.indexOf("e");
+  let mantissa = e.slice(0, at).replace(".", "");
+  let exponent = Number(e.slice(at + 1));
+  if (isExactTie(abs, digits)) {
+    // printf rounds exact ties to even; toExponential rounds them up.
+    const down = abs.toExponential(digits + 20).replace(".", "").slice(0, digits);
+    const last = Number(down[down.length - 1]);
+    if (last % 2 === 0) {
+      mantissa = down;
+      exponent = Number(abs.toExponential(digits + 20).split("e")[1]);
+    }
+  }
+  return { mantissa, exponent };
+}
+
+/** Whether abs lies exactly halfway between two `digits`-digit decimals. */
+function isExactTie(abs: number, digits: number): boolean {
+  const long = abs.toExponential(Math.min(100, digits + 25)).split("e")[0].replace(".", "");
+  if (long[digits] !== "5" || !/^0*$/.test(long.slice(digits + 1))) return false;
+  const full = abs.toExponential(100).split("e")[0].replace(".", "");
+  return /^50*$/.test(full.slice(digits));
+}
+
+function trimFraction(s: string): string {
+  return s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
+}
+
+function expSuffix(exponent: number): string {
+  const sign = exponent < 0 ? "-" : "+";
+  return "e" + sign + String(Math.abs(exponent)).padStart(2, "0");
+}
+
+function nonFinite(x: number): string | null {
+  if (Number.isNaN(x)) return "nan";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  return null;
+}
+
+/**
+ * C printf `%.<precision>g`, as LuaJIT's tostring uses with precision 14
+ * (`3000000000`, `2.5`, `1e+15`, `1e-05`, `-0`, `inf`, `nan`).
+ */
+export function formatG(x: number, precision: number): string {
+  const special = nonFinite(x);
+  if (special !== null) return special;
+  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
+  const sign = x < 0 ? "-" : "";
+  const { mantissa, exponent } = decimalParts(Math.abs(x), precision);
+  if (exponent < -4 || exponent >= precision) {
+    const m = mantissa.length > 1 ? mantissa[0] + "." + mantissa.slice(1) : mantissa;
+    return sign + trimFraction(m) + expSuffix(exponent);
+  }
+  let fixed: string;
+  if (exponent >= 0) {
+    const intPart = mantissa.slice(0, exponent + 1).padEnd(exponent + 1, "0");
+    fixed = intPart + "." + mantissa.slice(exponent + 1);
+  } else {
+    fixed = "0." + "0".repeat(-exponent - 1) + mantissa;
+  }
+  return sign + trimFraction(fixed);
+}
+
+/** LuaJIT's number formatting (`%.14g`): decision 8. */
+export function formatLuaJitNumber(x: number): string {
+  // Fast path: integral values below 1e14 print as plain integers.
+  if (Number.isInteger(x) && x < 1e14 && x > -1e14 && !Object.is(x, -0)) return String(x);
+  return formatG(x, 14);
+}
+
+/**
+ * The shortest text that reads back as the same double; fixed notation for
+ * decimal exponents in [-4, 16), else `d.ddde±XX` (pg query parameters, §5.3).
+ */
+export function formatShortestNumber(x: number): string {
+  const special = nonFinite(x);
+  if (special !== null) return special;
+  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
+  const sign = x < 0 ? "-" : "";
+  const e = Math.abs(x).toExponential(); // shortest round-trip digits
+  const at = e.indexOf("e");
+  const digits = e.slice(0, at).replace(".", "");
+  const exponent = Number(e.slice(at + 1));
+  if (exponent < -4 || exponent >= 16) {
+    const m = digits.length > 1 ? digits[0] + "." + digits.slice(1) : digits;
+    return sign + m + expSuffix(exponent);
+  }
+  if (exponent >= 0) {
+    const intPart = digits.slice(0, exponent + 1).padEnd(exponent + 1, "0");
+    const frac = digits.slice(exponent + 1);
+    return sign + intPart + (frac ? "." + frac : "");
+  }
+  return sign + "0." + "0".repeat(-exponent - 1) + digits;
+}
+
+/** A JS number as a Lua value kind: integer if it fits fengari's 32-bit integers. */
+export function fitsLuaInteger(x: number): boolean {
+  return Number.isInteger(x) && x >= -2147483648 && x <= 2147483647;
+}
