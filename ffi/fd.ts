@@ -22,6 +22,12 @@ export function close(fd: number): void {
   check(libc.close(fd), `close(${fd})`);
 }
 
+/** fcntl(fd, F_DUPFD_CLOEXEC): a new close-on-exec descriptor of the same file. */
+export function dupCloseOnExec(fd: number): number {
+  const F_DUPFD_CLOEXEC = 1030;
+  return check(libc.fcntl(fd, F_DUPFD_CLOEXEC, 0), `fcntl(${fd}, F_DUPFD_CLOEXEC)`);
+}
+
 /** Closes and ignores errors: for cleanup paths where the fd may be gone. */
 export function closeQuietly(fd: number): void {
   if (fd >= 0) libc.close(fd);

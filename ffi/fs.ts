@@ -50,8 +50,15 @@ export function statxLinkCount(dirfd: number, path: string, flags = 0): number {
   return new DataView(buf.buffer).getUint32(16, true);
 }
 
-/** fgetxattr(2) into a buffer of maxSize; null if missing or too large. */
-export function fgetxattr(fd: number, name: string, maxSize = 4096): Uint8Array | null {
+/**
+ * fgetxattr(2) into a buffer of maxSize; null if missing or too large. The
+ * name may be raw bytes (without the terminating NUL).
+ */
+export function fgetxattr(
+  fd: number,
+  name: string | Uint8Array,
+  maxSize = 4096,
+): Uint8Array | null {
   const buf = new Uint8Array(maxSize);
   const n = Number(libc.fgetxattr(fd, cstr(name), buf, BigInt(maxSize)));
   return n < 0 ? null : buf.slice(0, n);
