@@ -6,7 +6,7 @@ import { logInfo, logWarning } from "../shared/log.ts";
 import type { UserNamespaceMaps } from "../shared/protocol.ts";
 import { Lease } from "./lease.ts";
 import { Lifetime } from "./lifetime.ts";
-import { NamespaceError } from "./namespace_error.ts";
+import { failed, NamespaceError } from "./namespace_error.ts";
 import type { NamespaceFactory } from "./namespace_factory.ts";
 import type { PidNamespace } from "./pid_namespace.ts";
 
@@ -21,6 +21,7 @@ export class NameEntry {
   readonly lifetime: Lifetime;
   #ipc = -1;
   #pid: PidNamespace | null = null;
+  #pidStarting: Promise<void> | null = null;
   readonly #users = new Map<string, number | Promise<number>>();
   readonly #leases = new Set<Lease>();
   #discarded = false;
@@ -45,12 +46,32 @@ export class NameEntry {
     return this.#ipc;
   }
 
-  pidFd(): number {
+  /**
+   * Starts NAME's PID namespace if there is none; null when it is ready, else
+   * a promise that settles when it is (or rejects with the failure).
+   */
+  pidReady(): Promise<void> | null {
     if (this.#pid === null) {
       const pid = this.factory.pid(this.name);
       this.factory.loop.add(pid.pidfd, EPOLLIN, () => this.#initExited(pid));
       this.#pid = pid;
-      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`);
+      this.#pidStarting = pid.ready.then(
+        () => logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`),
+        (e) => {
+          if (this.#pid === pid) this.#dropPid(pid);
+          throw failed("create PID namespace", e);
+        },
+      );
+      // Requests await it; a failure with none waiting must not be "unhandled".
+      this.#pidStarting.catch(() => {});
+    }
+    return this.#pid.isReady ? null : this.#pidStarting;
+  }
+
+  /** The ready PID namespace's fd (see pidReady). */
+  pidFd(): number {
+    if (this.#pid === null || !this.#pid.isReady) {
+      throw new NamespaceError("Failed to create PID namespace: the init exited");
     }
     return this.#pid.fd;
   }
@@ -80,6 +101,7 @@ export class NameEntry {
       },
     );
     this.#users.set(key, pending);
+    pending.catch(() => {}); // requests await it; see pidReady
     return pending;
   }
 
@@ -100,17 +122,20 @@ export class NameEntry {
   }
 
   #initExited(pid: PidNamespace): void {
-    this.factory.loop.remove(pid.pidfd);
     if (this.#pid === pid) {
-      this.#pid = null;
-      logWarning(
-        `${
-          JSON.stringify(this.name)
-        }: init pid ${pid.pid} exited; the next request gets a new PID namespace`,
-      );
+      logWarning(`${JSON.stringify(this.name)}: init pid ${pid.pid} exited; forgetting it`);
     }
+    this.#dropPid(pid);
+  }
+
+  /** Forgets (and kills, if still alive) a PID namespace; returns its exit. */
+  #dropPid(pid: PidNamespace): Promise<unknown> {
+    if (this.#pid === pid) this.#pid = null;
+    this.factory.loop.remove(pid.pidfd);
+    pid.kill();
     pid.close();
     this.factory.links.release(pid.link);
+    return pid.exited;
   }
 
   /**
@@ -122,16 +147,7 @@ export class NameEntry {
     this.#discarded = true;
     closeQuietly(this.#ipc);
     this.#ipc = -1;
-    const pid = this.#pid;
-    let exited: Promise<unknown> = Promise.resolve();
-    if (pid) {
-      exited = pid.exited;
-      this.#pid = null;
-      this.factory.loop.remove(pid.pidfd);
-      pid.kill();
-      pid.close();
-      this.factory.links.release(pid.link);
-    }
+    const exited = this.#pid ? this.#dropPid(this.#pid) : Promise.resolve();
     for (const fd of this.#users.values()) if (typeof fd === "number") closeQuietly(fd);
     this.#users.clear();
     for (const lease of this.#leases) lease.close();

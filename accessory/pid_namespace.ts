@@ -12,15 +12,25 @@
 //   itself (the unit uses KillMode=process).
 // - comm is the basename of the executed symlink (see init_links.ts).
 // About 1.7 MB RSS, no Deno.
+//
+// The namespace is handed out only once sleep runs (comm is init-NAME): before
+// env has set SIGCHLD to SIG_IGN an orphan could become a zombie for good.
+// There is no event for "exec done", so `ready` polls /proc/PID/comm.
 import { CLONE_NEWPID, openNamespace, setns, unshare } from "../ffi/namespace.ts";
-import { closeQuietly } from "../ffi/fd.ts";
+import { closeQuietly, O_RDONLY, open, pread } from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 
 export const SETPRIV = "/usr/bin/setpriv";
 export const ENV = "/usr/bin/env";
 
+/** How long the init may take to exec sleep before creation counts as failed. */
+export const INIT_START_TIMEOUT_MS = 5000;
+
 export class PidNamespace {
   #closed = false;
+  #ready = false;
+  /** Settles once the init runs as init-NAME; rejects if it does not get there. */
+  readonly ready: Promise<void>;
 
   private constructor(
     /** /proc/PID/ns/pid of the init: the handle given to clients. */
@@ -31,7 +41,16 @@ export class PidNamespace {
     readonly link: string,
     /** Settles once the init is gone and reaped. */
     readonly exited: Promise<unknown>,
-  ) {}
+  ) {
+    this.ready = waitForComm(pid, link.slice(link.lastIndexOf("/") + 1).slice(0, 15))
+      .then(() => {
+        this.#ready = true;
+      });
+  }
+
+  get isReady(): boolean {
+    return this.#ready;
+  }
 
   /**
    * Unshares a PID namespace on the JS thread, spawns the init into it and
@@ -51,8 +70,6 @@ export class PidNamespace {
     } finally {
       setns(ownPidNamespace, CLONE_NEWPID);
     }
-    // Deno reaps the child; its status promise must not keep the daemon alive.
-    child.unref();
     let pidfd = -1;
     try {
       pidfd = pidfdOpen(child.pid);
@@ -77,5 +94,34 @@ export class PidNamespace {
     this.#closed = true;
     closeQuietly(this.fd);
     closeQuietly(this.pidfd);
+  }
+}
+
+const decoder = new TextDecoder();
+
+/** Polls /proc/PID/comm (yielding between reads) until it reads `comm`. */
+async function waitForComm(pid: number, comm: string): Promise<void> {
+  const expected = comm + "\n";
+  const fd = open(`/proc/${pid}/comm`, O_RDONLY);
+  const buf = new Uint8Array(32);
+  const start = performance.now();
+  try {
+    for (let polls = 0;; polls++) {
+      let n: number;
+      try {
+        n = pread(fd, buf);
+      } catch {
+        throw new Error(`init ${pid} exited during start-up`);
+      }
+      if (decoder.decode(buf.subarray(0, n)) === expected) return;
+      const waited = performance.now() - start;
+      if (waited > INIT_START_TIMEOUT_MS) {
+        throw new Error(`init ${pid} did not start within ${INIT_START_TIMEOUT_MS} ms`);
+      }
+      // Spin briefly (exec takes about a millisecond), then back off.
+      await new Promise((resolve) => waited < 20 ? setImmediate(resolve) : setTimeout(resolve, 2));
+    }
+  } finally {
+    closeQuietly(fd);
   }
 }

@@ -54,13 +54,17 @@ export class RequestHandler {
       return;
     }
     const entry = this.registry.acquire(request.name);
-    let work: number | Promise<number> | null = null;
-    if (request.user) {
-      try {
-        work = entry.userNamespace(request.user);
-      } catch (e) {
-        work = Promise.reject(e);
-      }
+    // PID and user namespaces become usable asynchronously; IPC at once.
+    let work: Promise<unknown> | null = null;
+    try {
+      const pending: Promise<unknown>[] = [];
+      const pid = request.pid ? entry.pidReady() : null;
+      if (pid) pending.push(pid);
+      const user = request.user ? entry.userNamespace(request.user) : null;
+      if (user instanceof Promise) pending.push(user);
+      if (pending.length > 0) work = pending.length === 1 ? pending[0] : Promise.all(pending);
+    } catch (e) {
+      work = Promise.reject(e);
     }
     queue.add(
       work,

@@ -1,0 +1,185 @@
+// Starts the accessory daemon as a subprocess on a unique abstract socket and
+// offers what the integration tests look at: fds, processes, the log.
+import { closeQuietly } from "../../ffi/fd.ts";
+import { bind, setTimeoutOption, SO_RCVTIMEO, SOCK_DGRAM, unixSocket } from "../../ffi/socket.ts";
+import { MessageReceiver } from "../../ffi/socket_message.ts";
+
+export const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
+export const DAEMON = new URL("../../accessory/main.ts", import.meta.url).pathname;
+export const CLIENT = new URL("../../accessory/client_main.ts", import.meta.url).pathname;
+
+let counter = 0;
+
+/** An abstract socket name no other test (or test run) uses. */
+export function uniqueAddress(what = "accessory"): string {
+  const random = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  return `@cm4all-spawn-test-${what}-${Deno.pid}-${++counter}-${random}`;
+}
+
+export class Daemon {
+  readonly #stderr: Promise<string>;
+  #stopped = false;
+
+  private constructor(readonly address: string, readonly child: Deno.ChildProcess) {
+    this.#stderr = new Response(child.stderr).text();
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /**
+   * Starts the daemon and waits for READY=1 on a NOTIFY_SOCKET of our own
+   * (so the test also covers the systemd notification).
+   */
+  static async start(args: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
+    const address = uniqueAddress();
+    const notifyAddress = uniqueAddress("notify");
+    const notify = unixSocket(SOCK_DGRAM, false);
+    try {
+      bind(notify, notifyAddress);
+      setTimeoutOption(notify, SO_RCVTIMEO, 100);
+      const child = new Deno.Command(DENO, {
+        args: ["run", "-A", DAEMON, "--listen", address, ...args],
+        env: { NOTIFY_SOCKET: notifyAddress, ...env },
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const daemon = new Daemon(address, child);
+      const buf = new Uint8Array(256);
+      const receiver = new MessageReceiver();
+      const end = performance.now() + 15_000;
+      let text = "";
+      while (performance.now() < end && alive(child.pid)) {
+        const message = receiver.receive(notify, buf, 0);
+        if (message) {
+          text = new TextDecoder().decode(buf.subarray(0, message.length));
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      if (text !== "READY=1") {
+        const { log } = await daemon.stop("SIGKILL");
+        throw new Error(
+          `daemon did not report READY=1 (got ${JSON.stringify(text)}); log:\n${log}`,
+        );
+      }
+      return daemon;
+    } finally {
+      closeQuietly(notify);
+    }
+  }
+
+  signal(signal: Deno.Signal): void {
+    this.child.kill(signal);
+  }
+
+  /** SIGTERM and wait; returns the exit code and everything logged. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<{ code: number; log: string }> {
+    if (!this.#stopped) {
+      this.#stopped = true;
+      try {
+        this.child.kill(signal);
+      } catch {
+        // already exited
+      }
+    }
+    const timeout = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // exited meanwhile
+      }
+    }, 10_000);
+    const status = await this.child.status;
+    clearTimeout(timeout);
+    return { code: status.code, log: await this.#stderr };
+  }
+
+  /** Direct children of the daemon (inits and helpers) as pid -> comm. */
+  children(): Map<number, string> {
+    return childrenOf(this.pid);
+  }
+
+  /** The init processes (comm starting with "init-" or "i-") the daemon started. */
+  inits(): Map<number, string> {
+    return new Map(
+      [...this.children()].filter(([, comm]) => comm.startsWith("init-") || comm.startsWith("i-")),
+    );
+  }
+}
+
+/** pid -> comm of every process whose parent is `parent`. */
+export function childrenOf(parent: number): Map<number, string> {
+  const result = new Map<number, string>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = readProc(`/proc/${entry.name}/stat`);
+    if (stat === null) continue;
+    // pid (comm) state ppid ...: comm may contain spaces and parentheses.
+    const close = stat.lastIndexOf(")");
+    const fields = stat.slice(close + 2).split(" ");
+    if (Number(fields[1]) === parent) {
+      result.set(Number(entry.name), stat.slice(stat.indexOf("(") + 1, close));
+    }
+  }
+  return result;
+}
+
+export function readProc(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** True while /proc/PID exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (stat === null) return false;
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+}
+
+export function comm(pid: number): string | null {
+  return readProc(`/proc/${pid}/comm`)?.trimEnd() ?? null;
+}
+
+/** readlink of /proc/self/fd/N, e.g. "pid:[4026532178]". */
+export function fdKind(fd: number): string {
+  return Deno.readLinkSync(`/proc/self/fd/${fd}`);
+}
+
+/** Polls until `condition` holds or `ms` pass; returns whether it held. */
+export async function waitFor(condition: () => boolean, ms = 5000): Promise<boolean> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    if (condition()) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return condition();
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The pid of the init of the PID namespace behind fd (PID 1 seen from outside). */
+export function initOf(pidNamespaceFd: number, candidates: Iterable<number>): number | null {
+  const target = fdKind(pidNamespaceFd);
+  for (const pid of candidates) {
+    try {
+      if (Deno.readLinkSync(`/proc/${pid}/ns/pid`) === target) return pid;
+    } catch {
+      // gone
+    }
+  }
+  return null;
+}
+
+/** The daemon's private directory, from the symlink an init was started through. */
+export function runtimeDirectoryOf(initPid: number): string {
+  const args = readProc(`/proc/${initPid}/cmdline`)?.split("\0") ?? [];
+  const link = args.find((a) => /\/(init-|i-)[^/]*$/.test(a));
+  if (!link) throw new Error(`init ${initPid} has no init symlink in ${JSON.stringify(args)}`);
+  return link.slice(0, link.lastIndexOf("/"));
+}

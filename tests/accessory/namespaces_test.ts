@@ -1,0 +1,314 @@
+// Integration (root): namespaces handed out by a daemon subprocess.
+import { assert, assertEquals, assertMatch, assertNotEquals } from "../assert.ts";
+import { closeNamespaces, makeNamespaces, type Namespaces } from "../../shared/client.ts";
+import { close, fstat } from "../../ffi/fd.ts";
+import {
+  alive,
+  comm,
+  Daemon,
+  fdKind,
+  initOf,
+  readProc,
+  runtimeDirectoryOf,
+  sleep,
+  waitFor,
+} from "./harness.ts";
+
+async function withDaemon(args: string[], fn: (d: Daemon) => Promise<void> | void) {
+  const daemon = await Daemon.start(args);
+  try {
+    await fn(daemon);
+  } finally {
+    const { code, log } = await daemon.stop();
+    assertEquals(code, 0, `daemon exit status; log:\n${log}`);
+  }
+}
+
+const ino = (fd: number) => fstat(fd).ino;
+
+Deno.test("fds come back in the order IPC, PID, USER, lease, of the right kinds", async () => {
+  await withDaemon([], (d) => {
+    const ns = makeNamespaces("kinds", {
+      socket: d.address,
+      lease: true,
+      uidMap: "0 0 1\n",
+      pid: true,
+      ipc: true,
+    });
+    try {
+      assertMatch(fdKind(ns.ipc!), /^ipc:\[\d+\]$/);
+      assertMatch(fdKind(ns.pid!), /^pid:\[\d+\]$/);
+      assertMatch(fdKind(ns.user!), /^user:\[\d+\]$/);
+      assertMatch(fdKind(ns.lease!), /^pipe:\[\d+\]$/);
+      // The lease is the write end (access mode O_WRONLY in fdinfo flags, octal).
+      const flags = readProc(`/proc/self/fdinfo/${ns.lease}`)!.match(/flags:\s+(\d+)/)![1];
+      assertEquals(parseInt(flags, 8) & 3, 1);
+      // None of them is our own namespace.
+      assertNotEquals(fdKind(ns.ipc!), Deno.readLinkSync("/proc/self/ns/ipc"));
+      assertNotEquals(fdKind(ns.pid!), Deno.readLinkSync("/proc/self/ns/pid"));
+      assertNotEquals(fdKind(ns.user!), Deno.readLinkSync("/proc/self/ns/user"));
+    } finally {
+      closeNamespaces(ns);
+    }
+    // Only what was asked for.
+    const only = makeNamespaces("kinds", { socket: d.address, pid: true });
+    assertEquals(Object.keys(only), ["pid"]);
+    closeNamespaces(only);
+  });
+});
+
+Deno.test("same name -> same namespaces; other name -> other namespaces", async () => {
+  await withDaemon([], (d) => {
+    const opts = { socket: d.address, ipc: true, pid: true, uidMap: "0 0 1\n", gidMap: "0 0 1\n" };
+    const a1 = makeNamespaces("alpha", opts);
+    const a2 = makeNamespaces("alpha", opts);
+    const b = makeNamespaces("beta", opts);
+    const otherMaps = makeNamespaces("alpha", { ...opts, uidMap: "0 1 1\n" });
+    try {
+      assertEquals(ino(a1.ipc!), ino(a2.ipc!));
+      assertEquals(ino(a1.pid!), ino(a2.pid!));
+      assertEquals(ino(a1.user!), ino(a2.user!), "same maps: the cached user namespace");
+      assertNotEquals(ino(a1.ipc!), ino(b.ipc!));
+      assertNotEquals(ino(a1.pid!), ino(b.pid!));
+      assertNotEquals(ino(a1.user!), ino(b.user!));
+      assertNotEquals(ino(a1.user!), ino(otherMaps.user!), "other maps: another user namespace");
+      assertEquals(ino(a1.pid!), ino(otherMaps.pid!));
+    } finally {
+      for (const n of [a1, a2, b, otherMaps]) closeNamespaces(n);
+    }
+  });
+});
+
+Deno.test("the init is PID 1 of its namespace, named init-NAME / i-NAME, small, not Deno", async () => {
+  await withDaemon([], (d) => {
+    const names: [string, string][] = [
+      ["web", "init-web"],
+      ["0123456789", "init-0123456789"],
+      ["a-longer-name-here", "i-a-longer-name"],
+      ["with/slash", "init-with_slash"],
+    ];
+    for (const [name, expected] of names) {
+      const ns = makeNamespaces(name, { socket: d.address, pid: true });
+      try {
+        const init = initOf(ns.pid!, d.children().keys());
+        assert(init !== null, `no child of the daemon is in ${name}'s PID namespace`);
+        assertEquals(comm(init), expected);
+        // PID 1 inside: NSpid lists the pid in each namespace, innermost last.
+        const nspid = readProc(`/proc/${init}/status`)!.match(/NSpid:\s+(.*)/)![1].split(/\s+/);
+        assertEquals(nspid[nspid.length - 1], "1");
+        const rss = Number(readProc(`/proc/${init}/status`)!.match(/VmRSS:\s+(\d+)/)![1]);
+        assert(rss <= 2048, `init RSS ${rss} kB > 2 MiB`);
+        assertEquals(Deno.readLinkSync(`/proc/${init}/exe`), "/usr/bin/sleep");
+      } finally {
+        closeNamespaces(ns);
+      }
+    }
+  });
+});
+
+Deno.test("a user namespace shows its maps to a process that joins it", async () => {
+  await withDaemon([], async (d) => {
+    const ns = makeNamespaces("users", {
+      socket: d.address,
+      uidMap: "0 1000 1\n1 2000 10\n",
+      gidMap: "0 3000 5\n",
+    });
+    const onlyGid = makeNamespaces("users", { socket: d.address, gidMap: "0 3000 5\n" });
+    try {
+      const read = async (fd: number, file: string) => {
+        const out = await new Deno.Command("nsenter", {
+          args: [
+            `--user=/proc/${Deno.pid}/fd/${fd}`,
+            "--preserve-credentials",
+            "cat",
+            `/proc/self/${file}`,
+          ],
+        }).output();
+        assert(out.success, new TextDecoder().decode(out.stderr));
+        return new TextDecoder().decode(out.stdout).trim().split("\n").map((l) =>
+          l.trim().split(/\s+/).join(" ")
+        );
+      };
+      assertEquals(await read(ns.user!, "uid_map"), ["0 1000 1", "1 2000 10"]);
+      assertEquals(await read(ns.user!, "gid_map"), ["0 3000 5"]);
+      // An empty part leaves that map unwritten.
+      assertEquals(await read(onlyGid.user!, "uid_map"), [""]);
+      assertEquals(await read(onlyGid.user!, "gid_map"), ["0 3000 5"]);
+    } finally {
+      closeNamespaces(ns);
+      closeNamespaces(onlyGid);
+    }
+    // No helper is left behind.
+    assert(await waitFor(() => [...d.children().values()].every((c) => c.startsWith("init-"))));
+  });
+});
+
+Deno.test("orphans in a PID namespace are reaped; the init survives signals from inside", async () => {
+  await withDaemon([], async (d) => {
+    const ns = makeNamespaces("reap", { socket: d.address, pid: true });
+    try {
+      const init = initOf(ns.pid!, d.children().keys())!;
+      // Inside the namespace: orphan 20 short-lived grandchildren, then signal PID 1.
+      const script = "for i in $(seq 20); do (sleep 0.1 &); done; " +
+        "kill -TERM 1; kill -INT 1; kill -HUP 1; kill -KILL 1; sleep 0.6; " +
+        "ps -eo pid,stat,comm --no-headers";
+      const out = await new Deno.Command("nsenter", {
+        args: [
+          `--pid=/proc/${Deno.pid}/fd/${ns.pid}`,
+          "--",
+          "unshare",
+          "--mount",
+          "--mount-proc",
+          "--fork",
+          "--",
+          "sh",
+          "-c",
+          script,
+        ],
+      }).output(); // deno-fmt-ignore
+      const text = new TextDecoder().decode(out.stdout);
+      assert(out.success, new TextDecoder().decode(out.stderr));
+      const lines = text.trim().split("\n").map((l) => l.trim().split(/\s+/));
+      assertEquals(lines.filter((l) => l[1].startsWith("Z")), [], `zombies:\n${text}`);
+      assertEquals(lines.find((l) => l[0] === "1")?.[2], "init-reap");
+      assert(alive(init), "the init died of a signal from inside");
+    } finally {
+      closeNamespaces(ns);
+    }
+  });
+});
+
+Deno.test("the lease keeps a name; closing it starts the TTL; expiry kills the init", async () => {
+  await withDaemon(["--namespace-ttl", "0.3"], async (d) => {
+    const leased = makeNamespaces("leased", { socket: d.address, pid: true, lease: true });
+    const plain = makeNamespaces("plain", { socket: d.address, pid: true, ipc: true });
+    const leasedInit = initOf(leased.pid!, d.children().keys())!;
+    const plainInit = initOf(plain.pid!, d.children().keys())!;
+    try {
+      assert(await waitFor(() => !alive(plainInit), 3000), "unleased name did not expire");
+      assert(alive(leasedInit), "a leased name expired");
+      await sleep(500);
+      assert(alive(leasedInit), "a leased name expired");
+      close(leased.lease!);
+      delete leased.lease;
+      assert(alive(leasedInit), "expired at once instead of after the TTL");
+      assert(await waitFor(() => !alive(leasedInit), 3000), "released name did not expire");
+      // The next request gets new namespaces (the old fds we hold keep the old inodes alive).
+      const again = makeNamespaces("plain", { socket: d.address, pid: true, ipc: true });
+      assertNotEquals(ino(again.pid!), ino(plain.pid!));
+      assertNotEquals(ino(again.ipc!), ino(plain.ipc!));
+      closeNamespaces(again);
+    } finally {
+      closeNamespaces(leased);
+      closeNamespaces(plain);
+    }
+  });
+});
+
+Deno.test("each request restarts the TTL of an unleased name", async () => {
+  await withDaemon(["--namespace-ttl", "0.4"], async (d) => {
+    const first = makeNamespaces("busy", { socket: d.address, pid: true });
+    const init = initOf(first.pid!, d.children().keys())!;
+    closeNamespaces(first);
+    for (let i = 0; i < 6; i++) {
+      await sleep(150);
+      closeNamespaces(makeNamespaces("busy", { socket: d.address, ipc: true }));
+    }
+    assert(alive(init), "expired although requested every 150 ms with a TTL of 400 ms");
+    assert(await waitFor(() => !alive(init), 3000), "did not expire after the requests stopped");
+  });
+});
+
+Deno.test("a killed init is replaced by a new PID namespace on the next request", async () => {
+  await withDaemon([], async (d) => {
+    const first = makeNamespaces("phoenix", { socket: d.address, pid: true });
+    try {
+      const init = initOf(first.pid!, d.children().keys())!;
+      Deno.kill(init, "SIGKILL");
+      let next: Namespaces | null = null;
+      const replaced = await waitFor(() => {
+        if (next) closeNamespaces(next);
+        next = makeNamespaces("phoenix", { socket: d.address, pid: true });
+        return ino(next.pid!) !== ino(first.pid!);
+      });
+      assert(replaced, "still the dead PID namespace");
+      const newInit = initOf(next!.pid!, d.children().keys());
+      assert(newInit !== null && alive(newInit) && newInit !== init);
+      assertEquals(comm(newInit), "init-phoenix");
+      closeNamespaces(next!);
+    } finally {
+      closeNamespaces(first);
+    }
+  });
+});
+
+Deno.test("SIGTERM stops the daemon with exit 0 and leaves no process, socket or directory", async () => {
+  const d = await Daemon.start();
+  let inits: number[] = [];
+  let runtimeDir = "";
+  try {
+    for (const name of ["one", "two", "three"]) {
+      closeNamespaces(makeNamespaces(name, { socket: d.address, pid: true, ipc: true }));
+    }
+    // Keep a lease and a user namespace around too.
+    const held = makeNamespaces("two", { socket: d.address, lease: true, uidMap: "0 0 1\n" });
+    closeNamespaces(held);
+    inits = [...d.inits().keys()];
+    assertEquals(inits.length, 3);
+    runtimeDir = runtimeDirectoryOf(inits[0]);
+    assert(runtimeDir.length > 0);
+  } finally {
+    const { code, log } = await d.stop();
+    assertEquals(code, 0, log);
+  }
+  for (const pid of inits) assert(!alive(pid), `init ${pid} survived the daemon`);
+  let exists = true;
+  try {
+    Deno.statSync(runtimeDir);
+  } catch {
+    exists = false;
+  }
+  assert(!exists, `${runtimeDir} was left behind`);
+  let refused = false;
+  try {
+    makeNamespaces("x", { socket: d.address, ipc: true });
+  } catch (e) {
+    refused = String(e).includes("ECONNREFUSED");
+  }
+  assert(refused, "the socket still accepts connections");
+});
+
+Deno.test("SIGINT stops like SIGTERM; SIGHUP only logs", async () => {
+  const d = await Daemon.start();
+  let init = 0;
+  try {
+    const ns = makeNamespaces("hup", { socket: d.address, pid: true });
+    init = initOf(ns.pid!, d.children().keys())!;
+    d.signal("SIGHUP");
+    await sleep(200);
+    const again = makeNamespaces("hup", { socket: d.address, pid: true });
+    assertEquals(ino(again.pid!), ino(ns.pid!), "SIGHUP must not drop namespaces");
+    closeNamespaces(ns);
+    closeNamespaces(again);
+  } finally {
+    const { code, log } = await d.stop("SIGINT");
+    assertEquals(code, 0, log);
+    assertMatch(log, /SIGHUP/);
+  }
+  assert(!alive(init));
+});
+
+Deno.test("the daemon killed outright takes its inits along (pdeathsig)", async () => {
+  const d = await Daemon.start();
+  const ns = makeNamespaces("orphaned", { socket: d.address, pid: true });
+  const init = initOf(ns.pid!, d.children().keys())!;
+  const runtimeDir = runtimeDirectoryOf(init);
+  closeNamespaces(ns);
+  try {
+    await d.stop("SIGKILL");
+    assert(await waitFor(() => !alive(init), 3000), "init outlived a SIGKILLed daemon");
+  } finally {
+    // A killed daemon cannot clean up after itself.
+    Deno.removeSync(runtimeDir, { recursive: true });
+  }
+});
