@@ -40,8 +40,8 @@ export type CoroutineKind = "handler" | "reload" | "listen";
 
 export type CoroutineState = "running" | "suspended" | "waiting" | "done";
 
-/** Pushes values on thread T; returns how many. */
-export type PushValues = (T: LuaState) => number;
+/** Pushes values on thread T (of coroutine co); returns how many. */
+export type PushValues = (T: LuaState, co: ManagedCoroutine) => number;
 
 /** Default instruction budget per run (one resume from JS, or the main chunk). */
 export const DEFAULT_INSTRUCTION_BUDGET = 10_000_000;
@@ -217,7 +217,7 @@ export class CoroutineRunner {
       return co;
     }
     this.#byThread.set(thread, co);
-    const nargs = push(thread);
+    const nargs = push(thread, co);
     this.#run(co, nargs);
     return co;
   }
@@ -241,7 +241,7 @@ export class CoroutineRunner {
     const co = waiter.coroutine;
     if (co.state !== "waiting" || co.waiter !== waiter || this.busy) return;
     co.waiter = null;
-    const nargs = push(co.thread);
+    const nargs = push(co.thread, co);
     this.#run(co, nargs);
   }
 

@@ -15,5 +15,7 @@ import { formatLuaJitNumber } from "./number_format.ts";
 const conf = luaconf as Record<string, unknown>;
 conf.LUA_COMPAT_FLOATSTRING = true;
 conf.lua_number2str = (n: number) => formatLuaJitNumber(n);
+// Keep script paths in error messages whole ("file:line:"), up to 255 bytes.
+conf.LUA_IDSIZE = 255;
 
 export const FENGARI_CONFIGURED = true;
