@@ -15,7 +15,8 @@ const SSL_MODES: readonly SslMode[] = [
 /** Where one connection attempt goes. */
 export type PgTarget =
   | { kind: "unix"; path: string; port: number }
-  | { kind: "tcp"; hostname: string; port: number };
+  /** serverName: the host name TLS verifies (differs from hostname with hostaddr). */
+  | { kind: "tcp"; hostname: string; port: number; serverName?: string };
 
 export interface ConnParams {
   /** Tried in order until one accepts the connection (libpq multi-host). */
@@ -30,6 +31,8 @@ export interface ConnParams {
   /** Command-line options sent to the server (the "options" keyword). */
   options: string | null;
   clientEncoding: string | null;
+  /** CA certificates file for sslmode verify-ca/verify-full; null = system CAs. */
+  sslRootCert: string | null;
 }
 
 export class ConninfoError extends Error {
@@ -92,6 +95,7 @@ const ENV_VARS: Record<string, string> = {
   connect_timeout: "PGCONNECT_TIMEOUT",
   options: "PGOPTIONS",
   client_encoding: "PGCLIENTENCODING",
+  sslrootcert: "PGSSLROOTCERT",
 };
 
 /** Debian's libpq compiles in this socket directory. */
@@ -325,7 +329,11 @@ export function resolveConninfo(
       ? DEFAULT_PORT
       : parsePort(portList[portList.length === 1 ? 0 : i]);
     const addr = addrs[i];
-    if (addr !== undefined && addr !== "") return { kind: "tcp", hostname: addr, port: p };
+    if (addr !== undefined && addr !== "") {
+      return h !== "" && h !== addr && !h.startsWith("/")
+        ? { kind: "tcp", hostname: addr, port: p, serverName: h }
+        : { kind: "tcp", hostname: addr, port: p };
+    }
     const host = h === "" ? DEFAULT_SOCKET_DIR : h;
     if (host.startsWith("/")) {
       return { kind: "unix", path: `${host.replace(/\/+$/, "")}/.s.PGSQL.${p}`, port: p };
@@ -366,6 +374,7 @@ export function resolveConninfo(
     connectTimeout,
     options: get("options"),
     clientEncoding: get("client_encoding"),
+    sslRootCert: get("sslrootcert"),
   };
 }
 

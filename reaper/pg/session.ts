@@ -144,7 +144,10 @@ export class PgSession {
     try {
       socket = await Promise.race([connectSocket(target), timeout]);
       if (target.kind === "tcp" && params.sslmode !== "disable" && params.sslmode !== "allow") {
-        socket = await Promise.race([startTls(socket, target.hostname, params), timeout]);
+        socket = await Promise.race([
+          startTls(socket, target.serverName ?? target.hostname, params),
+          timeout,
+        ]);
       }
       session = new PgSession(target, socket, events);
       session.#attach();
@@ -390,6 +393,8 @@ function connectSocket(target: PgTarget): Promise<net.Socket> {
     socket.once("connect", () => {
       socket.removeListener("error", onError);
       socket.setNoDelay?.(true);
+      // libpq enables TCP keepalives by default.
+      if (target.kind === "tcp") socket.setKeepAlive?.(true, 60_000);
       resolve(socket);
     });
   });
@@ -413,6 +418,9 @@ function startTls(socket: net.Socket, hostname: string, params: ConnParams): Pro
           socket,
           servername: net.isIP(hostname) ? undefined : hostname,
           rejectUnauthorized: verify,
+          ca: verify && params.sslRootCert !== null && params.sslRootCert !== "system"
+            ? Deno.readTextFileSync(params.sslRootCert)
+            : undefined,
           checkServerIdentity: params.sslmode === "verify-full"
             ? tls.checkServerIdentity
             : () => undefined,

@@ -258,3 +258,54 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+Deno.test("TCP with sslmode disable / prefer / require / verify-full", opts, async () => {
+  await withPgServer(async (pg) => {
+    const base = `host=127.0.0.1 port=${pg.port} user=postgres dbname=postgres`;
+    const ssl = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    for (const [mode, expected] of [["disable", "f"], ["prefer", "t"], ["require", "t"]]) {
+      const c = new PgConnection({
+        params: resolveConninfo(`${base} sslmode=${mode}`, {}, "root"),
+      });
+      try {
+        assertEquals(value(await q(c, ssl)), expected, mode);
+      } finally {
+        c.close();
+      }
+    }
+    // The self-signed certificate is not trusted.
+    const v = new PgConnection({
+      params: resolveConninfo(`${base} sslmode=verify-full`, {}, "root"),
+      waitDeadlineMs: 0,
+    });
+    try {
+      const o = await q(v, "SELECT 1");
+      assertEquals(o.kind, "error");
+      assertMatch(
+        (o as { message: string }).message,
+        /connection to server at "127\.0\.0\.1", port \d+ failed: SSL error/,
+      );
+    } finally {
+      v.close();
+    }
+    // Trusted through sslrootcert; the name checked is host, the address hostaddr.
+    const crt = `${pg.dataDir}/server.crt`;
+    for (const [host, ok] of [["localhost", true], ["otherhost", false]] as const) {
+      const t = new PgConnection({
+        params: resolveConninfo(
+          `host=${host} hostaddr=127.0.0.1 port=${pg.port} user=postgres dbname=postgres sslmode=verify-full sslrootcert=${crt}`,
+          {},
+          "root",
+        ),
+        waitDeadlineMs: 0,
+      });
+      try {
+        const o = await q(t, ssl);
+        if (ok) assertEquals(value(o), "t");
+        else assertMatch((o as { message: string }).message, /SSL error/);
+      } finally {
+        t.close();
+      }
+    }
+  }, { tcp: true, ssl: true });
+});

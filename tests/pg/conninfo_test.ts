@@ -110,7 +110,7 @@ Deno.test("resolve: TCP hosts, multiple hosts and ports, trailing slash on a soc
     { kind: "tcp", hostname: "h2", port: 5432 },
   ]);
   const a = resolveConninfo("host=name hostaddr=127.0.0.1", {}, "u");
-  assertEquals(a.targets, [{ kind: "tcp", hostname: "127.0.0.1", port: 5432 }]);
+  assertEquals(a.targets, [{ kind: "tcp", hostname: "127.0.0.1", port: 5432, serverName: "name" }]);
   assertEquals(describeTarget(p.targets[0]), 'server at "db1", port 5433');
   assertEquals(describeTarget(p.targets[1]), 'server on socket "/tmp/x/.s.PGSQL.5434"');
 });

@@ -29,6 +29,10 @@ const asPostgres = (cmd: string[]) => ["runuser", "-u", "postgres", "--", ...cmd
 export interface PgTestServerOptions {
   /** Extra postgresql.conf settings. */
   settings?: Record<string, string>;
+  /** Also listen on 127.0.0.1 (same port number), trust for everyone. */
+  tcp?: boolean;
+  /** ssl = on with a fresh self-signed certificate for CN "localhost". */
+  ssl?: boolean;
 }
 
 export class PgTestServer {
@@ -99,6 +103,36 @@ export class PgTestServer {
         max_connections: "50",
         ...options.settings,
       };
+      if (options.tcp) settings.listen_addresses = "'127.0.0.1'";
+      if (options.ssl) {
+        await run([
+          "openssl",
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "1",
+          "-subj",
+          "/CN=localhost",
+          "-keyout",
+          `${server.dataDir}/server.key`,
+          "-out",
+          `${server.dataDir}/server.crt`,
+        ], "openssl");
+        await run(
+          [
+            "chown",
+            "postgres:postgres",
+            `${server.dataDir}/server.key`,
+            `${server.dataDir}/server.crt`,
+          ],
+          "chown",
+        );
+        await Deno.chmod(`${server.dataDir}/server.key`, 0o600);
+        settings.ssl = "on";
+      }
       const conf = Object.entries(settings).map(([k, v]) => `${k} = ${v}\n`).join("");
       await Deno.writeTextFile(`${server.dataDir}/postgresql.conf`, conf, { append: true });
       // Password users for the authentication tests; everyone else: trust.
@@ -106,7 +140,8 @@ export class PgTestServer {
         `${server.dataDir}/pg_hba.conf`,
         "local all scram_user scram-sha-256\n" +
           "local all md5_user md5\n" +
-          "local all all trust\n",
+          "local all all trust\n" +
+          "host all all 127.0.0.1/32 trust\n",
       );
       await server.start();
     } catch (e) {
