@@ -181,6 +181,7 @@ export class AccessoryConnection {
  */
 export function makeNamespaces(name: string, options: NamespaceOptions = {}): Namespaces {
   const request = namespaceRequest(name, options);
+  encodeRequest(request); // a bad NAME fails here, before any connection
   const connection = new AccessoryConnection(options.socket ?? DEFAULT_SOCKET, options.timeout);
   try {
     return connection.request(request);
