@@ -120,17 +120,27 @@ function pushOptionalCounter(L: LuaState, value: number | null | undefined): voi
   else pushCounter(L, value);
 }
 
+/**
+ * A metatable registered under name but without `__name`, so tostring() and
+ * error messages say "userdata" as under LuaJIT.
+ */
+function newMetatable(L: LuaState, name: string): void {
+  lauxlib.luaL_newmetatable(L, to_luastring(name));
+  lua.lua_pushnil(L);
+  lua.lua_setfield(L, -2, to_luastring("__name"));
+}
+
 /** Creates the metatables once per Lua state; pushes cgroup objects. */
 export class CgroupObjects {
   readonly #cgroupMeta: number;
   readonly #xattrMeta: number;
 
   constructor(readonly L: LuaState, readonly cgroupRoot: string) {
-    lauxlib.luaL_newmetatable(L, to_luastring("cgroup_info"));
+    newMetatable(L, "cgroup_info");
     lua.lua_pushcfunction(L, (C: LuaState) => this.#cgroupIndex(C));
     lua.lua_setfield(L, -2, to_luastring("__index"));
     this.#cgroupMeta = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
-    lauxlib.luaL_newmetatable(L, to_luastring("io.XattrTable"));
+    newMetatable(L, "io.XattrTable");
     lua.lua_pushcfunction(L, (C: LuaState) => this.#xattrIndex(C));
     lua.lua_setfield(L, -2, to_luastring("__index"));
     this.#xattrMeta = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
