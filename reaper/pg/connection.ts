@@ -257,11 +257,7 @@ export class PgConnection {
     this.#failedAttempts = 0;
     this.#lastConnectError = null;
     // Re-LISTEN behind the queries that waited for this connection.
-    for (const channel of this.#channels.values()) {
-      if (!this.#queue.some((r) => r.internal && keyOf(r.sql) === keyOf(listenSql(channel.name)))) {
-        this.#enqueueListen(channel.name);
-      }
-    }
+    for (const channel of this.#channels.values()) this.#queueListenOnce(channel.name);
     this.#pump();
   }
 
@@ -306,7 +302,29 @@ export class PgConnection {
     if (this.#closed) return;
     this.#onEvent(`PostgreSQL connection lost: ${collapseWhitespace(reason)}`);
     // The in-flight query (if any) is answered by its own rejection.
-    if (this.#queue.length > 0 && this.#inflight === null) this.#connect();
+    if (this.#inflight === null) this.#reconnectIfNeeded();
+  }
+
+  /** After a loss: reconnect now if queries wait or channels must be listened again. */
+  #reconnectIfNeeded(): void {
+    if (this.#closed || this.#session !== null) return;
+    // Queued LISTENs keep the retries going while nothing else is queued.
+    for (const channel of this.#channels.values()) this.#queueListenOnce(channel.name);
+    if (this.#queue.length > 0) this.#connect();
+  }
+
+  #queueListenOnce(name: Uint8Array): void {
+    const key = keyOf(listenSql(name));
+    if (!this.#queue.some((r) => r.internal && keyOf(r.sql) === key)) {
+      this.#queue.push({
+        sql: listenSql(name),
+        params: null,
+        internal: true,
+        enqueuedAt: performance.now(),
+        cancelled: false,
+        resolve: () => {},
+      });
+    }
   }
 
   #pump(): void {
@@ -342,7 +360,7 @@ export class PgConnection {
         });
         if (this.#session === session) this.#session = null;
         // Queued queries were not sent: they wait for the reconnection.
-        if (this.#queue.length > 0) this.#connect();
+        this.#reconnectIfNeeded();
       },
     );
   }

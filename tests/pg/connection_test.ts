@@ -185,6 +185,16 @@ Deno.test("LISTEN is renewed after a reconnect; callbacks coalesce", opts, async
       await q(c, "SELECT 1");
       await pg.psql(`NOTIFY "Evt"`);
       await waitFor(() => runs === 3);
+      // Without any query: the connection comes back by itself for the LISTEN.
+      await pg.stop();
+      await new Promise((r) => setTimeout(r, 700)); // a few failed attempts
+      await pg.start();
+      await waitForAsync(async () => {
+        await pg.psql(`NOTIFY "Evt"`); // lost until the LISTEN is renewed
+        await new Promise((r) => setTimeout(r, 100));
+        return runs >= 4;
+      });
+      assert(c.connected);
     } finally {
       c.close();
     }
@@ -250,6 +260,13 @@ Deno.test("URI form and PG* environment reach the server", opts, async () => {
     }
   });
 });
+
+async function waitForAsync(cond: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+  }
+}
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
