@@ -22,6 +22,7 @@ export class DeletionQueue<T> {
   readonly #entries = new Map<string, T>();
   #timer: TimerId | null = null;
   #firstAt = 0;
+  #deadline = 0;
 
   /**
    * @param remove called for each entry when the timer fires, deepest path first
@@ -52,10 +53,19 @@ export class DeletionQueue<T> {
     const old = this.#entries.get(path);
     if (old !== undefined) this.discard(old);
     this.#entries.set(path, value);
-    if (this.#timer !== null) this.timers.clearTimeout(this.#timer);
-    const untilCap = this.#firstAt + this.maxDeferralMs - now;
-    const delay = Math.max(0, Math.min(this.delayMs, untilCap));
-    this.#timer = this.timers.setTimeout(() => this.flush(), delay);
+    this.#deadline = Math.min(now + this.delayMs, this.#firstAt + this.maxDeferralMs);
+    // One armed timer; when it fires early (the deadline moved), it re-arms
+    // for the rest: cheaper than clearTimeout + setTimeout on every reap.
+    if (this.#timer === null) this.#arm(this.#deadline - now);
+  }
+
+  #arm(ms: number): void {
+    this.#timer = this.timers.setTimeout(() => {
+      this.#timer = null;
+      const rest = this.#deadline - this.timers.now();
+      if (rest > 0.5) this.#arm(rest);
+      else this.flush();
+    }, Math.max(0, ms));
   }
 
   /** Removes everything queued now (what the timer does). */

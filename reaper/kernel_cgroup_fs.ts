@@ -80,8 +80,9 @@ export class KernelCgroupFs implements CgroupFs {
   showsUse(path: string): boolean {
     const dir = this.#abs(path);
     const cpu = readSmallFile(AT_FDCWD, dir + "/cpu.stat", MULTI_LINE_LIMIT);
-    const cpuText = cpu.kind === "ok" ? cpu.text : null;
-    if (showsUse(cpuText, null)) return true;
+    // usage_usec is always there on cgroup2; pids.forks (not mainline) only
+    // matters where cpu.stat cannot tell.
+    if (cpu.kind === "ok" && /^usage_usec \d+$/m.test(cpu.text)) return showsUse(cpu.text, null);
     const forks = readSmallFile(AT_FDCWD, dir + "/pids.forks", SINGLE_VALUE_LIMIT);
     return showsUse(null, forks.kind === "ok" ? forks.text : null);
   }
