@@ -8,12 +8,14 @@ import { MessageReceiver, MSG_CTRUNC, MSG_TRUNC, sendMessage } from "../ffi/sock
 import { errorMessage, logWarning } from "../shared/log.ts";
 import { decodeRequest, ProtocolError } from "../shared/protocol.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
+import { SysError } from "../ffi/sys_error.ts";
 import type { Reply, RequestHandler } from "./request_handler.ts";
 
 /** Requests are small; uid_map and gid_map are below a page each. */
 export const MAX_DATAGRAM = 64 * 1024;
 /** Datagrams handled per readiness event, so that one client cannot starve others. */
 const BATCH = 64;
+const PEER_GONE = ["EPIPE", "ECONNRESET"];
 
 // One process-wide receive buffer: handlers run one at a time on the JS thread.
 const buffer = new Uint8Array(MAX_DATAGRAM);
@@ -76,8 +78,10 @@ export class Connection {
       if (this.#open) sendMessage(this.fd, reply.datagram, reply.fds);
       // null (socket buffer full): a client that does not read loses its reply.
     } catch (e) {
-      // The peer is gone (EPIPE, ECONNRESET): nothing left to answer.
-      logWarning(`sending a reply failed: ${errorMessage(e)}; closing the connection`);
+      // The peer is gone (EPIPE, ECONNRESET): nothing left to answer, nothing to log.
+      if (!(e instanceof SysError && PEER_GONE.includes(e.code))) {
+        logWarning(`sending a reply failed: ${errorMessage(e)}; closing the connection`);
+      }
       this.close();
     } finally {
       for (const fd of reply.closeAfterSend) closeQuietly(fd);
