@@ -8,9 +8,14 @@
 // format like LuaJIT: `%.14g`, no ".0" on integral floats (decision 8).
 // fengaricore.js is imported first because defs.js and luaconf.js require
 // each other and only load cleanly in that order.
-import "fengari/src/fengaricore.js";
+import * as fengaricore from "fengari/src/fengaricore.js";
 import luaconf from "fengari/src/luaconf.js";
 import { formatLuaJitNumber } from "./number_format.ts";
+
+// fengari's package.json says "sideEffects": false, so a bundler (deno bundle)
+// drops a bare `import "fengari/src/fengaricore.js"` and luaconf.js loads
+// first, half-initialised; a statement that uses the binding keeps the order.
+if (!fengaricore) throw new Error("fengari/src/fengaricore.js did not load");
 
 const conf = luaconf as Record<string, unknown>;
 conf.LUA_COMPAT_FLOATSTRING = true;
