@@ -126,6 +126,14 @@ Deno.test("db:execute / res:fetch against a server (spec 21-27)", opts, async (t
           assert(res == nil and err == "Unsupported query parameter type: function", err)
         `);
       });
+      await t.step("parameters are read when the query is sent, not when queued", async () => {
+        const slow = lua.spawn(`assert(db:execute("SELECT pg_sleep(0.3)"))`);
+        lua.main(`params = {"at call time"}`);
+        const queued = lua.spawn(`sent = db:execute("SELECT $1::text AS v", params):fetch().v`);
+        lua.main(`params[1] = "at send time"`);
+        assertEquals([await slow, await queued], [true, true]);
+        lua.main(`assert(sent == "at send time", sent)`);
+      });
       await t.step("strings are binary-safe in both directions", async () => {
         // SQL_ASCII: the server stores and returns bytes unchecked.
         await pg.psql(
