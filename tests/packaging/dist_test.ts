@@ -134,3 +134,30 @@ Deno.test("the accessory from dist serves the client from dist", async () => {
     assertEquals(leftover.stdout, "", "namespace init left behind");
   });
 });
+
+Deno.test("the reaper from dist loads the shipped example script", async () => {
+  await withDist(async (dist, _manifest, tmp) => {
+    const env = emptyEnvironment(`${tmp}/empty`);
+    const check = await run(
+      [`${dist}/cm4all-spawn-reaper`, "--check-lua", `${dist}/share/reaper.lua`],
+      { env, cwd: tmp },
+    );
+    assertEquals(check.code, 0, check.stdout + check.stderr);
+  });
+});
+
+Deno.test("the bundled reaper runs Lua (fengari load order, sodium, LuaJIT numbers)", async () => {
+  await withDist(async (dist, _manifest, tmp) => {
+    const script = `${tmp}/probe.lua`;
+    Deno.writeTextFileSync(
+      script,
+      'print("probe", 2.0, #sodium.randombytes(8))\nfunction cgroup_released(cgroup) end\n',
+    );
+    const check = await run([`${dist}/cm4all-spawn-reaper`, "--check-lua", script], {
+      env: emptyEnvironment(`${tmp}/empty`),
+      cwd: tmp,
+    });
+    assertEquals(check.code, 0, check.stdout + check.stderr);
+    assertMatch(check.stdout, /^probe\t2\t8$/m);
+  });
+});
