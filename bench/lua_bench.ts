@@ -1,0 +1,137 @@
+// Benchmark of the reaper's Lua hook alone: CPU time per cgroup_released
+// call with synthetic snapshots (no daemon, no cgroups), for a no-op handler,
+// a handler reading every attribute (target: <= 300 us per cgroup), the same
+// plus three xattr reads through a real directory fd, and a handler that
+// yields and is resumed by the next one. Also the load time of a script and
+// the RSS after the run.
+//
+//   deno run -A bench/lua_bench.ts [--count N]
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { loadLuaHook } from "../reaper/lua/lua_hook.ts";
+import type { ReaperHook, ReleasedCgroup } from "../reaper/hook.ts";
+import { close, O_DIRECTORY, O_RDONLY, open } from "../ffi/fd.ts";
+import { fsetxattr } from "../ffi/fs.ts";
+
+const { values } = parseArgs({ options: { count: { type: "string", default: "10000" } } });
+const N = Number(values.count);
+const SCOPE = "/system.slice/system-cm4all.slice/bp-spawn.scope";
+
+const READ_ALL = `
+local keys = {"path", "btime", "age", "cpu_total", "cpu_user", "cpu_system", "memory_peak",
+  "memory_events_high", "memory_events_max", "memory_events_oom", "pids_peak", "pids_forks",
+  "pids_events_max"}
+local sink
+function cgroup_released(c)
+  local t = {}
+  for i = 1, #keys do t[i] = c[keys[i]] end
+  local p = c.parent
+  sink = p.path .. tostring(t[4]) .. tostring(t[7])
+end`;
+
+const SCRIPTS: Record<string, string> = {
+  noop: "function cgroup_released(c) end",
+  read_all: READ_ALL,
+  read_all_xattr: READ_ALL.replace(
+    "local p = c.parent",
+    "local x = c.xattr; local a, b, m = x.account, x['user.site'], x.missing\n  local p = c.parent",
+  ),
+  yield_resume: `
+local parked
+function cgroup_released(c)
+  local p = parked
+  parked = coroutine.running()
+  if p then coroutine.resume(p) end
+  local _ = c.path, c.cpu_total, c.memory_peak
+  coroutine.yield()
+end`,
+};
+
+function snapshot(i: number, dirFd: number | null): ReleasedCgroup {
+  const now = Date.now() / 1000;
+  return {
+    path: `${SCOPE}/job-${i}`,
+    dirFd,
+    btime: now - 30.5,
+    takenAt: now,
+    stats: {
+      cpuTotal: 1.25,
+      cpuUser: 1,
+      cpuSystem: 0.25,
+      memoryPeak: 3_000_000_000 + i,
+      memoryEventsHigh: 0,
+      memoryEventsMax: 2,
+      memoryEventsOom: 0,
+      pidsPeak: 12,
+      pidsForks: 40,
+      pidsEventsMax: 0,
+    },
+  };
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+interface Row {
+  script: string;
+  count: number;
+  load_ms: number;
+  cpu_us_per_cgroup: number;
+  wall_us_per_cgroup: number;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "lua-bench-" });
+const rows: Row[] = [];
+try {
+  const xattrDir = `${dir}/cg`;
+  await Deno.mkdir(xattrDir);
+  const fd = open(xattrDir, O_RDONLY | O_DIRECTORY);
+  fsetxattr(fd, "user.account", new TextEncoder().encode("acct-42"));
+  fsetxattr(fd, "user.site", new TextEncoder().encode("site"));
+  try {
+    for (const [name, source] of Object.entries(SCRIPTS)) {
+      const path = `${dir}/${name}.lua`;
+      await Deno.writeTextFile(path, source);
+      const t0 = performance.now();
+      const hook: ReaperHook = await loadLuaHook({ scriptPath: path, cgroupRoot: dir });
+      const loadMs = performance.now() - t0;
+      const dirFd = name === "read_all_xattr" ? fd : null;
+      const warmup: Promise<boolean>[] = [];
+      for (let i = 0; i < 500; i++) warmup.push(hook.cgroupReleased(snapshot(i, dirFd)));
+      const cpu0 = cpuMicros();
+      const wall0 = performance.now();
+      const pending: Promise<boolean>[] = [];
+      for (let i = 0; i < N; i++) pending.push(hook.cgroupReleased(snapshot(i, dirFd)));
+      const wall = (performance.now() - wall0) * 1000;
+      const cpu = cpuMicros() - cpu0;
+      await hook.close();
+      await Promise.all([...warmup, ...pending]);
+      rows.push({
+        script: name,
+        count: N,
+        load_ms: Math.round(loadMs * 10) / 10,
+        cpu_us_per_cgroup: Math.round((cpu / N) * 10) / 10,
+        wall_us_per_cgroup: Math.round((wall / N) * 10) / 10,
+      });
+    }
+  } finally {
+    close(fd);
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
+
+const rssMiB = Math.round(Deno.memoryUsage().rss / 1048576);
+console.log(JSON.stringify({ benchmark: "lua_hook", count: N, rss_mib: rssMiB, results: rows }));
+console.log("");
+console.log("script            cpu us/cgroup  wall us/cgroup  load ms");
+for (const r of rows) {
+  console.log(
+    `${r.script.padEnd(18)}${String(r.cpu_us_per_cgroup).padStart(13)}${
+      String(r.wall_us_per_cgroup).padStart(16)
+    }${String(r.load_ms).padStart(9)}`,
+  );
+}
+console.log(`RSS after the run: ${rssMiB} MiB (target: read_all <= 300 us/cgroup)`);
