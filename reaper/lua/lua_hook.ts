@@ -106,7 +106,8 @@ class LuaHook implements ReaperHook {
     const ref = this.#handlerRef;
     if (ref === null || this.#closed) return Promise.resolve(true);
     const group = new CgroupObjectGroup(this.#objects.cgroupRoot);
-    const co = this.#runtime.runner.spawn("handler", "cgroup_released", (T, co) => {
+    const label = `cgroup_released('${cgroup.path}')`;
+    const co = this.#runtime.runner.spawn("handler", label, (T, co) => {
       co.onEnd(() => group.close());
       lua.lua_rawgeti(T, lua.LUA_REGISTRYINDEX, ref);
       this.#objects.pushReleased(T, group, cgroup);

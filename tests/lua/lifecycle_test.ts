@@ -77,8 +77,11 @@ Deno.test("test 37: handler errors are logged as one line and the next cgroup st
     assertEquals(h.out, ["ok\t/fine"]);
     assertEquals(h.logs.length, 6);
     for (const line of h.logs) assert(!line.includes("\n"), `one line: ${line}`);
-    assertMatch(h.logs[0], /^Lua error in cgroup_released: .*reaper\.lua:3: boom$/);
-    assertMatch(h.logs[1], /^Lua error in cgroup_released: .*reaper\.lua:4: table: 0x[0-9a-f]+$/);
+    assertMatch(h.logs[0], /^Lua error in cgroup_released\('\/boom'\): .*reaper\.lua:3: boom$/);
+    assertMatch(
+      h.logs[1],
+      /^Lua error in cgroup_released\('\/table'\): .*reaper\.lua:4: table: 0x[0-9a-f]+$/,
+    );
     assertMatch(h.logs[2], /reaper\.lua:5: custom$/);
     assertMatch(h.logs[3], /reaper\.lua:6: table$/);
     assertMatch(h.logs[4], /reaper\.lua:7: nil$/);
