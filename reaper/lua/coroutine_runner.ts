@@ -239,7 +239,11 @@ export class CoroutineRunner {
   /** @internal Waiter.resume lands here when Lua is idle. */
   resumeWaiting(waiter: Waiter, push: PushValues): void {
     const co = waiter.coroutine;
-    if (co.state !== "waiting" || co.waiter !== waiter || this.busy) return;
+    if (co.state !== "waiting" || co.waiter !== waiter) return;
+    if (this.busy) {
+      queueMicrotask(() => this.resumeWaiting(waiter, push));
+      return;
+    }
     co.waiter = null;
     const nargs = push(co.thread, co);
     this.#run(co, nargs);
@@ -351,6 +355,12 @@ export class CoroutineRunner {
       if (co?.state === "waiting") {
         lua.lua_pushboolean(C, false);
         pushText(C, `cannot resume a coroutine waiting in ${co.waiter?.what ?? "a JS call"}`);
+        return 2;
+      }
+      if (co?.state === "running") {
+        // it is the caller or resumed the caller ("normal"): not ours to settle
+        lua.lua_pushboolean(C, false);
+        pushText(C, "cannot resume non-suspended coroutine");
         return 2;
       }
       const narg = lua.lua_gettop(C) - 1;

@@ -178,3 +178,28 @@ Deno.test("listen-style spawn keeps a function alive with ref and runs it in new
     await t.runtime.close();
   }
 });
+
+Deno.test("resuming a running managed coroutine fails without killing it", async () => {
+  const t = await newTestRuntime();
+  try {
+    runChunk(
+      t.L,
+      `
+      function a()
+        co_a = coroutine.running()
+        print(coroutine.resume(co_a))
+        local inner = coroutine.create(function() return coroutine.resume(co_a) end)
+        print(coroutine.resume(inner))
+        return "a finished"
+      end`,
+    );
+    assertEquals(await spawnGlobal(t, "a").done, true);
+    assertEquals(t.out, [
+      "false\tcannot resume non-suspended coroutine\n",
+      "true\tfalse\tcannot resume non-suspended coroutine\n",
+    ]);
+    assertEquals(t.logs, []);
+  } finally {
+    await t.runtime.close();
+  }
+});
