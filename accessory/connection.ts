@@ -4,7 +4,7 @@ import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import type { Credentials } from "../ffi/socket.ts";
-import { MessageReceiver, MSG_CTRUNC, MSG_TRUNC, sendMessage } from "../ffi/socket_message.ts";
+import { MessageReceiver, MessageSender, MSG_CTRUNC, MSG_TRUNC } from "../ffi/socket_message.ts";
 import { errorMessage, logWarning } from "../shared/log.ts";
 import { decodeRequest, ProtocolError } from "../shared/protocol.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
@@ -20,6 +20,7 @@ const PEER_GONE = ["EPIPE", "ECONNRESET"];
 // One process-wide receive buffer: handlers run one at a time on the JS thread.
 const buffer = new Uint8Array(MAX_DATAGRAM);
 const receiver = new MessageReceiver(4);
+const sender = new MessageSender(4);
 
 export class Connection {
   readonly #queue = new OrderedQueue();
@@ -75,7 +76,7 @@ export class Connection {
 
   #send(reply: Reply): void {
     try {
-      if (this.#open) sendMessage(this.fd, reply.datagram, reply.fds);
+      if (this.#open) sender.send(this.fd, reply.datagram, reply.fds);
       // null (socket buffer full): a client that does not read loses its reply.
     } catch (e) {
       // The peer is gone (EPIPE, ECONNRESET): nothing left to answer, nothing to log.

@@ -2,6 +2,7 @@
 import { collect, fatal, newProgram, nonNegativeNumber, parseCommandLine } from "../shared/cli.ts";
 import { errorMessage, logInfo, logNotice } from "../shared/log.ts";
 import { listenFds, notify } from "../shared/systemd.ts";
+import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
 import { AccessoryDaemon } from "./daemon.ts";
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
 
@@ -31,6 +32,15 @@ function makeRuntimeDirectory(): string {
   } catch {
     return Deno.makeTempDirSync({ prefix: `${NAME}.` });
   }
+}
+
+// Every name holds a few fds (namespaces, pidfd) and every client one: use
+// the hard limit, not the soft 1024 default.
+try {
+  const limit = getrlimit(RLIMIT_NOFILE);
+  if (limit.soft < limit.hard) setrlimit(RLIMIT_NOFILE, { soft: limit.hard, hard: limit.hard });
+} catch (e) {
+  logNotice(`cannot raise RLIMIT_NOFILE: ${errorMessage(e)}`);
 }
 
 const boundPaths: string[] = [];
