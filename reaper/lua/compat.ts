@@ -1,7 +1,8 @@
 // LuaJIT / Lua 5.1 compatibility globals for scripts written for the
 // original daemon (decision 8): unpack, loadstring, table.maxn and the `bit`
-// library with LuaJIT's 32-bit semantics. Number printing is handled in
-// fengari_conf.ts.
+// library with LuaJIT's 32-bit semantics; also table.getn and the 5.1 math
+// functions 5.3 dropped (pow, log10, atan2, ldexp, frexp, cosh, sinh, tanh).
+// Number printing is handled in fengari_conf.ts.
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 import { bitBand, bitBor, bitBxor, bitToHex, toBit } from "./bit_ops.ts";
 
@@ -72,6 +73,55 @@ function tableMaxn(L: LuaState): number {
   return 1;
 }
 
+function mathFunction(fn: (...args: number[]) => number, arity: number) {
+  return (L: LuaState): number => {
+    const args: number[] = [];
+    for (let i = 1; i <= arity; i++) args.push(lauxlib.luaL_checknumber(L, i));
+    lua.lua_pushnumber(L, fn(...args));
+    return 1;
+  };
+}
+
+/** Lua 5.1 / LuaJIT math functions that 5.3 dropped. */
+const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
+  pow: mathFunction(Math.pow, 2),
+  log10: mathFunction(Math.log10, 1),
+  atan2: mathFunction(Math.atan2, 2),
+  ldexp: mathFunction((m, e) => m * Math.pow(2, Math.trunc(e)), 2),
+  cosh: mathFunction(Math.cosh, 1),
+  sinh: mathFunction(Math.sinh, 1),
+  tanh: mathFunction(Math.tanh, 1),
+  frexp: (L: LuaState): number => {
+    const [m, e] = frexp(lauxlib.luaL_checknumber(L, 1));
+    lua.lua_pushnumber(L, m);
+    lua.lua_pushinteger(L, e);
+    return 2;
+  },
+};
+
+/** C frexp: x = m * 2^e with 0.5 <= |m| < 1 (m = x, e = 0 for 0, inf, nan). */
+export function frexp(x: number): [number, number] {
+  if (x === 0 || !Number.isFinite(x)) return [x, 0];
+  let e = Math.max(-1073, Math.floor(Math.log2(Math.abs(x))) + 1);
+  let m = x * Math.pow(2, -e);
+  while (Math.abs(m) < 0.5) {
+    m *= 2;
+    e--;
+  }
+  while (Math.abs(m) >= 1) {
+    m /= 2;
+    e++;
+  }
+  return [m, e];
+}
+
+/** table.getn (Lua 5.0/5.1, kept by LuaJIT): the length operator without metamethods. */
+function tableGetn(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  lua.lua_pushinteger(L, lua.lua_rawlen(L, 1));
+  return 1;
+}
+
 export function installCompat(L: LuaState): void {
   // unpack = table.unpack, loadstring = load
   lua.lua_getglobal(L, to_luastring("table"));
@@ -79,6 +129,14 @@ export function installCompat(L: LuaState): void {
   lua.lua_setglobal(L, to_luastring("unpack"));
   lua.lua_pushcfunction(L, tableMaxn);
   lua.lua_setfield(L, -2, to_luastring("maxn"));
+  lua.lua_pushcfunction(L, tableGetn);
+  lua.lua_setfield(L, -2, to_luastring("getn"));
+  lua.lua_pop(L, 1);
+  lua.lua_getglobal(L, to_luastring("math"));
+  for (const [name, fn] of Object.entries(MATH_FUNCTIONS)) {
+    lua.lua_pushcfunction(L, fn);
+    lua.lua_setfield(L, -2, to_luastring(name));
+  }
   lua.lua_pop(L, 1);
   lua.lua_getglobal(L, to_luastring("load"));
   lua.lua_setglobal(L, to_luastring("loadstring"));

@@ -51,6 +51,21 @@ const CASES: Case[] = [
   },
   { code: `return bit.band("12", 4)`, values: [4] },
   { code: `return bit.band({})`, error: /bad argument #1 to 'band'/ },
+  // Lua 5.1 math and table functions LuaJIT still has
+  {
+    code:
+      `return math.pow(2, 10), math.log10(1000), math.atan2(1, 1) == math.pi / 4, math.ldexp(0.75, 4), table.getn({1, 2, 3}), math.frexp(12)`,
+    values: [1024, 3, true, 12, 3, 0.75, 4],
+  },
+  {
+    code: `return math.cosh(0), math.sinh(0), math.tanh(0), math.frexp(0)`,
+    values: [1, 0, 0, 0, 0],
+  },
+  // known difference (README): two integers overflow at 32 bits; floats do not
+  {
+    code: `return 2147483647 + 1, 2147483647 + 1.0, math.type(3000000000)`,
+    values: [-2147483648, 2147483648, "float"],
+  },
   // standard libraries present
   {
     code:
