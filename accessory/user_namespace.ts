@@ -10,7 +10,6 @@ import type { UserNamespaceMaps } from "../shared/protocol.ts";
 import { closeQuietly, O_WRONLY, open, write } from "../ffi/fd.ts";
 import { openNamespace } from "../ffi/namespace.ts";
 import { failed, NamespaceError } from "./namespace_error.ts";
-import { SETPRIV } from "./pid_namespace.ts";
 
 export const UNSHARE = "/usr/bin/unshare";
 export const CAT = "/usr/bin/cat";
@@ -24,8 +23,9 @@ export async function createUserNamespace(
 ): Promise<number> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(SETPRIV, {
-      args: ["--pdeathsig", "KILL", "--", UNSHARE, "--user", CAT],
+    // No parent-death signal needed: if the daemon dies, cat reads EOF and exits.
+    child = new Deno.Command(UNSHARE, {
+      args: ["--user", CAT],
       stdin: "piped",
       stdout: "piped",
       stderr: "null",

@@ -265,6 +265,7 @@ try {
   closeNamespaces(probe);
 
   // Many names: IPC + PID each (one init per name).
+  const rssBeforeNames = statusField(daemonPid, "VmRSS");
   const t0 = performance.now();
   for (let i = 0; i < NAMES; i++) {
     closeNamespaces(makeNamespaces(`many-${i}`, { socket: address, ipc: true, pid: true }));
@@ -273,7 +274,9 @@ try {
   await new Promise((r) => setTimeout(r, 300));
   report.memory = {
     daemon_rss_idle_kib: idleRss,
+    daemon_rss_before_names_kib: rssBeforeNames,
     daemon_rss_after_names_kib: statusField(daemonPid, "VmRSS"),
+    daemon_fds_after_names: [...Deno.readDirSync(`/proc/${daemonPid}/fd`)].length,
     names: NAMES,
     names_created_per_second: Math.round(NAMES / manySeconds),
     pid_init_rss_kib: initRss,
@@ -310,7 +313,8 @@ for (const [kind, c] of Object.entries(report.creation as Record<string, Record<
 }
 const mem = report.memory as Record<string, number>;
 console.log(
-  `\ndaemon RSS idle ${mem.daemon_rss_idle_kib} KiB, after ${mem.names} names ` +
-    `${mem.daemon_rss_after_names_kib} KiB (${mem.names_created_per_second} names/s); ` +
+  `\ndaemon RSS idle ${mem.daemon_rss_idle_kib} KiB, ${mem.daemon_rss_before_names_kib} KiB ` +
+    `after the load runs, ${mem.daemon_rss_after_names_kib} KiB after ${mem.names} more names ` +
+    `(${mem.names_created_per_second} names/s); ` +
     `PID init RSS ${mem.pid_init_rss_kib} KiB`,
 );
