@@ -3,7 +3,8 @@
 // SIGHUP runs reload, --simulate and --check-lua exit codes. Root and a
 // cgroup2 mount needed.
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { close, O_DIRECTORY, O_RDONLY, open } from "../../ffi/fd.ts";
+import { close, O_DIRECTORY, O_RDONLY, open, read } from "../../ffi/fd.ts";
+import { bind, SOCK_DGRAM, unixSocket } from "../../ffi/socket.ts";
 import { fsetxattr } from "../../ffi/fs.ts";
 import { CANNOT_RUN, sleep, TestCgroupRoot, waitFor } from "../reaper/cgroup_fixture.ts";
 
@@ -81,20 +82,25 @@ Deno.test({
     const cg = new TestCgroupRoot();
     const scriptDir = await Deno.makeTempDir({ prefix: "lua-e2e-" });
     let child: Deno.ChildProcess | null = null;
+    const notifyName = `@spawn-test-lua-notify-${crypto.randomUUID().slice(0, 8)}`;
+    const notifyFd = unixSocket(SOCK_DGRAM);
     try {
+      bind(notifyFd, notifyName);
       const script = `${scriptDir}/reaper.lua`;
       await Deno.writeTextFile(script, PRINT_ALL);
       cg.mkdir("/s");
       setXattr(cg.abs("/s"), "user.account", "scope-acct");
       child = new Deno.Command(DENO, {
         args: ["run", "-A", MAIN, "--cgroup-root", cg.path, "--scope", "/s", "--lua", script],
+        env: { NOTIFY_SOCKET: notifyName },
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
       }).spawn();
       const out = collectLines(child.stdout);
       const err = collectLines(child.stderr);
-      await sleep(300); // let it load the script and watch the scope
+      const buf = new Uint8Array(64);
+      await waitFor(() => read(notifyFd, buf) !== null, "READY=1", 20_000); // script loaded
 
       cg.mkdir("/s/job");
       setXattr(cg.abs("/s/job"), "user.account", "abc");
@@ -153,6 +159,7 @@ Deno.test({
         await child.stdout.cancel().catch(() => {});
         await child.stderr.cancel().catch(() => {});
       }
+      close(notifyFd);
       await cg.cleanup();
       await Deno.remove(scriptDir, { recursive: true });
     }
