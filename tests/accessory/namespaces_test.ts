@@ -1,6 +1,12 @@
 // Integration (root): namespaces handed out by a daemon subprocess.
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../assert.ts";
-import { closeNamespaces, makeNamespaces, type Namespaces } from "../../shared/client.ts";
+import {
+  AccessoryConnection,
+  closeNamespaces,
+  makeNamespaces,
+  namespaceRequest,
+  type Namespaces,
+} from "../../shared/client.ts";
 import { close, fstat } from "../../ffi/fd.ts";
 import {
   alive,
@@ -319,4 +325,23 @@ Deno.test("a crashed daemon leaves its inits (and their namespaces' processes) a
     }
     Deno.removeSync(runtimeDir, { recursive: true });
   }
+});
+
+Deno.test("SIGTERM while user namespaces are being made leaves no helper behind", async () => {
+  const d = await Daemon.start();
+  const c = new AccessoryConnection(d.address);
+  let seen: number[] = [];
+  try {
+    for (let i = 0; i < 20; i++) c.send(namespaceRequest("late", { uidMap: `0 ${i} 1\n` }));
+    await waitFor(() => {
+      seen = [...d.children()].filter(([, comm]) => comm === "unshare" || comm === "cat")
+        .map(([pid]) => pid);
+      return seen.length > 0;
+    }, 2000);
+  } finally {
+    const { code, log } = await d.stop();
+    c.close();
+    assertEquals(code, 0, log);
+  }
+  for (const pid of seen) assert(!alive(pid), `helper ${pid} survived`);
 });
