@@ -149,7 +149,9 @@ export class CgroupObjects {
   /** Pushes the handler's cgroup object for a reaped cgroup on thread T. */
   pushReleased(T: LuaState, group: CgroupObjectGroup, released: ReleasedCgroup): CgroupInfo {
     const btime = released.btime;
-    const age = btime !== null && btime !== 0 ? Date.now() / 1000 - btime : null;
+    // The snapshot time stands for "object creation": it precedes the handler
+    // by microseconds and makes age agree with the stats line.
+    const age = btime !== null && btime !== 0 ? released.takenAt - btime : null;
     const info = new CgroupInfo(group, released.path, released, age);
     this.#pushUserdata(T, { cgroup: info }, this.#cgroupMeta);
     return info;

@@ -30,13 +30,15 @@ Deno.test("test 31: btime is an integer timestamp and age a float; both nil when
   const h = await loadHook(`
     function cgroup_released(c)
       if c.btime == nil then print("nil", c.age) return end
+      if c.btime == 1000 then print(c.btime, c.age) return end
       print(math.type(c.btime), math.type(c.age), math.abs(os.time() - c.btime - c.age) < 2, c.age > 12 and c.age < 14)
     end`);
   try {
     await h.hook.cgroupReleased(released());
     await h.hook.cgroupReleased(released(undefined, { btime: null }));
     await h.hook.cgroupReleased(released(undefined, { btime: 0 }));
-    assertEquals(h.out, ["integer\tfloat\ttrue\ttrue", "nil\tnil", "nil\tnil"]);
+    await h.hook.cgroupReleased(released(undefined, { btime: 1000.75, takenAt: 1010 }));
+    assertEquals(h.out, ["integer\tfloat\ttrue\ttrue", "nil\tnil", "nil\tnil", "1000\t9.25"]);
   } finally {
     await h.cleanup();
   }
