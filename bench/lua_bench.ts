@@ -6,7 +6,7 @@
 // calls in a fresh process (what a daemon sees before V8 has warmed up).
 // Also the load time of a script and the RSS after the run.
 //
-//   deno run -A bench/lua_bench.ts [--count N]
+//   deno run -A --v8-flags=--expose-gc bench/lua_bench.ts [--count N]
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { loadLuaHook } from "../reaper/lua/lua_hook.ts";
@@ -146,8 +146,39 @@ try {
   await Deno.remove(dir, { recursive: true });
 }
 
+// Memory held by handlers parked with coroutine.yield() (many may be suspended at once).
+let parkedKiB = 0;
+{
+  const parkDir = await Deno.makeTempDir({ prefix: "lua-bench-" });
+  try {
+    const path = `${parkDir}/park.lua`;
+    await Deno.writeTextFile(
+      path,
+      "function cgroup_released(c) local p = c.path; coroutine.yield() end",
+    );
+    const hook = await loadLuaHook({ scriptPath: path, cgroupRoot: parkDir });
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const before = Deno.memoryUsage().heapUsed;
+    const parked: Promise<boolean>[] = [];
+    for (let i = 0; i < N; i++) parked.push(hook.cgroupReleased(snapshot(i, null)));
+    gc?.();
+    parkedKiB = Math.round(((Deno.memoryUsage().heapUsed - before) / N / 1024) * 100) / 100;
+    await hook.close();
+    await Promise.all(parked);
+  } finally {
+    await Deno.remove(parkDir, { recursive: true });
+  }
+}
+
 const rssMiB = Math.round(Deno.memoryUsage().rss / 1048576);
-console.log(JSON.stringify({ benchmark: "lua_hook", count: N, rss_mib: rssMiB, results: rows }));
+console.log(JSON.stringify({
+  benchmark: "lua_hook",
+  count: N,
+  rss_mib: rssMiB,
+  parked_handler_kib: parkedKiB,
+  results: rows,
+}));
 console.log("");
 console.log("script            count  cpu us/cgroup  wall us/cgroup  load ms");
 for (const r of rows) {
@@ -157,4 +188,5 @@ for (const r of rows) {
     }${String(r.wall_us_per_cgroup).padStart(16)}${String(r.load_ms).padStart(9)}`,
   );
 }
+console.log(`heap per parked handler: ${parkedKiB} KiB (${N} parked at once)`);
 console.log(`RSS after the run: ${rssMiB} MiB (target: read_all <= 300 us/cgroup)`);
