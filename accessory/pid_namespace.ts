@@ -63,6 +63,8 @@ export class PidNamespace {
     try {
       child = new Deno.Command(ENV, {
         args: ["--ignore-signal=CHLD", link, "infinity"],
+        // No locale to load: exec is measurably faster with an empty environment.
+        clearEnv: true,
         stdin: "null",
         stdout: "null",
         stderr: "null",

@@ -26,6 +26,7 @@ export async function createUserNamespace(
     // No parent-death signal needed: if the daemon dies, cat reads EOF and exits.
     child = new Deno.Command(UNSHARE, {
       args: ["--user", CAT],
+      clearEnv: true,
       stdin: "piped",
       stdout: "piped",
       stderr: "null",
