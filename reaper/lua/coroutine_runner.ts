@@ -87,7 +87,12 @@ export class Waiter {
       if (this.#done || pending === null) return;
       this.#pending = null;
       this.#done = true;
-      this.runner.resumeWaiting(this, pending);
+      try {
+        this.runner.resumeWaiting(this, pending);
+      } catch (e) {
+        // never let an exception escape into the event loop: the daemon must go on
+        this.runner.logError(`resuming ${this.what}: ${e instanceof Error ? e.message : e}`);
+      }
     });
   }
 
@@ -217,7 +222,14 @@ export class CoroutineRunner {
       return co;
     }
     this.#byThread.set(thread, co);
-    const nargs = push(thread, co);
+    let nargs: number;
+    try {
+      nargs = push(thread, co);
+    } catch (e) {
+      this.#byThread.delete(thread);
+      co.end(false, this.logError);
+      throw e;
+    }
     this.#run(co, nargs);
     return co;
   }
@@ -245,7 +257,16 @@ export class CoroutineRunner {
       return;
     }
     co.waiter = null;
-    const nargs = push(co.thread, co);
+    let nargs: number;
+    try {
+      nargs = push(co.thread, co);
+    } catch (e) {
+      // A failing JS callback must not strand the coroutine: it gets nil, msg.
+      lua.lua_settop(co.thread, 0);
+      lua.lua_pushnil(co.thread);
+      pushText(co.thread, `${waiter.what}: internal error: ${e instanceof Error ? e.message : e}`);
+      nargs = 2;
+    }
     this.#run(co, nargs);
   }
 

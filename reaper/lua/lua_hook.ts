@@ -82,6 +82,7 @@ export async function loadLuaHook(options: LuaHookOptions): Promise<ReaperHook> 
 
 class LuaHook implements ReaperHook {
   readonly #runtime: LuaRuntime;
+  readonly #logError: (line: string) => void;
   readonly #objects: CgroupObjects;
   /** The handler captured once (§1.1.5): reassigning the global has no effect. */
   readonly #handlerRef: number | null;
@@ -91,6 +92,7 @@ class LuaHook implements ReaperHook {
 
   constructor(runtime: LuaRuntime, options: LuaHookOptions, hasHandler: boolean) {
     this.#runtime = runtime;
+    this.#logError = runtime.runner.logError;
     const L = runtime.L;
     this.#objects = new CgroupObjects(L, options.cgroupRoot);
     if (hasHandler) {
@@ -107,14 +109,20 @@ class LuaHook implements ReaperHook {
     if (ref === null || this.#closed) return Promise.resolve(true);
     const group = new CgroupObjectGroup(this.#objects.cgroupRoot);
     const label = `cgroup_released('${cgroup.path}')`;
-    const co = this.#runtime.runner.spawn("handler", label, (T, co) => {
-      co.onEnd(() => group.close());
-      lua.lua_rawgeti(T, lua.LUA_REGISTRYINDEX, ref);
-      this.#objects.pushReleased(T, group, cgroup);
-      return 1;
-    });
-    if (co.state !== "done") group.detachFromCore();
-    return co.done;
+    try {
+      const co = this.#runtime.runner.spawn("handler", label, (T, co) => {
+        co.onEnd(() => group.close());
+        lua.lua_rawgeti(T, lua.LUA_REGISTRYINDEX, ref);
+        this.#objects.pushReleased(T, group, cgroup);
+        return 1;
+      });
+      if (co.state !== "done") group.detachFromCore();
+      return co.done;
+    } catch (e) {
+      group.close();
+      this.#logError(`${label}: ${e instanceof Error ? e.message : e}`);
+      return Promise.resolve(false);
+    }
   }
 
   reload(): void {
@@ -130,10 +138,17 @@ class LuaHook implements ReaperHook {
     const L = this.#runtime.L;
     if (this.#closed || globalType(L, "reload") === lua.LUA_TNIL) return;
     this.#reloadRunning = true;
-    const co = this.#runtime.runner.spawn("reload", "reload", (T) => {
-      lua.lua_getglobal(T, to_luastring("reload"));
-      return 0;
-    });
+    let co;
+    try {
+      co = this.#runtime.runner.spawn("reload", "reload", (T) => {
+        lua.lua_getglobal(T, to_luastring("reload"));
+        return 0;
+      });
+    } catch (e) {
+      this.#reloadRunning = false;
+      this.#logError(`reload: ${e instanceof Error ? e.message : e}`);
+      return;
+    }
     co.done.then(() => {
       this.#reloadRunning = false;
       if (this.#reloadPending) {

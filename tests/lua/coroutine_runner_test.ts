@@ -203,3 +203,19 @@ Deno.test("resuming a running managed coroutine fails without killing it", async
     await t.runtime.close();
   }
 });
+
+Deno.test("a throwing resume callback gives the coroutine nil, msg instead of stranding it", async () => {
+  const t = await newTestRuntime();
+  const waiters = installWait(t, []);
+  try {
+    runChunk(t.L, `function h() print(wait("t")) end`);
+    const co = spawnGlobal(t, "h");
+    waiters.get("t")!.resume(() => {
+      throw new Error("decoder broke");
+    });
+    assertEquals(await co.done, true);
+    assertEquals(t.out, ["nil\twait: internal error: decoder broke\n"]);
+  } finally {
+    await t.runtime.close();
+  }
+});
