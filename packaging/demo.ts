@@ -6,6 +6,8 @@
 import { fatal } from "../shared/cli.ts";
 import { writeAllSync } from "../shared/log.ts";
 import { getuid } from "../ffi/process.ts";
+import { close, O_CLOEXEC, O_DIRECTORY, O_RDONLY, open } from "../ffi/fd.ts";
+import { fsetxattr } from "../ffi/fs.ts";
 import { findCgroup2Root } from "../reaper/cgroup_root.ts";
 import { DEFAULT_REAPER_LUA_SOURCE } from "./layout.ts";
 import { denoRun, REPO, Supervised } from "./supervisor.ts";
@@ -30,6 +32,19 @@ async function show(label: string, shown: string, argv: string[]): Promise<void>
   out(`$ ${shown}\n`);
   const status = await new Supervised(label, argv).finished();
   if (!status.success) throw new Error(`${shown} exited with status ${status.code}`);
+}
+
+/** Sets user.account on a cgroup directory, as a spawner might; false where cgroupfs lacks user xattrs. */
+function setAccount(dir: string, account: string): boolean {
+  const fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  try {
+    fsetxattr(fd, "user.account", new TextEncoder().encode(account));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    close(fd);
+  }
 }
 
 if (getuid() !== 0) fatal(NAME, "must run as root (namespaces and cgroups)");
@@ -89,6 +104,9 @@ try {
     const dir = `${scopeDir}/${job}`;
     Deno.mkdirSync(dir);
     note(`${scope}/${job}: a spawner's cgroup; a shell moves itself in and burns a little CPU`);
+    if (setAccount(dir, `customer-${job.slice(-1)}`)) {
+      note(`the spawner tagged it with the xattr user.account=customer-${job.slice(-1)}`);
+    }
     await show(
       job,
       `sh -c 'echo $$ > ${dir}/cgroup.procs; count to 300000'`,

@@ -13,6 +13,8 @@ Deno.test("the demo exits 0, shows namespaces and reaped cgroups, and cleans up"
   assertMatch(text, /^\[shell\] my pid: [2-9]$/m);
   assertMatch(text, /^\[shell\] +1 init-demo\d+$/m);
   assertMatch(text, /^\[reaper\] job-1: .*cpu=/m);
+  // The shipped example script's line for it.
+  assertMatch(text, /^\[reaper\] released \/cm4all-spawn-demo-\d+\.scope\/job-1 account=\S+ /m);
   assertMatch(text, /^ {3}job-2 is gone$/m);
   const socket = /socket (@cm4all-spawn-demo-\d+)/.exec(text)![1];
   const scope = /scope (\/cm4all-spawn-demo-\d+\.scope)/.exec(text)![1];
