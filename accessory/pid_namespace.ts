@@ -65,6 +65,7 @@ export class PidNamespace {
         args: ["--ignore-signal=CHLD", link, "infinity"],
         // No locale to load: exec is measurably faster with an empty environment.
         clearEnv: true,
+        cwd: "/", // do not pin the daemon's working directory
         stdin: "null",
         stdout: "null",
         stderr: "null",

@@ -27,6 +27,7 @@ export async function createUserNamespace(
     child = new Deno.Command(UNSHARE, {
       args: ["--user", CAT],
       clearEnv: true,
+      cwd: "/", // do not pin the daemon's working directory
       stdin: "piped",
       stdout: "piped",
       stderr: "null",
