@@ -315,6 +315,6 @@ export function decodeResponse(datagram: Uint8Array): Response {
         break; // unknown commands are ignored, as the daemon ignores them in requests
     }
   }
-  if (namespaces === null && !lease) throw new ProtocolError("response without any packet");
+  // No packet at all is the success answer to a request that asked for nothing.
   return { kind: "handles", namespaces: namespaces ?? [], lease };
 }

@@ -141,6 +141,15 @@ Deno.test("only-NOP datagrams get no response and keep the connection", async ()
   });
 });
 
+Deno.test("a request with NAME alone gets an empty success response", async () => {
+  await withDaemon((d) => {
+    assertEquals(makeNamespaces("nothing", { socket: d.address }), {});
+    const bytes = exchangeRaw(d.address, encodeRequest(namespaceRequest("nothing", {})));
+    assert(bytes instanceof Uint8Array);
+    assertEquals(bytes.length, 8, "just the datagram header");
+  });
+});
+
 Deno.test("a refused uid_map gets an ERROR response; the connection stays usable", async () => {
   await withDaemon((d) => {
     const c = new AccessoryConnection(d.address, 5000);

@@ -111,7 +111,6 @@ Deno.test("responses survive an encode/decode round trip", () => {
     fc.subarray([NamespaceFlag.IPC, NamespaceFlag.PID, NamespaceFlag.USER]),
     fc.boolean(),
     (namespaces, lease) => {
-      fc.pre(namespaces.length > 0 || lease);
       assertEquals(decodeResponse(encodeHandlesResponse(namespaces, lease)), {
         kind: "handles",
         namespaces,
@@ -277,7 +276,12 @@ Deno.test("malformed responses are rejected", () => {
   const ok = encodeHandlesResponse([NamespaceFlag.IPC], false);
   ok[12] ^= 1;
   assertThrows(() => decodeResponse(ok), /CRC mismatch/);
-  assertThrows(() => decodeResponse(new DatagramWriter().finish()), /without any packet/);
+  // An empty success response answers a request for nothing.
+  assertEquals(decodeResponse(new DatagramWriter().finish()), {
+    kind: "handles",
+    namespaces: [],
+    lease: false,
+  });
   assertThrows(
     () =>
       decodeResponse(
