@@ -10,22 +10,15 @@ import { close, O_CLOEXEC, O_DIRECTORY, O_RDONLY, open } from "../ffi/fd.ts";
 import { fsetxattr } from "../ffi/fs.ts";
 import { findCgroup2Root } from "../reaper/cgroup_root.ts";
 import { DEFAULT_REAPER_LUA_SOURCE } from "./layout.ts";
-import { denoRun, REPO, Supervised } from "./supervisor.ts";
+import { denoRun, Supervised } from "./supervisor.ts";
+import { REPO } from "./dist.ts";
+import { exists } from "./exists.ts";
 
 const NAME = "cm4all-spawn-demo";
 const started = performance.now();
 const out = (text: string) => writeAllSync(Deno.stdout, text);
 const heading = (text: string) => out(`\n== ${text}\n`);
 const note = (text: string) => out(`   ${text}\n`);
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Shows "$ shown", runs argv with its output live as "[label]" lines. */
 async function show(label: string, shown: string, argv: string[]): Promise<void> {

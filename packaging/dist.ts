@@ -5,6 +5,7 @@
 import { VERSION } from "../shared/version.ts";
 import { launcherScript } from "./launcher.ts";
 import { DEFAULT_REAPER_LUA_SOURCE, PROGRAMS, SYSUSERS_SOURCE, UNITS } from "./layout.ts";
+import { exists } from "./exists.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DIST = `${REPO}/dist`;
@@ -14,15 +15,6 @@ export interface Manifest {
   programs: string[];
   /** Programs whose entry point does not exist (yet). */
   missing: { name: string; entry: string }[];
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The real deno binary behind node_modules/.bin/deno (not the npm shim). */

@@ -6,21 +6,13 @@
 import { fatal, newProgram, parseCommandLine } from "../shared/cli.ts";
 import { DIST, type Manifest, readManifest } from "./dist.ts";
 import { PATHS, UNITS } from "./layout.ts";
+import { exists } from "./exists.ts";
 
 export interface InstallOptions {
   root: string;
   /** A built dist/ (default: the repository's). */
   dist?: string;
   log?: (line: string) => void;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function copy(from: string, to: string, mode: number): void {

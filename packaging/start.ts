@@ -7,18 +7,11 @@ import { collect, fatal, newProgram, parseCommandLine } from "../shared/cli.ts";
 import { writeAllSync } from "../shared/log.ts";
 import { getuid } from "../ffi/process.ts";
 import { DEFAULT_REAPER_LUA_SOURCE } from "./layout.ts";
-import { denoRun, REPO, Supervised } from "./supervisor.ts";
+import { denoRun, Supervised } from "./supervisor.ts";
+import { REPO } from "./dist.ts";
+import { exists } from "./exists.ts";
 
 const NAME = "cm4all-spawn-start";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const say = (line: string) => writeAllSync(Deno.stdout, `[start] ${line}\n`);
 

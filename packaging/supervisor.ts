@@ -2,8 +2,7 @@
 // waiting for a log line, stopping with a signal.
 import { writeAllSync } from "../shared/log.ts";
 import { LineSplitter, prefixFor, prefixLines } from "./line_splitter.ts";
-
-export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+import { REPO } from "./dist.ts";
 
 const useColour = () => Deno.stdout.isTerminal() && Deno.env.get("NO_COLOR") === undefined;
 
