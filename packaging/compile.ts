@@ -1,5 +1,5 @@
-// `deno task compile [NAME...]`: single executables with `deno compile`
-// into dist/compiled/. deno compile needs the matching denort runtime; it is
+// `deno task compile [--output-dir DIR] [NAME...]`: single executables with
+// `deno compile` into dist/compiled/. deno compile needs the matching denort runtime; it is
 // downloaded from dl.deno.land unless DENORT_BIN names a local copy, so
 // without DENORT_BIN this explains and exits 1 instead of failing on DNS.
 import { fatal, newProgram, parseCommandLine, usageError } from "../shared/cli.ts";
@@ -39,15 +39,17 @@ async function run(argv: string[]): Promise<{ success: boolean; output: string }
 
 if (import.meta.main) {
   const program = newProgram(NAME, "Build single executables with deno compile (needs DENORT_BIN).")
-    .argument("[NAME...]", "programs to compile (default: all)");
+    .argument("[NAME...]", "programs to compile (default: all)")
+    .option("--output-dir <DIR>", "where to write the executables", `${DIST}/compiled`);
   parseCommandLine(program, Deno.args);
   const wanted: string[] = program.args.length > 0 ? program.args : PROGRAMS.map((p) => p.name);
   const unknown = wanted.filter((name) => !PROGRAMS.some((p) => p.name === name));
   if (unknown.length > 0) usageError(NAME, `unknown program '${unknown[0]}'`);
   const denort = checkDenort();
-  Deno.mkdirSync(`${DIST}/compiled`, { recursive: true });
+  const outputDir: string = program.opts().outputDir;
+  Deno.mkdirSync(outputDir, { recursive: true });
   for (const { name, entry, permissions } of PROGRAMS.filter((p) => wanted.includes(p.name))) {
-    const output = `${DIST}/compiled/${name}`;
+    const output = `${outputDir}/${name}`;
     const built = await run([
       Deno.execPath(),
       "compile",
