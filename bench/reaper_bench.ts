@@ -80,7 +80,9 @@ async function runMode(mode: string): Promise<Result> {
   const notifyName = `@spawn-bench-notify-${crypto.randomUUID().slice(0, 8)}`;
   const notifyFd = unixSocket(SOCK_DGRAM);
   bind(notifyFd, notifyName);
-  const args = ["run", "-A", MAIN, "--cgroup-root", cg.path, "--scope", SCOPE];
+  // REAPER_BENCH_DENO_FLAGS, e.g. "--v8-flags=--prof", goes to the daemon's deno.
+  const denoFlags = (Deno.env.get("REAPER_BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f);
+  const args = ["run", "-A", ...denoFlags, MAIN, "--cgroup-root", cg.path, "--scope", SCOPE];
   if (values.lua) args.push("--lua", values.lua);
   const daemon = new Deno.Command(Deno.execPath(), {
     args,

@@ -17,17 +17,25 @@ export interface CgroupSnapshot {
 
 /** Paths are relative to the cgroup2 root with a leading "/" ("/" = the root). */
 export interface CgroupFs {
-  /** Watches a directory for subdirectories appearing and going; null if it is gone. */
+  /**
+   * Watches a directory: subdirectories appearing and going, and IN_MODIFY
+   * named "cgroup.events" when that file changes (once openEvents() was
+   * called for it). The wd, or null if the directory is gone.
+   */
   watchDirectory(path: string): number | null;
-  /** Watches the cgroup's cgroup.events for changes; null if it is gone. */
-  watchEvents(path: string): number | null;
   /** Removes a watch (one already gone is fine). */
   unwatch(wd: number): void;
   /**
-   * cgroup.events "populated": false only for "populated 0" or a read
-   * error (spec §3.1); null if the cgroup no longer exists.
+   * Opens cgroup.events for populated() and so that its changes are
+   * reported to the directory watch; a handle, or null if it is gone.
    */
-  populated(path: string): boolean | null;
+  openEvents(path: string): number | null;
+  closeEvents(handle: number): void;
+  /**
+   * cgroup.events "populated" read through the handle: false only for
+   * "populated 0" or a read error (spec §3.1); null if the cgroup is gone.
+   */
+  populated(handle: number): boolean | null;
   /** Whether processes ever ran in it (decision 10): CPU time charged, or forks. */
   showsUse(path: string): boolean;
   /** Names of its subdirectories; [] if it is gone. */

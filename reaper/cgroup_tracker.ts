@@ -6,9 +6,10 @@
 // nodes lie on the way from the root to a scope (only the next component is
 // followed), "scope" nodes are the managed scopes (never reaped), "cgroup"
 // nodes are everything below a scope at any depth. Every node has a
-// directory watch (subdirectories created/deleted); cgroup nodes also watch
-// cgroup.events, which pins its inode so the kernel's change notification
-// cannot be lost to inode eviction.
+// directory watch (subdirectories created/deleted); cgroup nodes also keep
+// cgroup.events open: the open file pins its inode, without which the
+// kernel skips the change notification, and it is re-read with pread.
+// Changes then arrive on the directory watch as IN_MODIFY "cgroup.events".
 import {
   IN_CREATE,
   IN_DELETE,
@@ -33,7 +34,8 @@ type Kind = "ancestor" | "scope" | "cgroup";
 class Node {
   readonly children = new Map<string, Node>();
   dirWd = -1;
-  eventsWd = -1;
+  /** CgroupFs handle of cgroup.events (cgroup nodes), or -1. */
+  events = -1;
   /** cgroup.events said "populated 1" at some point. */
   seenPopulated = false;
   /** Reaped, waiting in the deletion queue. */
@@ -52,11 +54,6 @@ class Node {
     /** Found by the start-up scan: reaped when empty, no evidence needed. */
     readonly initial: boolean,
   ) {}
-}
-
-interface Watch {
-  node: Node;
-  events: boolean;
 }
 
 interface Pending {
@@ -93,7 +90,7 @@ export class CgroupTracker {
   readonly #scopes: Set<string>;
   /** ancestor path -> names of the children that lead to a scope */
   readonly #wanted = new Map<string, Set<string>>();
-  readonly #byWd = new Map<number, Watch>();
+  readonly #byWd = new Map<number, Node>();
   readonly #queue: DeletionQueue<Pending>;
   #root: Node | null = null;
   #initialCandidates: Node[] | null = null;
@@ -127,11 +124,11 @@ export class CgroupTracker {
   /** Number of cgroups (below scopes) currently tracked. */
   get trackedCgroups(): number {
     let n = 0;
-    for (const w of this.#byWd.values()) if (w.events) n++;
+    for (const node of this.#byWd.values()) if (node.kind === "cgroup") n++;
     return n;
   }
 
-  /** Number of inotify watches held. */
+  /** Number of inotify watches held (one per directory). */
   get watches(): number {
     return this.#byWd.size;
   }
@@ -146,7 +143,7 @@ export class CgroupTracker {
     const wd = this.#fs.watchDirectory("/");
     if (wd === null) throw new Error("the cgroup root directory does not exist");
     root.dirWd = wd;
-    this.#byWd.set(wd, { node: root, events: false });
+    this.#byWd.set(wd, root);
     this.#root = root;
     this.#initialCandidates = [];
     this.#scanChildren(root, true);
@@ -206,19 +203,8 @@ export class CgroupTracker {
   }
 
   #handleEvent(event: WatchEvent): void {
-    const watch = this.#byWd.get(event.wd);
-    if (!watch) return;
-    const node = watch.node;
-    if (node.dropped) return;
-    if (watch.events) {
-      if (event.mask & IN_IGNORED) {
-        this.#byWd.delete(event.wd);
-        node.eventsWd = -1;
-      } else if (event.mask & IN_MODIFY) {
-        this.#consider(node);
-      }
-      return;
-    }
+    const node = this.#byWd.get(event.wd);
+    if (!node || node.dropped) return;
     if (event.mask & IN_ISDIR) {
       if (event.mask & (IN_CREATE | IN_MOVED_TO)) {
         this.#attach(node, event.name, false);
@@ -229,6 +215,8 @@ export class CgroupTracker {
           this.#consider(node);
         }
       }
+    } else if ((event.mask & IN_MODIFY) && event.name === "cgroup.events") {
+      this.#consider(node);
     }
     if (event.mask & (IN_DELETE_SELF | IN_IGNORED)) {
       if (event.mask & IN_IGNORED) {
@@ -261,7 +249,7 @@ export class CgroupTracker {
     if (stale) {
       // The same inode under another name cannot happen on cgroupfs (no
       // renames); a leftover from a missed deletion can. Start afresh.
-      this.#drop(stale.node);
+      this.#drop(stale);
       if (parent.dropped) return;
     }
     const scope = kind === "scope"
@@ -271,16 +259,15 @@ export class CgroupTracker {
       : null;
     const node = new Node(name, path, parent, kind, scope, initial);
     node.dirWd = wd;
-    this.#byWd.set(wd, { node, events: false });
+    this.#byWd.set(wd, node);
     parent.children.set(name, node);
     if (kind === "cgroup") {
-      const ewd = this.#fs.watchEvents(path);
-      if (ewd === null) {
+      const events = this.#fs.openEvents(path);
+      if (events === null) {
         this.#drop(node);
         return;
       }
-      node.eventsWd = ewd;
-      this.#byWd.set(ewd, { node, events: true });
+      node.events = events;
     }
     this.#scanChildren(node, initial);
     if (kind !== "cgroup" || node.dropped) return;
@@ -302,15 +289,18 @@ export class CgroupTracker {
   /** Reaps the cgroup if it is empty, childless and (decision 10) was used. */
   #consider(node: Node): void {
     if (node.kind !== "cgroup" || node.dropped || node.queued || node.children.size > 0) return;
-    const populated = this.#fs.populated(node.path);
+    // Evidence first, then populated: a process moved in between the two
+    // reads may have CPU time charged already (even time it spent before
+    // the move), so the reverse order could reap a cgroup just filled.
+    const used = node.initial || node.seenPopulated || this.#fs.showsUse(node.path);
+    const populated = this.#fs.populated(node.events);
     if (populated === null) return; // gone; its deletion event follows
     if (populated) {
       node.seenPopulated = true;
       node.busy = 0;
       return;
     }
-    if (!node.initial && !node.seenPopulated && !this.#fs.showsUse(node.path)) return;
-    this.#reap(node);
+    if (used) this.#reap(node);
   }
 
   #reap(node: Node): void {
@@ -384,12 +374,13 @@ export class CgroupTracker {
     node.dropped = true;
     for (const child of node.children.values()) this.#drop(child);
     node.children.clear();
-    for (const wd of [node.dirWd, node.eventsWd]) {
-      if (wd < 0) continue;
-      if (this.#byWd.get(wd)?.node === node) this.#byWd.delete(wd);
-      this.#fs.unwatch(wd);
+    if (node.dirWd >= 0) {
+      if (this.#byWd.get(node.dirWd) === node) this.#byWd.delete(node.dirWd);
+      this.#fs.unwatch(node.dirWd);
+      node.dirWd = -1;
     }
-    node.dirWd = node.eventsWd = -1;
+    if (node.events >= 0) this.#fs.closeEvents(node.events);
+    node.events = -1;
     if (node.retryTimer !== null) this.#timers.clearTimeout(node.retryTimer);
     node.retryTimer = null;
     if (node.parent?.children.get(node.name) === node) node.parent.children.delete(node.name);

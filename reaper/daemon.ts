@@ -7,7 +7,8 @@ import type { ReaperHook } from "./hook.ts";
 import { CgroupTracker, type TrackerCounters } from "./cgroup_tracker.ts";
 import { KernelCgroupFs } from "./kernel_cgroup_fs.ts";
 
-const DEFAULT_BATCH_MS = 5;
+const DEFAULT_BATCH_MS = 20;
+const EPOLLONESHOT = 1 << 30;
 
 export interface DaemonOptions {
   /** Absolute path of the cgroup2 hierarchy. */
@@ -78,16 +79,15 @@ export class ReaperDaemon {
     this.#loop = loop;
     const onReadable = () => {
       tracker.handleEvents(fs.readEvents());
-      // Let events gather briefly before the next wake-up: under load that is
-      // one batch per few ms instead of one thread hop per event. Events
-      // wait in the inotify queue meanwhile (an overflow triggers a rescan).
-      loop.remove(fs.inotifyFd);
+      // One-shot: events gather briefly before the fd is re-armed, so under
+      // load there is one batch per few ms instead of one thread hop per
+      // event. They wait in the inotify queue (an overflow means a rescan).
       this.#batchTimer = setTimeout(() => {
         this.#batchTimer = null;
-        loop.add(fs.inotifyFd, EPOLLIN, onReadable);
+        if (loop.has(fs.inotifyFd)) loop.modify(fs.inotifyFd, EPOLLIN | EPOLLONESHOT);
       }, this.#options.batchMs ?? DEFAULT_BATCH_MS);
     };
-    loop.add(fs.inotifyFd, EPOLLIN, onReadable);
+    loop.add(fs.inotifyFd, EPOLLIN | EPOLLONESHOT, onReadable);
     tracker.reapInitial();
     this.#running = loop.run();
     return this.#running;

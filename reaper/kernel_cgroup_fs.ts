@@ -13,7 +13,7 @@ import {
   inotifyRemoveWatch,
   parseInotifyEvents,
 } from "../ffi/inotify.ts";
-import { closeQuietly, read } from "../ffi/fd.ts";
+import { closeQuietly, O_RDONLY, openatAllowing, pread, read } from "../ffi/fd.ts";
 import { AT_FDCWD, rmdir, statxLinkCount } from "../ffi/fs.ts";
 import { Errno } from "../ffi/errno_names.ts";
 import { strerror, SysError } from "../ffi/sys_error.ts";
@@ -23,13 +23,18 @@ import { MULTI_LINE_LIMIT } from "./cgroup_stats.ts";
 import { readSmallFile } from "./cgroup_files.ts";
 import { cgroupDirectory, snapshotCgroup } from "./cgroup_snapshot.ts";
 
+// IN_MODIFY: kernfs reports a change of cgroup.events to the directory's
+// watch (name "cgroup.events") as long as the file's inode is cached, which
+// the fd held by openEvents() guarantees.
 const DIRECTORY_MASK = IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM | IN_MOVED_TO |
-  IN_ONLYDIR;
+  IN_MODIFY | IN_ONLYDIR;
 const GONE: readonly number[] = [Errno.ENOENT, Errno.ENOTDIR, Errno.ENODEV];
 
 export class KernelCgroupFs implements CgroupFs {
   readonly inotifyFd: number;
   readonly #buffer = new Uint8Array(256 * 1024);
+  readonly #eventsBuffer = new Uint8Array(MULTI_LINE_LIMIT);
+  readonly #decoder = new TextDecoder();
 
   constructor(readonly root: string) {
     this.inotifyFd = inotifyInit();
@@ -62,19 +67,28 @@ export class KernelCgroupFs implements CgroupFs {
     return this.#watch(this.#abs(path), DIRECTORY_MASK);
   }
 
-  watchEvents(path: string): number | null {
-    return this.#watch(this.#abs(path) + "/cgroup.events", IN_MODIFY);
+  openEvents(path: string): number | null {
+    const fd = openatAllowing(AT_FDCWD, this.#abs(path) + "/cgroup.events", O_RDONLY, GONE);
+    return fd < 0 ? null : fd;
+  }
+
+  closeEvents(handle: number): void {
+    closeQuietly(handle);
   }
 
   unwatch(wd: number): void {
     inotifyRemoveWatch(this.inotifyFd, wd);
   }
 
-  populated(path: string): boolean | null {
-    const r = readSmallFile(AT_FDCWD, this.#abs(path) + "/cgroup.events", MULTI_LINE_LIMIT);
-    if (r.kind === "missing") return null;
-    if (r.kind === "error") return false; // spec §3.1: a read error counts as unpopulated
-    return parsePopulated(r.text);
+  populated(handle: number): boolean | null {
+    let n: number;
+    try {
+      n = pread(handle, this.#eventsBuffer, 0); // kernfs regenerates the text at offset 0
+    } catch (error) {
+      if (error instanceof SysError && error.errno === Errno.ENODEV) return null; // removed
+      return false; // spec §3.1: a read error counts as unpopulated
+    }
+    return parsePopulated(this.#decoder.decode(this.#eventsBuffer.subarray(0, n)));
   }
 
   showsUse(path: string): boolean {

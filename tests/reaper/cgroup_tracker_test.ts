@@ -104,6 +104,28 @@ Deno.test("a cgroup that ran and emptied before registration is still reaped (us
   assert(!t.fs.exists(`${SCOPE}/quick`));
 });
 
+Deno.test("a process moving in between the evidence and populated reads is no evidence", () => {
+  // The kernel may charge a process's earlier CPU time to the cgroup it just
+  // moved into: usage > 0 right after the move. Reading usage after
+  // populated would see "populated 0" + "usage > 0" and reap a full cgroup.
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  const job = `${SCOPE}/job`;
+  let reads = 0;
+  t.fs.beforeRead = () => {
+    if (++reads === 2) t.fs.setPopulated(job, true); // between the two reads of one check
+  };
+  t.fs.mkdir(job);
+  t.settle(200);
+  t.fs.beforeRead = () => {};
+  assertEquals(t.released.length, 0, "not reaped while its process runs");
+  assert(t.fs.exists(job));
+  t.fs.setPopulated(job, false);
+  t.settle(100);
+  assertEquals(t.paths(), [job]);
+});
+
 Deno.test("a cgroup repopulated before its deletion survives and is reaped later", () => {
   const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
   t.tracker.start();

@@ -60,7 +60,13 @@ async function withDaemon(
     });
     daemon.start();
     const running = daemon.run();
-    await body({ cg, daemon, lines, logs, released, fdOk });
+    try {
+      await body({ cg, daemon, lines, logs, released, fdOk });
+    } catch (error) {
+      throw new Error(
+        `${error}\nlog:\n${logs.slice(0, 20).join("\n")}\nreleased ${released.length}`,
+      );
+    }
     await daemon.stop();
     await running;
   } finally {
@@ -285,7 +291,19 @@ Deno.test({
         kill(-launcher.pid, 9);
         await launcher.status;
       }
-      await waitFor(() => subdirectories(scope).length === 0, "every cgroup removed", 60_000, 50);
+      try {
+        await waitFor(() => subdirectories(scope).length === 0, "every cgroup removed", 60_000, 50);
+      } catch (error) {
+        const left = subdirectories(scope).slice(0, 5).map((name) => {
+          const events = Deno.readTextFileSync(`${scope}/${name}/cgroup.events`).replace(
+            /\n/g,
+            " ",
+          );
+          const cpu = Deno.readTextFileSync(`${scope}/${name}/cpu.stat`).split("\n")[0];
+          return `${name}: ${events} ${cpu}`;
+        });
+        throw new Error(`${error}; ${subdirectories(scope).length} left, e.g. ${left.join("; ")}`);
+      }
       assertEquals(h.released.length, N);
       assertEquals(new Set(h.released.map((c) => c.path)).size, N);
       assertEquals(h.lines.length, N);

@@ -15,23 +15,23 @@ class Dir {
   constructor(readonly inode: number) {}
 }
 
-interface FakeWatch {
-  inode: number;
-  events: boolean;
-}
-
 export class FakeCgroupFs implements CgroupFs {
   readonly root = new Dir(1);
   #nextInode = 2;
   #nextWd = 1;
   #nextFd = 100;
-  readonly #watches = new Map<number, FakeWatch>();
-  readonly #byInode = new Map<string, number>(); // `${inode}:${events}` -> wd
+  readonly #watches = new Map<number, number>(); // wd -> inode
+  readonly #byInode = new Map<number, number>(); // inode -> wd
+  readonly #live = new Map<number, Dir>(); // inode -> existing directory
+  /** Open cgroup.events handles (= inodes); like the kernel, changes are only reported for these. */
+  readonly openEvents_ = new Map<number, number>();
   queue: WatchEvent[] = [];
   readonly openFds = new Set<number>();
   readonly rmdirCalls: string[] = [];
   /** Paths whose rmdir answers this errno (e.g. EACCES, or EBUSY forever). */
   readonly rmdirErrors = new Map<string, number>();
+  /** Called before each showsUse()/populated() read, to interleave changes. */
+  beforeRead: (kind: "use" | "populated") => void = () => {};
   /** Set to drop events instead of queueing them (simulated overflow). */
   losing = false;
 
@@ -50,9 +50,10 @@ export class FakeCgroupFs implements CgroupFs {
     return [i === 0 ? "/" : path.slice(0, i), path.slice(i + 1)];
   }
 
-  #emit(inode: number, events: boolean, mask: number, name = ""): void {
-    const wd = this.#byInode.get(`${inode}:${events}`);
+  #emit(inode: number, mask: number, name: string): void {
+    const wd = this.#byInode.get(inode);
     if (wd === undefined) return;
+    if (name === "cgroup.events" && !this.openEvents_.has(inode)) return;
     if (this.losing) return;
     this.queue.push({ wd, mask, name });
   }
@@ -70,8 +71,9 @@ export class FakeCgroupFs implements CgroupFs {
       let child = dir.children.get(part);
       if (!child) {
         child = new Dir(this.#nextInode++);
+        this.#live.set(child.inode, child);
         dir.children.set(part, child);
-        this.#emit(dir.inode, false, IN_CREATE | IN_ISDIR, part);
+        this.#emit(dir.inode, IN_CREATE | IN_ISDIR, part);
       }
       dir = child;
     }
@@ -88,7 +90,7 @@ export class FakeCgroupFs implements CgroupFs {
       const now = d.procs || [...d.children.values()].some((c) => c.populated);
       if (d.populated !== now) {
         d.populated = now;
-        this.#emit(d.inode, true, IN_MODIFY);
+        this.#emit(d.inode, IN_MODIFY, "cgroup.events");
       }
       if (p === "/") break;
     }
@@ -107,7 +109,8 @@ export class FakeCgroupFs implements CgroupFs {
     const dir = parent.children.get(name)!;
     if (dir.children.size > 0 || dir.populated) throw new Error(`${path} busy`);
     parent.children.delete(name);
-    this.#emit(parent.inode, false, IN_DELETE | IN_ISDIR, name);
+    this.#live.delete(dir.inode);
+    this.#emit(parent.inode, IN_DELETE | IN_ISDIR, name);
   }
 
   overflow(): void {
@@ -125,39 +128,46 @@ export class FakeCgroupFs implements CgroupFs {
     return this.#watches.size;
   }
 
-  #watch(inode: number, events: boolean): number {
-    const key = `${inode}:${events}`;
-    const existing = this.#byInode.get(key);
+  watchDirectory(path: string): number | null {
+    const dir = this.#lookup(path);
+    if (!dir) return null;
+    const existing = this.#byInode.get(dir.inode);
     if (existing !== undefined) return existing;
     const wd = this.#nextWd++;
-    this.#watches.set(wd, { inode, events });
-    this.#byInode.set(key, wd);
+    this.#watches.set(wd, dir.inode);
+    this.#byInode.set(dir.inode, wd);
     return wd;
   }
 
-  watchDirectory(path: string): number | null {
-    const dir = this.#lookup(path);
-    return dir ? this.#watch(dir.inode, false) : null;
-  }
-
-  watchEvents(path: string): number | null {
-    const dir = this.#lookup(path);
-    return dir ? this.#watch(dir.inode, true) : null;
-  }
-
   unwatch(wd: number): void {
-    const w = this.#watches.get(wd);
-    if (!w) return;
+    const inode = this.#watches.get(wd);
+    if (inode === undefined) return;
     this.#watches.delete(wd);
-    this.#byInode.delete(`${w.inode}:${w.events}`);
+    this.#byInode.delete(inode);
   }
 
-  populated(path: string): boolean | null {
+  openEvents(path: string): number | null {
     const dir = this.#lookup(path);
+    if (!dir) return null;
+    this.openEvents_.set(dir.inode, (this.openEvents_.get(dir.inode) ?? 0) + 1);
+    return dir.inode;
+  }
+
+  closeEvents(handle: number): void {
+    const n = this.openEvents_.get(handle);
+    if (n === undefined) throw new Error(`events handle ${handle} closed twice`);
+    if (n === 1) this.openEvents_.delete(handle);
+    else this.openEvents_.set(handle, n - 1);
+  }
+
+  populated(handle: number): boolean | null {
+    this.beforeRead("populated");
+    const dir = this.#live.get(handle);
     return dir ? dir.populated : null;
   }
 
   showsUse(path: string): boolean {
+    this.beforeRead("use");
     return (this.#lookup(path)?.usageUsec ?? 0) > 0;
   }
 
@@ -186,7 +196,8 @@ export class FakeCgroupFs implements CgroupFs {
     if (dir.children.size > 0 || dir.populated) return -Errno.EBUSY;
     const [parentPath, name] = this.#split(path);
     this.#lookup(parentPath)!.children.delete(name);
-    this.#emit(this.#lookup(parentPath)!.inode, false, IN_DELETE | IN_ISDIR, name);
+    this.#live.delete(dir.inode);
+    this.#emit(this.#lookup(parentPath)!.inode, IN_DELETE | IN_ISDIR, name);
     return 0;
   }
 

@@ -41,6 +41,7 @@ Deno.test({
     const notifyName = `@spawn-test-notify-${crypto.randomUUID().slice(0, 8)}`;
     const notifyFd = unixSocket(SOCK_DGRAM);
     let child: Deno.ChildProcess | null = null;
+    let err: { lines: string[]; done: Promise<void> } | null = null;
     try {
       bind(notifyFd, notifyName);
       cg.mkdir("/scope.a/empty-at-start");
@@ -61,7 +62,7 @@ Deno.test({
         stdout: "null",
         stderr: "piped",
       }).spawn();
-      const err = collectLines(child.stderr);
+      err = collectLines(child.stderr);
       const buf = new Uint8Array(256);
       let ready = "";
       await waitFor(() => {
@@ -85,16 +86,20 @@ Deno.test({
       const status = await child.status;
       await err.done;
       assertEquals(status.code, 0);
+      child = null;
       const stats = err.lines.filter((l) => /^[\w./-]+: (since=|cpu=)/.test(l));
       assertEquals(stats.map((l) => l.split(":")[0]), ["empty-at-start", "job", "deep/er", "deep"]);
       for (const l of stats) assertMatch(l, /^\S+: cpu=\d+\.\ds\/\d+\.\ds\/\d+\.\ds(\[\d+%\])?$/);
       assert(err.lines.some((l) => l.includes("running without Lua")), err.lines.join("\n"));
-      child = null;
+    } catch (error) {
+      throw new Error(`${error}\ndaemon stderr:\n${err?.lines.join("\n")}`);
     } finally {
       if (child) {
-        child.kill("SIGKILL");
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already exited */ }
         await child.status;
-        await child.stderr.cancel().catch(() => {});
+        await err?.done;
       }
       close(notifyFd);
       await cg.cleanup();
