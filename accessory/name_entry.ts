@@ -6,7 +6,7 @@ import { logInfo, logWarning } from "../shared/log.ts";
 import type { UserNamespaceMaps } from "../shared/protocol.ts";
 import { Lease } from "./lease.ts";
 import { Lifetime } from "./lifetime.ts";
-import { failed, NamespaceError } from "./namespace_error.ts";
+import { NamespaceError } from "./namespace_error.ts";
 import type { NamespaceFactory } from "./namespace_factory.ts";
 import type { PidNamespace } from "./pid_namespace.ts";
 
@@ -21,7 +21,6 @@ export class NameEntry {
   readonly lifetime: Lifetime;
   #ipc = -1;
   #pid: PidNamespace | null = null;
-  #pidStarting: Promise<void> | null = null;
   readonly #users = new Map<string, number | Promise<number>>();
   readonly #leases = new Set<Lease>();
   #discarded = false;
@@ -46,32 +45,13 @@ export class NameEntry {
     return this.#ipc;
   }
 
-  /**
-   * Starts NAME's PID namespace if there is none; null when it is ready, else
-   * a promise that settles when it is (or rejects with the failure).
-   */
-  pidReady(): Promise<void> | null {
+  /** NAME's PID namespace, started on first use (ready when returned). */
+  pidFd(): number {
     if (this.#pid === null) {
       const pid = this.factory.pid(this.name);
       this.factory.loop.add(pid.pidfd, EPOLLIN, () => this.#initExited(pid));
       this.#pid = pid;
-      this.#pidStarting = pid.ready.then(
-        () => logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`),
-        (e) => {
-          if (this.#pid === pid) this.#dropPid(pid);
-          throw failed("create PID namespace", e);
-        },
-      );
-      // Requests await it; a failure with none waiting must not be "unhandled".
-      this.#pidStarting.catch(() => {});
-    }
-    return this.#pid.isReady ? null : this.#pidStarting;
-  }
-
-  /** The ready PID namespace's fd (see pidReady). */
-  pidFd(): number {
-    if (this.#pid === null || !this.#pid.isReady) {
-      throw new NamespaceError("Failed to create PID namespace: the init exited");
+      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`);
     }
     return this.#pid.fd;
   }
@@ -101,7 +81,7 @@ export class NameEntry {
       },
     );
     this.#users.set(key, pending);
-    pending.catch(() => {}); // requests await it; see pidReady
+    pending.catch(() => {}); // requests await it; none waiting is no "unhandled" error
     return pending;
   }
 

@@ -54,17 +54,15 @@ export class RequestHandler {
       return;
     }
     const entry = this.registry.acquire(request.name);
-    // PID and user namespaces become usable asynchronously; IPC at once.
-    let work: Promise<unknown> | null = null;
-    try {
-      const pending: Promise<unknown>[] = [];
-      const pid = request.pid ? entry.pidReady() : null;
-      if (pid) pending.push(pid);
-      const user = request.user ? entry.userNamespace(request.user) : null;
-      if (user instanceof Promise) pending.push(user);
-      if (pending.length > 0) work = pending.length === 1 ? pending[0] : Promise.all(pending);
-    } catch (e) {
-      work = Promise.reject(e);
+    // A new user namespace takes a helper process: asynchronous. The rest is
+    // made synchronously when the reply is assembled.
+    let work: number | Promise<number> | null = null;
+    if (request.user) {
+      try {
+        work = entry.userNamespace(request.user);
+      } catch (e) {
+        work = Promise.reject(e);
+      }
     }
     queue.add(
       work,

@@ -68,7 +68,7 @@ export async function createUserNamespace(
     }
     reader.cancel().catch(() => {});
     writer.close().catch(() => {});
-    child.status.finally(() => helpers.delete(child));
+    child.status.catch(() => {}).finally(() => helpers.delete(child));
   }
 }
 

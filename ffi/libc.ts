@@ -106,6 +106,8 @@ const SYMBOLS = {
   getuid: { parameters: [], result: "u32" },
   // int kill(pid_t pid, int sig);
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  // int sigaction(int signum, const struct sigaction *act, struct sigaction *oldact);
+  sigaction: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   // int prctl(int option, unsigned long arg2, unsigned long arg3,
   //           unsigned long arg4, unsigned long arg5);
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },

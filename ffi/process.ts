@@ -78,3 +78,25 @@ export function pidfdSendSignal(pidfd: number, signal: number): boolean {
   const r = libc.syscall4(SYS_PIDFD_SEND_SIGNAL, BigInt(pidfd), BigInt(signal), 0n, 0n);
   return checkAllowing(r, `pidfd_send_signal(${pidfd}, ${signal})`, [Errno.ESRCH]) >= 0;
 }
+
+// struct sigaction on x86-64 glibc: sa_handler (8), sa_mask (128), sa_flags (4 + 4
+// padding), sa_restorer (8). Only copied around and sa_handler set, never parsed.
+const SIGACTION_SIZE = 152;
+const SIG_IGN = 1n;
+
+/**
+ * Runs fn with `signal` ignored process-wide and then restores the previous
+ * action exactly. For a child that must inherit SIG_IGN (ignored dispositions
+ * survive execve); fn must be synchronous and short, as every thread is affected.
+ */
+export function withSignalIgnored<T>(signal: number, fn: () => T): T {
+  const ignore = new Uint8Array(SIGACTION_SIZE);
+  new DataView(ignore.buffer).setBigUint64(0, SIG_IGN, true);
+  const previous = new Uint8Array(SIGACTION_SIZE);
+  check(libc.sigaction(signal, ignore, previous), `sigaction(${signal}, SIG_IGN)`);
+  try {
+    return fn();
+  } finally {
+    check(libc.sigaction(signal, previous, null), `sigaction(${signal}, restore)`);
+  }
+}
