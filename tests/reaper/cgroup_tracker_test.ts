@@ -355,3 +355,54 @@ Deno.test("close() drops pending deletions and releases watches", () => {
   assertEquals(t.fs.openFds.size, 0);
   assertEquals(t.timers.pending, 0);
 });
+
+Deno.test("a failing hook is logged; reaping and deletion carry on", async () => {
+  const fs = new FakeCgroupFs();
+  fs.mkdir(`${SCOPE}/a`);
+  fs.mkdir(`${SCOPE}/b`);
+  const timers = new FakeTimers();
+  const logs: string[] = [];
+  let calls = 0;
+  const tracker = new CgroupTracker({
+    fs,
+    scopes: [SCOPE],
+    hook: {
+      cgroupReleased: (c) => {
+        calls++;
+        if (c.path.endsWith("/a")) throw new Error("sync boom");
+        return Promise.reject(new Error("async boom"));
+      },
+      reload: () => {},
+      close: () => Promise.resolve(),
+    },
+    writeStatsLine: () => {},
+    log: (priority, message) => logs.push(`${priority}: ${message}`),
+    timers,
+  });
+  tracker.start();
+  tracker.reapInitial();
+  await Promise.resolve();
+  timers.advance(50);
+  assertEquals(calls, 2);
+  assert(!fs.exists(`${SCOPE}/a`) && !fs.exists(`${SCOPE}/b`));
+  assertEquals(logs.sort(), [
+    `error: cgroup_released('${SCOPE}/a'): sync boom`,
+    `error: cgroup_released('${SCOPE}/b'): async boom`,
+  ]);
+});
+
+Deno.test("no stats line when nothing is known, but the hook is still called", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(`${SCOPE}/x`) });
+  const original = t.fs.snapshot.bind(t.fs);
+  t.fs.snapshot = (path) => {
+    const s = original(path);
+    s.cgroup.stats.cpuTotal = null;
+    return s;
+  };
+  t.tracker.start();
+  t.tracker.reapInitial();
+  assertEquals(t.paths(), [`${SCOPE}/x`]);
+  assertEquals(t.lines, []);
+  t.settle(50);
+  assertEquals(t.fs.openFds.size, 0);
+});
