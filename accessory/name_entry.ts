@@ -56,11 +56,6 @@ export class NameEntry {
     return this.#pid.fd;
   }
 
-  /** The init's pid while the PID namespace exists (for logs and tests). */
-  get initPid(): number | null {
-    return this.#pid?.pid ?? null;
-  }
-
   /** The cached fd, or a promise shared by every request for the same maps. */
   userNamespace(maps: UserNamespaceMaps): number | Promise<number> {
     const key = userKey(maps);
