@@ -103,6 +103,8 @@ interface Result {
   latency_median_ms: number;
   latency_p99_ms: number;
   daemon_cpu: number;
+  /** requests_per_second / daemon_cpu: the daemon's rate per core it used. */
+  requests_per_daemon_core: number;
 }
 
 function summarize(latencies: number[], seconds: number, cpu: number): Result {
@@ -116,6 +118,7 @@ function summarize(latencies: number[], seconds: number, cpu: number): Result {
     latency_median_ms: round(at(0.5), 4),
     latency_p99_ms: round(at(0.99), 4),
     daemon_cpu: round(cpu / seconds, 2),
+    requests_per_daemon_core: cpu > 0 ? Math.round(latencies.length / cpu) : 0,
   };
 }
 
@@ -292,7 +295,7 @@ console.log(JSON.stringify(report, null, 2));
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 console.log(
-  "\nscenario                                                 req/s  median ms  p99 ms  daemon cpu",
+  "\nscenario                                                 req/s  median ms  p99 ms  daemon cpu  req/s/core",
 );
 for (
   const [kind, rows] of Object.entries(report.throughput as Record<string, Record<string, Result>>)
@@ -301,7 +304,9 @@ for (
     console.log(
       `${(kind + ": " + name).padEnd(54)} ${pad(r.requests_per_second, 7)} ${
         pad(r.latency_median_ms.toFixed(3), 10)
-      } ${pad(r.latency_p99_ms.toFixed(3), 7)} ${pad(r.daemon_cpu.toFixed(2), 11)}`,
+      } ${pad(r.latency_p99_ms.toFixed(3), 7)} ${pad(r.daemon_cpu.toFixed(2), 11)} ${
+        pad(r.requests_per_daemon_core, 11)
+      }`,
     );
   }
 }
