@@ -113,7 +113,7 @@ export class CgroupTracker {
       }
     }
     this.#queue = new DeletionQueue<Pending>(
-      (path, pending) => this.#delete(path, pending),
+      (path, pending) => this.#guard(`deleting '${path}'`, () => this.#delete(path, pending)),
       (pending) => this.#closeDirFd(pending),
       this.#timers,
       options.deletionDelayMs ?? 50,
@@ -153,7 +153,16 @@ export class CgroupTracker {
   reapInitial(): void {
     const candidates = this.#initialCandidates ?? [];
     this.#initialCandidates = null;
-    for (const node of candidates) this.#consider(node);
+    for (const node of candidates) this.#guard(`'${node.path}'`, () => this.#consider(node));
+  }
+
+  /** Runs fn, logging instead of throwing: timer callbacks must never throw. */
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#options.log("error", `${what}: ${describe(error)}`);
+    }
   }
 
   /** Handles a batch of inotify events. */
@@ -311,7 +320,13 @@ export class CgroupTracker {
     const { cgroup, problems } = this.#fs.snapshot(node.path);
     for (const problem of problems) this.#options.log("error", `'${node.path}': ${problem}`);
     const line = formatStatsLine(statsSuffix(node.path, node.scope), cgroup, cgroup.takenAt);
-    if (line !== null) this.#options.writeStatsLine(line);
+    if (line !== null) {
+      try {
+        this.#options.writeStatsLine(line);
+      } catch {
+        // stderr gone (EPIPE): the reap and the deletion still go ahead
+      }
+    }
     this.counters.reaped++;
     let result: Promise<boolean>;
     try {
@@ -329,13 +344,14 @@ export class CgroupTracker {
   #delete(path: string, pending: Pending): void {
     const node = pending.node;
     node.queued = false;
-    if (node.dropped) {
-      // Deleted behind our back; the path may already name a new cgroup.
-      this.#closeDirFd(pending);
-      return;
+    let r: number;
+    try {
+      // Deleted behind our back: the path may already name a new cgroup.
+      if (node.dropped) return;
+      r = this.#fs.rmdir(path);
+    } finally {
+      this.#closeDirFd(pending); // the hook's fd lives until the attempt
     }
-    const r = this.#fs.rmdir(path);
-    this.#closeDirFd(pending);
     if (r === 0 || r === -Errno.ENOENT) {
       if (r === 0) this.counters.deleted++;
       const parent = node.parent!;
@@ -355,7 +371,7 @@ export class CgroupTracker {
       } else {
         node.retryTimer = this.#timers.setTimeout(() => {
           node.retryTimer = null;
-          this.#consider(node);
+          this.#guard(`'${node.path}'`, () => this.#consider(node));
         }, backoff);
       }
     } else {

@@ -77,15 +77,24 @@ export class ReaperDaemon {
     const loop = new EventLoop();
     loop.onError = (error) => this.#log("error", `reaper: ${errorMessage(error)}`);
     this.#loop = loop;
+    const rearm = () => {
+      this.#batchTimer = null;
+      try {
+        if (loop.has(fs.inotifyFd)) loop.modify(fs.inotifyFd, EPOLLIN | EPOLLONESHOT);
+      } catch (error) {
+        this.#log("error", `reaper: re-arming inotify: ${errorMessage(error)}`);
+      }
+    };
     const onReadable = () => {
-      tracker.handleEvents(fs.readEvents());
+      try {
+        tracker.handleEvents(fs.readEvents());
+      } catch (error) {
+        this.#log("error", `reaper: ${errorMessage(error)}`);
+      }
       // One-shot: events gather briefly before the fd is re-armed, so under
       // load there is one batch per few ms instead of one thread hop per
       // event. They wait in the inotify queue (an overflow means a rescan).
-      this.#batchTimer = setTimeout(() => {
-        this.#batchTimer = null;
-        if (loop.has(fs.inotifyFd)) loop.modify(fs.inotifyFd, EPOLLIN | EPOLLONESHOT);
-      }, this.#options.batchMs ?? DEFAULT_BATCH_MS);
+      this.#batchTimer = setTimeout(rearm, this.#options.batchMs ?? DEFAULT_BATCH_MS);
     };
     loop.add(fs.inotifyFd, EPOLLIN | EPOLLONESHOT, onReadable);
     tracker.reapInitial();

@@ -406,3 +406,22 @@ Deno.test("no stats line when nothing is known, but the hook is still called", (
   t.settle(50);
   assertEquals(t.fs.openFds.size, 0);
 });
+
+Deno.test("an exception while deleting one cgroup is logged; the others are deleted", () => {
+  const t = setup({
+    prepare: (fs) => {
+      for (const name of ["a", "b", "c"]) fs.mkdir(`${SCOPE}/${name}`);
+    },
+  });
+  const rmdir = t.fs.rmdir.bind(t.fs);
+  t.fs.rmdir = (path) => {
+    if (path.endsWith("/b")) throw new Error("unexpected");
+    return rmdir(path);
+  };
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.settle(50);
+  assert(!t.fs.exists(`${SCOPE}/a`) && !t.fs.exists(`${SCOPE}/c`));
+  assertEquals(t.logs, [`error: deleting '${SCOPE}/b': unexpected`]);
+  assertEquals(t.fs.openFds.size, 0, "its dir fd is closed all the same");
+});
