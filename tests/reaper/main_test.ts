@@ -162,3 +162,89 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "with --lua: cgroup_released per reap (stdout), SIGHUP runs reload, --simulate exit status",
+  ignore: CANNOT_RUN,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    const dir = Deno.makeTempDirSync({ prefix: "spawn-test-reaper-" });
+    const script = `${dir}/reaper.lua`;
+    Deno.writeTextFileSync(
+      script,
+      `count = 0
+function cgroup_released(cgroup)
+  count = count + 1
+  print("released " .. cgroup.path .. " " .. tostring(cgroup.cpu_total ~= nil))
+  if cgroup.path:find("bad") then error("boom") end
+end
+function reload() print("reload " .. count) end
+`,
+    );
+    let child: Deno.ChildProcess | null = null;
+    try {
+      cg.mkdir("/s");
+      child = new Deno.Command(DENO, {
+        args: ["run", "-A", MAIN, "--cgroup-root", cg.path, "--scope", "/s", "--lua", script],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const out = collectLines(child.stdout);
+      const err = collectLines(child.stderr);
+      await waitFor(() => err.lines.some((l) => l.startsWith("watching")), "start-up");
+      cg.mkdir("/s/job");
+      cg.mkdir("/s/bad");
+      await sleep(50);
+      await cg.runIn("/s/job");
+      await cg.runIn("/s/bad");
+      await waitFor(() => !cg.exists("/s/job") && !cg.exists("/s/bad"), "both removed");
+      child.kill("SIGHUP");
+      await waitFor(() => out.lines.includes("reload 2"), "reload output");
+      child.kill("SIGTERM");
+      assertEquals((await child.status).code, 0);
+      child = null;
+      await out.done;
+      await err.done;
+      assertEquals(out.lines.filter((l) => l.startsWith("released")).sort(), [
+        "released /s/bad true",
+        "released /s/job true",
+      ]);
+      assert(err.lines.some((l) => l.includes("boom")), "the handler's error is logged");
+
+      cg.mkdir("/s/sim-bad");
+      cg.mkdir("/s/sim-ok");
+      const bad = await runMain([
+        "--cgroup-root",
+        cg.path,
+        "--lua",
+        script,
+        "--simulate",
+        "/s/sim-bad",
+      ]);
+      assertEquals(bad.code, 1, "the handler raised");
+      const ok = await runMain([
+        "--cgroup-root",
+        cg.path,
+        "--lua",
+        script,
+        "--simulate",
+        "/s/sim-ok",
+      ]);
+      assertEquals(ok.code, 0, ok.stderr);
+      assertEquals(ok.stdout, "released /s/sim-ok true\n");
+      assert(cg.exists("/s/sim-ok") && cg.exists("/s/sim-bad"), "nothing deleted");
+      const check = await runMain(["--check-lua", script]);
+      assertEquals(check.code, 0, check.stderr);
+    } finally {
+      if (child) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already exited */ }
+        await child.status;
+      }
+      Deno.removeSync(dir, { recursive: true });
+      await cg.cleanup();
+    }
+  },
+});
