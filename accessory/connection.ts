@@ -5,7 +5,7 @@ import { EPOLLIN } from "../ffi/epoll.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import type { Credentials } from "../ffi/socket.ts";
 import { MessageReceiver, MessageSender, MSG_CTRUNC, MSG_TRUNC } from "../ffi/socket_message.ts";
-import { errorMessage, logWarning } from "../shared/log.ts";
+import { errorMessage, logError, logWarning } from "../shared/log.ts";
 import { decodeRequest, ProtocolError } from "../shared/protocol.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
 import { SysError } from "../ffi/sys_error.ts";
@@ -23,7 +23,7 @@ const receiver = new MessageReceiver(4);
 const sender = new MessageSender(4);
 
 export class Connection {
-  readonly #queue = new OrderedQueue();
+  readonly #queue = new OrderedQueue((e) => logError(`reply failed: ${errorMessage(e)}`));
   #open = true;
   #peer: Credentials | undefined;
 

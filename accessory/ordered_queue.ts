@@ -15,6 +15,12 @@ export class OrderedQueue {
   #closed = false;
 
   /**
+   * `onError` gets what a finish callback threw while settling in the
+   * background, so one failing reply cannot stall the jobs behind it.
+   */
+  constructor(readonly onError: (error: unknown) => void = (e) => console.error(e)) {}
+
+  /**
    * Queues a job. `work` is its result or a promise of it; `finish` gets the
    * outcome in order; `cancel` runs instead if the queue is cleared first.
    * With nothing queued and a plain value, finish runs at once.
@@ -61,7 +67,11 @@ export class OrderedQueue {
     job.outcome = outcome;
     while (this.#jobs.length > 0 && this.#jobs[0].outcome !== null) {
       const head = this.#jobs.shift()!;
-      head.finish(head.outcome!);
+      try {
+        head.finish(head.outcome!);
+      } catch (e) {
+        this.onError(e);
+      }
     }
   }
 }

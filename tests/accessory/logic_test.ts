@@ -89,3 +89,18 @@ Deno.test("user namespace cache key distinguishes where the maps split", () => {
   assert(a !== b);
   assertEquals(a, c);
 });
+
+Deno.test("ordered queue: a throwing finish is reported and does not stall the rest", async () => {
+  const errors: unknown[] = [];
+  const q = new OrderedQueue((e) => errors.push(e));
+  const got: string[] = [];
+  const first = Promise.withResolvers<number>();
+  q.add(first.promise, () => {
+    throw new Error("reply failed");
+  }, () => {});
+  q.add(2, () => got.push("second"), () => {});
+  first.resolve(1);
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(got, ["second"]);
+  assertEquals(errors.map(String), ["Error: reply failed"]);
+});
