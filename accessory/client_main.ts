@@ -21,7 +21,9 @@ const { socket } = program.opts<{ socket: string }>();
 
 let namespaces;
 try {
-  namespaces = makeNamespaces(name, { ipc: true, pid: true, socket });
+  // The lease keeps NAME (and so COMMAND's PID namespace) from expiring while
+  // COMMAND runs; it is released when this process exits.
+  namespaces = makeNamespaces(name, { ipc: true, pid: true, lease: true, socket });
 } catch (e) {
   if (e instanceof ServerError) {
     writeAllSync(Deno.stderr, `Server error: ${e.message}\n`);
@@ -55,7 +57,8 @@ try {
 } catch (e) {
   fatal(NAME, `cannot run ${command[0]} in ${JSON.stringify(name)}: ${errorMessage(e)}`);
 } finally {
-  closeNamespaces(namespaces);
+  const { lease: _, ...joined } = namespaces;
+  closeNamespaces(joined);
   closeQuietly(ownIpc);
   closeQuietly(ownPid);
 }

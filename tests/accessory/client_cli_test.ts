@@ -77,6 +77,18 @@ Deno.test("the client exits with the command's status; /bin/sh is the default", 
   });
 });
 
+Deno.test("the client holds a lease: NAME outlives its TTL while the command runs", async () => {
+  const daemon = await Daemon.start(["--namespace-ttl", "0.2"]);
+  try {
+    const r = await client(["--socket", daemon.address, "long", "sh", "-c", "sleep 1; echo alive"]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(r.stdout, "alive\n");
+  } finally {
+    const { code, log } = await daemon.stop();
+    assertEquals(code, 0, log);
+  }
+});
+
 Deno.test("an ERROR response prints 'Server error: MESSAGE' and exits 1", async () => {
   // A stand-in daemon that refuses everything.
   const address = uniqueAddress();
