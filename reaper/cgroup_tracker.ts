@@ -298,18 +298,27 @@ export class CgroupTracker {
   /** Reaps the cgroup if it is empty, childless and (decision 10) was used. */
   #consider(node: Node): void {
     if (node.kind !== "cgroup" || node.dropped || node.queued || node.children.size > 0) return;
-    // Evidence first, then populated: a process moved in between the two
-    // reads may have CPU time charged already (even time it spent before
-    // the move), so the reverse order could reap a cgroup just filled.
-    const used = node.initial || node.seenPopulated || this.#fs.showsUse(node.path);
+    if (!this.#readEmpty(node)) return;
+    if (!node.initial && !node.seenPopulated) {
+      if (!this.#fs.showsUse(node.path)) return;
+      // A process moved in after the first read may already show CPU time
+      // (the kernel can charge it time spent before the move), so "empty"
+      // must hold after the evidence was read, not only before.
+      if (!this.#readEmpty(node)) return;
+    }
+    this.#reap(node);
+  }
+
+  /** cgroup.events says populated 0 (a populated 1 is remembered as evidence). */
+  #readEmpty(node: Node): boolean {
     const populated = this.#fs.populated(node.events);
-    if (populated === null) return; // gone; its deletion event follows
+    if (populated === null) return false; // gone; its deletion event follows
     if (populated) {
       node.seenPopulated = true;
       node.busy = 0;
-      return;
+      return false;
     }
-    if (used) this.#reap(node);
+    return true;
   }
 
   #reap(node: Node): void {
