@@ -1,5 +1,6 @@
 // A new IPC namespace, as an fd, without moving the daemon.
-import { CLONE_NEWIPC, openNamespace, setns, unshare } from "../ffi/namespace.ts";
+import { CLONE_NEWIPC, openNamespace, unshare } from "../ffi/namespace.ts";
+import { returnToOwnNamespace } from "./namespace_return.ts";
 
 /** Unshares on the JS thread, keeps a handle, and returns to `ownIpcNamespace`. */
 export function createIpcNamespace(ownIpcNamespace: number): number {
@@ -7,6 +8,6 @@ export function createIpcNamespace(ownIpcNamespace: number): number {
   try {
     return openNamespace("thread-self", "ipc");
   } finally {
-    setns(ownIpcNamespace, CLONE_NEWIPC);
+    returnToOwnNamespace(ownIpcNamespace, CLONE_NEWIPC);
   }
 }

@@ -20,7 +20,8 @@
 //   KillMode=process), they outlive a crashed daemon, so a crash does not
 //   kill every process in the namespaces; only a clean stop ends them.
 // About 1.7 MB RSS, no Deno.
-import { CLONE_NEWPID, openNamespace, setns, unshare } from "../ffi/namespace.ts";
+import { CLONE_NEWPID, openNamespace, unshare } from "../ffi/namespace.ts";
+import { returnToOwnNamespace } from "./namespace_return.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS, withSignalIgnored } from "../ffi/process.ts";
 
@@ -58,7 +59,7 @@ export class PidNamespace {
           cwd: "/", // do not pin the daemon's working directory
         }).spawn());
     } finally {
-      setns(ownPidNamespace, CLONE_NEWPID);
+      returnToOwnNamespace(ownPidNamespace, CLONE_NEWPID);
     }
     let pidfd = -1;
     try {
