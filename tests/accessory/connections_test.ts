@@ -12,7 +12,13 @@ import { crc32 } from "../../shared/crc32.ts";
 import { DatagramWriter, encodeRequest, RequestCommand } from "../../shared/protocol.ts";
 import { closeQuietly, fstat } from "../../ffi/fd.ts";
 import { MessageReceiver, MSG_NOSIGNAL, sendMessage } from "../../ffi/socket_message.ts";
-import { connect, SOCK_SEQPACKET, unixSocket } from "../../ffi/socket.ts";
+import {
+  connect,
+  setTimeoutOption,
+  SO_RCVTIMEO,
+  SOCK_SEQPACKET,
+  unixSocket,
+} from "../../ffi/socket.ts";
 import { Daemon, sleep, uniqueAddress, waitFor } from "./harness.ts";
 
 async function withDaemon(fn: (d: Daemon) => Promise<void> | void, args: string[] = []) {
@@ -26,7 +32,7 @@ async function withDaemon(fn: (d: Daemon) => Promise<void> | void, args: string[
 }
 
 /** Sends raw bytes on a fresh connection; returns what came back: "EOF", "timeout" or bytes. */
-function exchangeRaw(address: string, datagram: Uint8Array<ArrayBuffer>, waitMs = 500) {
+function exchangeRaw(address: string, datagram: Uint8Array<ArrayBuffer>, waitMs = 5000) {
   const c = new AccessoryConnection(address, waitMs);
   try {
     sendMessage(c.fd, datagram, [], MSG_NOSIGNAL);
@@ -121,7 +127,7 @@ Deno.test("every malformed datagram closes only its connection; one log line eac
 
 Deno.test("only-NOP datagrams get no response and keep the connection", async () => {
   await withDaemon((d) => {
-    const c = new AccessoryConnection(d.address, 300);
+    const c = new AccessoryConnection(d.address, 10_000);
     try {
       sendMessage(c.fd, new DatagramWriter().packet(RequestCommand.NOP).finish(), [], MSG_NOSIGNAL);
       sendMessage(c.fd, new DatagramWriter().finish(), [], MSG_NOSIGNAL);
@@ -134,6 +140,7 @@ Deno.test("only-NOP datagrams get no response and keep the connection", async ()
       // The next answer is the one for this request, and then nothing more.
       const request = namespaceRequest("nop", { ipc: true });
       closeNamespaces(c.request(request));
+      setTimeoutOption(c.fd, SO_RCVTIMEO, 300);
       assertThrows(() => c.receive(request), /timed out/);
     } finally {
       c.close();
