@@ -309,3 +309,51 @@ Deno.test({
       assertEquals(h.lines.length, N);
     }, { prepare: (cg) => cg.mkdir(SCOPE) }),
 });
+
+Deno.test({
+  name: "a real inotify queue overflow triggers a rescan that catches up",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    const released: string[] = [];
+    const logs: string[] = [];
+    const daemon = new ReaperDaemon({
+      root: cg.path,
+      scopes: ["/s"],
+      hook: {
+        cgroupReleased: (c) => (released.push(c.path), Promise.resolve(true)),
+        reload() {},
+        close: () => Promise.resolve(),
+      },
+      writeStatsLine: () => {},
+      log: (priority, message) => logs.push(`${priority}: ${message}`),
+    });
+    try {
+      cg.mkdir("/s");
+      daemon.start(); // no event is read before run(): the queue fills up
+      const max = Number(Deno.readTextFileSync("/proc/sys/fs/inotify/max_queued_events"));
+      for (let i = 0; i <= max / 2 + 10; i++) {
+        Deno.mkdirSync(cg.abs(`/s/tmp${i}`));
+        Deno.removeSync(cg.abs(`/s/tmp${i}`));
+      }
+      // Their events are lost: only the rescan can find these.
+      cg.mkdir("/s/used");
+      await cg.runIn("/s/used");
+      cg.mkdir("/s/fresh");
+      const running = daemon.run();
+      await waitFor(() => !cg.exists("/s/used"), "used to be removed after the rescan");
+      await sleep(200);
+      assert(cg.exists("/s/fresh"), "never populated: kept");
+      assertEquals(released, ["/s/used"]);
+      assert(
+        logs.some((l) => l.startsWith("warning") && l.includes("rescanning")),
+        logs.join("\n"),
+      );
+      await daemon.stop();
+      await running;
+    } finally {
+      await daemon.stop();
+      await cg.cleanup();
+    }
+  },
+});
