@@ -87,6 +87,7 @@ export class EventLoop {
 
   /** Ends run() after the current dispatch; pending waits are woken. */
   async stop(): Promise<void> {
+    if (this.#closed) return;
     this.#stopping = true;
     write(this.#wakeFd, new Uint8Array(new BigUint64Array([1n]).buffer));
     await this.#running;

@@ -45,3 +45,12 @@ Deno.test("failed calls throw SysError naming the call and errno", () => {
     assertEquals(e.reason, "Bad file descriptor");
   }
 });
+
+Deno.test("closing an event loop twice is harmless", async () => {
+  const loop = new EventLoop();
+  const running = loop.run();
+  await loop.close();
+  await loop.close();
+  await loop.stop();
+  await running;
+});
