@@ -8,6 +8,9 @@ import { NamespaceFactory } from "./namespace_factory.ts";
 import { NamespaceRegistry } from "./namespace_registry.ts";
 import { allowEveryone, type Policy, RequestHandler } from "./request_handler.ts";
 
+/** How long stop() waits for killed inits and helpers to be gone. */
+const STOP_TIMEOUT_MS = 10_000;
+
 export interface DaemonOptions {
   /** Listening sockets, already bound (see listener.ts). */
   listeners: number[];
@@ -66,8 +69,17 @@ export class AccessoryDaemon {
     }
     this.#listeners.length = 0;
     for (const connection of [...this.#connections]) connection.close();
+    // The loop keeps running until the killed inits are reaped (their pidfds).
     const gone = Promise.all([this.registry.discardAll(), this.factory.close()]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        logError(`processes still running after ${STOP_TIMEOUT_MS} ms; exiting anyway`);
+        resolve();
+      }, STOP_TIMEOUT_MS);
+    });
+    await Promise.race([gone, timeout]);
+    clearTimeout(timer);
     await this.loop.close();
-    await gone;
   }
 }

@@ -1,6 +1,5 @@
 // The namespaces of one NAME, created on first request and kept until the
 // name expires (see lifetime.ts) or the daemon stops.
-import { EPOLLIN } from "../ffi/epoll.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import { logInfo, logWarning } from "../shared/log.ts";
 import type { UserNamespaceMaps } from "../shared/protocol.ts";
@@ -48,8 +47,7 @@ export class NameEntry {
   /** NAME's PID namespace, started on first use (ready when returned). */
   pidFd(): number {
     if (this.#pid === null) {
-      const pid = this.factory.pid(this.name);
-      this.factory.loop.add(pid.pidfd, EPOLLIN, () => this.#initExited(pid));
+      const pid = this.factory.pid(this.name, (gone) => this.#initExited(gone));
       this.#pid = pid;
       logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`);
     }
@@ -97,20 +95,9 @@ export class NameEntry {
   }
 
   #initExited(pid: PidNamespace): void {
-    if (this.#pid === pid) {
-      logWarning(`${JSON.stringify(this.name)}: init pid ${pid.pid} exited; forgetting it`);
-    }
-    this.#dropPid(pid);
-  }
-
-  /** Forgets (and kills, if still alive) a PID namespace; returns its exit. */
-  #dropPid(pid: PidNamespace): Promise<unknown> {
-    if (this.#pid === pid) this.#pid = null;
-    this.factory.loop.remove(pid.pidfd);
-    pid.kill();
-    pid.close();
-    this.factory.links.release(pid.link);
-    return pid.exited;
+    if (this.#pid !== pid) return; // discarded before: expected
+    this.#pid = null;
+    logWarning(`${JSON.stringify(this.name)}: init pid ${pid.pid} exited; forgetting it`);
   }
 
   /**
@@ -122,7 +109,11 @@ export class NameEntry {
     this.#discarded = true;
     closeQuietly(this.#ipc);
     this.#ipc = -1;
-    const exited = this.#pid ? this.#dropPid(this.#pid) : Promise.resolve();
+    const pid = this.#pid;
+    this.#pid = null;
+    pid?.kill();
+    pid?.close();
+    const exited = pid?.exited ?? Promise.resolve();
     for (const fd of this.#users.values()) if (typeof fd === "number") closeQuietly(fd);
     this.#users.clear();
     for (const lease of this.#leases) lease.close();

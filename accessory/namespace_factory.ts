@@ -29,14 +29,16 @@ export class NamespaceFactory {
     }
   }
 
-  /** A PID namespace whose init shows NAME; the caller watches pidfd. */
-  pid(name: string): PidNamespace {
+  /** A PID namespace whose init shows NAME; onExit runs when the init is gone. */
+  pid(name: string, onExit: (namespace: PidNamespace) => void): PidNamespace {
     const link = this.links.acquire(name);
     try {
-      return PidNamespace.create(link, this.#ownPid);
+      return PidNamespace.create(link, this.#ownPid, this.loop, onExit);
     } catch (e) {
-      this.links.release(link);
       throw failed("create PID namespace", e);
+    } finally {
+      // The init has exec'ed (or failed to): the symlink has done its job.
+      this.links.release(link);
     }
   }
 

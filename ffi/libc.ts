@@ -115,6 +115,38 @@ const SYMBOLS = {
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   // int setrlimit(int resource, const struct rlimit *rlim);
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  // int posix_spawn(pid_t *pid, const char *path,
+  //                 const posix_spawn_file_actions_t *file_actions,
+  //                 const posix_spawnattr_t *attrp, char *const argv[], char *const envp[]);
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  // int posix_spawn_file_actions_init(posix_spawn_file_actions_t *file_actions);
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+  // int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *file_actions);
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+  // int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *file_actions,
+  //                                      int fildes, const char *path, int oflag, mode_t mode);
+  posix_spawn_file_actions_addopen: {
+    parameters: ["buffer", "i32", "buffer", "i32", "u32"],
+    result: "i32",
+  },
+  // int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *file_actions,
+  //                                          const char *path);
+  posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int posix_spawnattr_init(posix_spawnattr_t *attr);
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+  // int posix_spawnattr_destroy(posix_spawnattr_t *attr);
+  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+  // int posix_spawnattr_setflags(posix_spawnattr_t *attr, short flags);
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+  // int posix_spawnattr_setsigmask(posix_spawnattr_t *attr, const sigset_t *sigmask);
+  posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int posix_spawnattr_setsigdefault(posix_spawnattr_t *attr, const sigset_t *sigdefault);
+  posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int waitid(idtype_t idtype, id_t id, siginfo_t *infop, int options);
+  waitid: { parameters: ["i32", "u32", "buffer", "i32"], result: "i32" },
   // long syscall(long number, ...); used for pidfd_open(pid_t pid, unsigned int flags)
   syscall2: { name: "syscall", parameters: ["i64", "i64", "i64"], result: "i64" },
   // long syscall(long number, ...); used for
