@@ -44,6 +44,20 @@ const program = newProgram(
     "Lua instructions per handler run before it is aborted",
     positiveInteger("--lua-budget"),
   )
+  .option(
+    "--lua-memory <mib>",
+    "abort Lua runs once the Lua state has grown the JS heap by more than this many MiB",
+    positiveInteger("--lua-memory"),
+  )
+  .option(
+    "--lua-max-suspended <n>",
+    "handlers parked in coroutine.yield() before the oldest is cancelled (default 1000)",
+    positiveInteger("--lua-max-suspended"),
+  )
+  .option(
+    "--lua-allow-exec",
+    "let the script run programs and JavaScript (os.execute, package.loadlib, JS require)",
+  )
   .option("--check-lua <file>", "check a script without starting the daemon; exit 0 if usable")
   .option(
     "--simulate <cgroup>",
@@ -55,6 +69,9 @@ const options = program.opts<{
   scope?: string[];
   lua?: string;
   luaBudget?: number;
+  luaMemory?: number;
+  luaMaxSuspended?: number;
+  luaAllowExec?: boolean;
   checkLua?: string;
   simulate?: string;
 }>();
@@ -121,6 +138,9 @@ async function loadHook(): Promise<ReaperHook> {
       scriptPath,
       cgroupRoot,
       instructionBudget: options.luaBudget,
+      memoryBudget: options.luaMemory === undefined ? undefined : options.luaMemory * 1048576,
+      maxSuspended: options.luaMaxSuspended,
+      allowExec: options.luaAllowExec === true,
     });
   } catch (error) {
     fatal(NAME, errorMessage(error));

@@ -35,6 +35,7 @@
 // function, since JS resumes that one.
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 import { bytesToText, pushText } from "./lua_values.ts";
+import type { MemoryBudget } from "./memory_budget.ts";
 
 export type CoroutineKind = "handler" | "reload" | "listen";
 
@@ -45,6 +46,9 @@ export type PushValues = (T: LuaState, co: ManagedCoroutine) => number;
 
 /** Default instruction budget per run (one resume from JS, or the main chunk). */
 export const DEFAULT_INSTRUCTION_BUDGET = 10_000_000;
+
+/** Default cap on handlers parked in a plain coroutine.yield() (memory bound). */
+export const DEFAULT_MAX_SUSPENDED = 1000;
 
 /** How often the count hook fires; the budget is checked at this granularity. */
 const HOOK_GRANULARITY = 10_000;
@@ -155,6 +159,14 @@ export interface CoroutineRunnerOptions {
   instructionBudget?: number;
   /** Receives one line per failed coroutine. */
   logError: (line: string) => void;
+  /** Checked every hook granularity and before each run from JS. */
+  memoryBudget?: MemoryBudget;
+  /**
+   * Handlers suspended by a plain coroutine.yield() beyond this many: the
+   * oldest is cancelled (logged), so a script that never resumes them cannot
+   * grow the daemon without bound.
+   */
+  maxSuspended?: number;
 }
 
 export interface ProtectedResult {
@@ -172,11 +184,18 @@ export class CoroutineRunner {
   #used = 0;
   #escalated = new Set<LuaState>();
   #closed = false;
+  readonly #memory: MemoryBudget | null;
+  #memoryOver = false;
+  readonly maxSuspended: number;
+  /** Handlers parked in a plain yield, oldest first. */
+  #suspended = new Set<ManagedCoroutine>();
   readonly #hook: (L: LuaState) => void;
 
   constructor(readonly L: LuaState, options: CoroutineRunnerOptions) {
     this.budget = options.instructionBudget ?? DEFAULT_INSTRUCTION_BUDGET;
     this.logError = options.logError;
+    this.#memory = options.memoryBudget ?? null;
+    this.maxSuspended = options.maxSuspended ?? DEFAULT_MAX_SUSPENDED;
     this.#hook = (T: LuaState) => this.#countHook(T);
     // Threads inherit the hook from the thread that creates them.
     lua.lua_sethook(L, this.#hook, lua.LUA_MASKCOUNT, this.#granularity());
@@ -191,6 +210,11 @@ export class CoroutineRunner {
   /** Number of managed coroutines that have not ended. */
   get live(): number {
     return this.#byThread.size;
+  }
+
+  /** Number of handlers parked in a plain coroutine.yield(). */
+  get suspendedHandlers(): number {
+    return this.#suspended.size;
   }
 
   /** The managed coroutine running on thread T, if T is one. */
@@ -297,6 +321,7 @@ export class CoroutineRunner {
   /** Shutdown: cancels every suspended coroutine and its pending JS operation. */
   cancelAll(): void {
     this.#closed = true;
+    this.#suspended.clear();
     for (const co of [...this.#byThread.values()]) {
       co.waiter?.cancel();
       this.#byThread.delete(co.thread);
@@ -309,7 +334,10 @@ export class CoroutineRunner {
   }
 
   #enter(): void {
-    if (this.#depth++ === 0) this.#used = 0;
+    if (this.#depth++ === 0) {
+      this.#used = 0;
+      this.#memoryOver = this.#memory?.exceeded() ?? false;
+    }
   }
 
   #leave(): void {
@@ -324,24 +352,59 @@ export class CoroutineRunner {
   #countHook(T: LuaState): void {
     if (this.#depth === 0) return; // Lua run outside the runner: not budgeted
     this.#used += lua.lua_gethookcount(T);
-    if (this.#used <= this.budget) return;
+    let message: string;
+    if (this.#used > this.budget) {
+      message = `instruction budget exceeded (${this.budget} instructions per run)`;
+    } else if (this.#memory !== null && (this.#memoryOver || this.#memory.exceeded())) {
+      this.#memoryOver = true; // sticky for this run: no re-measuring per instruction
+      message = this.#memory.message();
+    } else {
+      return;
+    }
     // Fire on every instruction from now on, so a pcall loop cannot swallow it.
     if (!this.#escalated.has(T)) {
       this.#escalated.add(T);
       lua.lua_sethook(T, this.#hook, lua.LUA_MASKCOUNT, 1);
     }
     lauxlib.luaL_where(T, 0);
-    pushText(T, `instruction budget exceeded (${this.budget} instructions per run)`);
+    pushText(T, message);
     lua.lua_concat(T, 2);
     lua.lua_error(T);
+  }
+
+  /** Before running Lua from JS: refuses (as a failed run) while over the memory budget. */
+  #refuseOverBudget(co: ManagedCoroutine): boolean {
+    if (!this.#memoryOver || this.#memory === null) return false;
+    this.#suspended.delete(co);
+    this.#byThread.delete(co.thread);
+    co.waiter = null;
+    this.logError(`Lua error in ${co.label}: ${this.#memory.message()}`);
+    co.end(false, this.logError);
+    return true;
+  }
+
+  /** Cancels the oldest parked handlers beyond maxSuspended. */
+  #capSuspended(): void {
+    for (const co of this.#suspended) {
+      if (this.#suspended.size <= this.maxSuspended) return;
+      this.#suspended.delete(co);
+      this.#byThread.delete(co.thread);
+      this.logError(
+        `Lua error in ${co.label}: cancelled: more than ${this.maxSuspended} handlers ` +
+          `suspended in coroutine.yield()`,
+      );
+      co.end(false, this.logError);
+    }
   }
 
   /** Resumes co from JS with nargs values on its stack and handles the outcome. */
   #run(co: ManagedCoroutine, nargs: number): void {
     co.state = "running";
+    this.#suspended.delete(co);
     this.#enter();
     let status;
     try {
+      if (this.#refuseOverBudget(co)) return;
       status = lua.lua_resume(co.thread, null, nargs);
     } finally {
       this.#leave();
@@ -354,9 +417,14 @@ export class CoroutineRunner {
   #settle(co: ManagedCoroutine, status: number, scratch: LuaState): void {
     if (status === lua.LUA_YIELD) {
       co.state = co.waiter !== null ? "waiting" : "suspended";
+      if (co.state === "suspended" && co.kind === "handler") {
+        this.#suspended.add(co);
+        this.#capSuspended();
+      }
       return;
     }
     co.waiter = null;
+    this.#suspended.delete(co);
     this.#byThread.delete(co.thread);
     if (status === lua.LUA_OK) {
       co.end(true, this.logError);
@@ -395,7 +463,10 @@ export class CoroutineRunner {
         return fail("cannot resume dead coroutine");
       }
       lua.lua_xmove(C, T, narg);
-      if (co !== undefined) co.state = "running";
+      if (co !== undefined) {
+        co.state = "running";
+        this.#suspended.delete(co);
+      }
       const status = lua.lua_resume(T, C, narg);
       if (status === lua.LUA_OK || status === lua.LUA_YIELD) {
         const nres = lua.lua_gettop(T);

@@ -14,6 +14,12 @@ export interface LuaHookOptions {
   cgroupRoot: string;
   /** Instructions per handler/reload/listen run; default 10 million. */
   instructionBudget?: number;
+  /** Bytes of JS heap growth allowed to the Lua state; default unlimited. */
+  memoryBudget?: number;
+  /** Keep os.execute, package.loadlib and JS module loading; default removed. */
+  allowExec?: boolean;
+  /** Handlers parked in a plain coroutine.yield() before the oldest is cancelled. */
+  maxSuspended?: number;
   /** Script error lines; default stderr via shared/log.ts. */
   logError?: (line: string) => void;
   /** Where print writes; default stdout. */

@@ -8,6 +8,8 @@ import { fixPcallHooks } from "./fengari_fixes.ts";
 import { installPrint } from "./print.ts";
 import { pushText } from "./lua_values.ts";
 import { logError } from "../../shared/log.ts";
+import { applySandbox } from "./sandbox.ts";
+import { MemoryBudget } from "./memory_budget.ts";
 
 export interface LuaRuntimeOptions {
   /** Instructions per run (handler resume, reload, listen callback, main chunk). */
@@ -16,6 +18,12 @@ export interface LuaRuntimeOptions {
   logError?: (line: string) => void;
   /** Where print writes; default: stdout, each line written synchronously. */
   writeOut?: (bytes: Uint8Array) => void;
+  /** Bytes of JS heap growth the state may cause (see memory_budget.ts); default none. */
+  memoryBudget?: number;
+  /** Keep os.execute, package.loadlib and JS module loading (see sandbox.ts). */
+  allowExec?: boolean;
+  /** Handlers parked in a plain coroutine.yield() before the oldest is cancelled. */
+  maxSuspended?: number;
 }
 
 /** What extension modules (sodium, pg) get: the state and the coroutine runner. */
@@ -29,8 +37,13 @@ export interface LuaRuntime {
 }
 
 export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
+  // Before the state exists, so the baseline excludes it (its libraries count).
+  const memoryBudget = options.memoryBudget === undefined
+    ? undefined
+    : new MemoryBudget(options.memoryBudget);
   const L = lauxlib.luaL_newstate();
   lualib.luaL_openlibs(L);
+  applySandbox(L, { allowExec: options.allowExec });
   // A JS exception escaping a JS function becomes a Lua error, not a crash.
   lua.lua_atnativeerror(L, (N: LuaState) => {
     const e = lua.lua_touserdata(N, -1);
@@ -41,6 +54,8 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   const runner = new CoroutineRunner(L, {
     instructionBudget: options.instructionBudget,
     logError: log,
+    memoryBudget,
+    maxSuspended: options.maxSuspended,
   });
   fixPcallHooks(L);
   installCompat(L);
