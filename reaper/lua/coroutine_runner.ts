@@ -372,9 +372,12 @@ export class CoroutineRunner {
     lua.lua_error(T);
   }
 
-  /** Before running Lua from JS: refuses (as a failed run) while over the memory budget. */
+  /**
+   * Before running Lua from JS: refuses (as a failed run) while over the
+   * memory budget. reload is let through: it is how an admin frees memory.
+   */
   #refuseOverBudget(co: ManagedCoroutine): boolean {
-    if (!this.#memoryOver || this.#memory === null) return false;
+    if (!this.#memoryOver || this.#memory === null || co.kind === "reload") return false;
     this.#suspended.delete(co);
     this.#byThread.delete(co.thread);
     co.waiter = null;
