@@ -1,5 +1,5 @@
 // Accessory daemon benchmark: throughput, latency, creation cost, memory.
-//   node_modules/.bin/deno run -A bench/accessory_bench.ts [--seconds 2] [--names 1000]
+//   node_modules/.bin/deno run -A bench/accessory_bench.ts [--seconds 2] [--names 1000] [--repeat 1]
 // Prints one JSON document, then a short table. Starts its own daemon on a
 // unique abstract socket (with --namespace-ttl 600) and stops it at the end.
 //
@@ -30,6 +30,9 @@ const option = (name: string, fallback: number) => {
 };
 const SECONDS = option("--seconds", 2);
 const NAMES = option("--names", 1000);
+// On a shared machine other load comes and goes: run each throughput scenario
+// REPEAT times and keep the fastest run (stated in the output).
+const REPEAT = option("--repeat", 1);
 const root = new URL("..", import.meta.url).pathname;
 const DENO = `${root}node_modules/.bin/deno`;
 
@@ -221,6 +224,7 @@ const daemonPid = daemon.pid;
 const report: Record<string, unknown> = {
   machine: { cores: navigator.hardwareConcurrency, loadavg: Deno.loadavg() },
   seconds_per_scenario: SECONDS,
+  throughput_runs_per_scenario_best_kept: REPEAT,
 };
 try {
   await new Promise((r) => setTimeout(r, 300));
@@ -247,14 +251,24 @@ try {
   // Warm-up: the name exists, the JIT is hot.
   for (const [, request, fds] of kinds) load(daemonPid, request, fds, 1, "persistent");
 
+  const best = (run: () => Result) => {
+    let top = run();
+    for (let i = 1; i < REPEAT; i++) {
+      const r = run();
+      if (r.requests_per_second > top.requests_per_second) top = r;
+    }
+    return top;
+  };
   const throughput: Record<string, Record<string, Result>> = {};
   for (const [kind, request, fds] of kinds) {
+    const run = (concurrency: number, mode: "persistent" | "pipelined" | "per-request") =>
+      best(() => load(daemonPid, request, fds, concurrency, mode));
     throughput[kind] = {
-      "1 connection, 1 client": load(daemonPid, request, fds, 1, "persistent"),
-      "1 connection, 32 pipelined": load(daemonPid, request, fds, 32, "pipelined"),
-      "32 connections": load(daemonPid, request, fds, 32, "persistent"),
-      "connection per request, 1 client": load(daemonPid, request, fds, 1, "per-request"),
-      "connection per request, 32 clients": load(daemonPid, request, fds, 32, "per-request"),
+      "1 connection, 1 client": run(1, "persistent"),
+      "1 connection, 32 pipelined": run(32, "pipelined"),
+      "32 connections": run(32, "persistent"),
+      "connection per request, 1 client": run(1, "per-request"),
+      "connection per request, 32 clients": run(32, "per-request"),
     };
   }
   report.throughput = throughput;
