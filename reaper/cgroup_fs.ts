@@ -36,6 +36,12 @@ export interface CgroupFs {
    * "populated 0" or a read error (spec §3.1); null if the cgroup is gone.
    */
   populated(handle: number): boolean | null;
+  /**
+   * Optional hint before several children of `path` are read in one batch,
+   * so that their reads get cheaper (kernel_cgroup_fs.ts: one read of the
+   * parent's cpu.stat brings all their CPU counters up to date at once).
+   */
+  prepareChildren?(path: string): void;
   /** Whether processes ever ran in it (decision 10): CPU time charged, or forks. */
   showsUse(path: string): boolean;
   /** Names of its subdirectories; [] if it is gone. */

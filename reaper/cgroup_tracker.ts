@@ -29,6 +29,9 @@ import { DeletionQueue, REAL_TIMERS, type TimerId, type Timers } from "./deletio
 import { formatStatsLine } from "./stats_line.ts";
 import type { Priority } from "../shared/log.ts";
 
+/** Changed children of one parent in a batch from which prepareChildren() pays. */
+const PREPARE_THRESHOLD = 8;
+
 type Kind = "ancestor" | "scope" | "cgroup";
 
 class Node {
@@ -167,6 +170,7 @@ export class CgroupTracker {
 
   /** Handles a batch of inotify events. */
   handleEvents(events: readonly WatchEvent[]): void {
+    this.#prepareParents(events);
     let overflow = false;
     for (const event of events) {
       if (event.mask & IN_Q_OVERFLOW) {
@@ -181,6 +185,20 @@ export class CgroupTracker {
       }
     }
     if (overflow) this.rescan();
+  }
+
+  /** Gives the fs a hint for parents with many cgroup.events changes in this batch. */
+  #prepareParents(events: readonly WatchEvent[]): void {
+    if (!this.#fs.prepareChildren || events.length < PREPARE_THRESHOLD) return;
+    const counts = new Map<Node, number>();
+    for (const event of events) {
+      if (!(event.mask & IN_MODIFY) || event.name !== "cgroup.events") continue;
+      const parent = this.#byWd.get(event.wd)?.parent;
+      if (parent) counts.set(parent, (counts.get(parent) ?? 0) + 1);
+    }
+    for (const [parent, n] of counts) {
+      if (n >= PREPARE_THRESHOLD && !parent.dropped) this.#fs.prepareChildren(parent.path);
+    }
   }
 
   /**

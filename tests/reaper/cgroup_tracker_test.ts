@@ -425,3 +425,26 @@ Deno.test("an exception while deleting one cgroup is logged; the others are dele
   assertEquals(t.logs, [`error: deleting '${SCOPE}/b': unexpected`]);
   assertEquals(t.fs.openFds.size, 0, "its dir fd is closed all the same");
 });
+
+Deno.test("a batch of many changes below one parent gives the fs one prepareChildren hint", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  const jobs = Array.from({ length: 10 }, (_, i) => `${SCOPE}/job${i}`);
+  for (const job of jobs) t.fs.mkdir(job);
+  t.settle(0);
+  for (const job of jobs) t.fs.setPopulated(job, true);
+  t.settle(0);
+  assertEquals(t.fs.prepared, [SCOPE], "one hint for ten changes in one batch");
+  for (const job of jobs) t.fs.setPopulated(job, false);
+  t.settle(0);
+  assertEquals(t.fs.prepared, [SCOPE, SCOPE]);
+  assertEquals(t.paths().sort(), [...jobs].sort());
+  t.fs.mkdir(`${SCOPE}/single`);
+  t.settle(0);
+  t.fs.run(`${SCOPE}/single`);
+  t.settle(50);
+  assertEquals(t.fs.prepared.length, 2, "no hint for a single change");
+  assertEquals(t.released.length, 11);
+  assert(!t.fs.exists(`${SCOPE}/job0`));
+});

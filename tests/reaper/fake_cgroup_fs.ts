@@ -166,6 +166,13 @@ export class FakeCgroupFs implements CgroupFs {
     return dir ? dir.populated : null;
   }
 
+  /** Paths given to prepareChildren(), in order. */
+  readonly prepared: string[] = [];
+
+  prepareChildren(path: string): void {
+    this.prepared.push(path);
+  }
+
   showsUse(path: string): boolean {
     this.beforeRead("use");
     return (this.#lookup(path)?.usageUsec ?? 0) > 0;
