@@ -12,6 +12,7 @@ import { DEFAULT_LUA_SCRIPT, DEFAULT_SCOPES } from "./defaults.ts";
 import { NO_HOOK, type ReaperHook } from "./hook.ts";
 import { checkLuaScript, loadLuaHook } from "./lua/lua_hook.ts";
 import { simulateRelease } from "./simulate.ts";
+import { isCloseOnExec, setCloseOnExec } from "../ffi/fd.ts";
 
 const NAME = "cm4all-spawn-reaper";
 
@@ -63,7 +64,30 @@ const program = newProgram(
     "--simulate <cgroup>",
     "reap one existing cgroup (path relative to the root) as the daemon would, without deleting it",
   );
+/**
+ * Descriptors inherited without FD_CLOEXEC (from whoever started us; systemd
+ * passes none) would leak into every program a script runs: mark them.
+ * Our own fds are opened with O_CLOEXEC by the ffi layer and by Deno.
+ */
+function closeInheritedOnExec(): void {
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync("/proc/self/fd")].map((e) => e.name);
+  } catch {
+    return; // no /proc: nothing to do
+  }
+  for (const name of names) {
+    const fd = Number(name);
+    try {
+      if (fd > 2 && !isCloseOnExec(fd)) setCloseOnExec(fd);
+    } catch {
+      // the directory listing's own fd, closed by now
+    }
+  }
+}
+
 parseCommandLine(program, Deno.args);
+closeInheritedOnExec();
 const options = program.opts<{
   cgroupRoot?: string;
   scope?: string[];

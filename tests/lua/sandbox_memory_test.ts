@@ -4,6 +4,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { loadLuaHook, type LuaHookOptions } from "../../reaper/lua/lua_hook.ts";
 import type { ReaperHook } from "../../reaper/hook.ts";
 import { released, SCOPE } from "./hook_test_helpers.ts";
+import { MemoryBudget } from "../../reaper/lua/memory_budget.ts";
 
 async function withScript(
   source: string,
@@ -112,6 +113,36 @@ Deno.test({
         parked = 10;
         await new Promise((r) => setTimeout(r, 20));
         assertEquals(parked, 10);
+      },
+    ),
+});
+
+Deno.test({
+  name: "4000 handlers parked forever with maxSuspended 100: the live heap stays flat",
+  sanitizeOps: false,
+  fn: () =>
+    withScript(
+      `function cgroup_released(c) coroutine.yield() end`,
+      { maxSuspended: 100 },
+      async (h) => {
+        const budget = new MemoryBudget(Number.MAX_SAFE_INTEGER); // only for liveGrowth()
+        const growth: number[] = [];
+        for (let round = 1; round <= 4; round++) {
+          for (let i = 0; i < 1000; i++) h.hook.cgroupReleased(released(`${SCOPE}/j${round}-${i}`));
+          await new Promise((r) => setTimeout(r, 10));
+          h.logs.length = 0; // the cancellation lines (checked above) are the test's memory
+          growth.push(budget.liveGrowth());
+        }
+        console.log(
+          `FIGURE ${
+            JSON.stringify({
+              name: "parked-handlers-live-heap-KiB",
+              after1000s: growth.map((g) => Math.round(g / 1024)),
+            })
+          }`,
+        );
+        // uncapped, each parked handler keeps ~3 KiB: 3000 more would add ~9 MiB
+        assert(growth[3] - growth[0] < 512 * 1024, `grew ${growth.map((g) => g >> 10)} KiB`);
       },
     ),
 });

@@ -1,0 +1,382 @@
+// Fault tests of the real reaper daemon (reaper/main.ts as a child process)
+// on the real cgroup2 tree under a private test root (root needed): SIGKILL
+// in the middle of a storm and a restart, an unreadable cgroup file, Lua
+// handlers that raise, park forever or loop, and the daemon's fds.
+// Figures are printed as "FIGURE {...}" lines (copied to the report).
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { close, O_RDONLY, open, setCloseOnExec } from "../../ffi/fd.ts";
+import { CANNOT_RUN, sleep, subdirectories, TestCgroupRoot, waitFor } from "./cgroup_fixture.ts";
+
+const DENO = Deno.execPath();
+const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
+const opts = { ignore: CANNOT_RUN, sanitizeOps: false, sanitizeResources: false };
+
+/** reaper/main.ts as a child; stderr and stdout collected as text. */
+class Reaper {
+  readonly child: Deno.ChildProcess;
+  stderr = "";
+  stdout = "";
+  exited: number | null = null;
+  readonly #reading: Promise<unknown>;
+
+  constructor(args: string[], wrapper: string[] = []) {
+    const argv = [...wrapper, DENO, "run", "-A", MAIN, ...args];
+    this.child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.child.status.then((s) => this.exited = s.signal !== null ? -1 : s.code);
+    const pump = async (stream: ReadableStream<Uint8Array>, into: "stderr" | "stdout") => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream) this[into] += decoder.decode(chunk, { stream: true });
+    };
+    this.#reading = Promise.all([
+      pump(this.child.stdout, "stdout"),
+      pump(this.child.stderr, "stderr"),
+    ]);
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  count(pattern: RegExp): number {
+    return this.stderr.split("\n").filter((l) => pattern.test(l)).length;
+  }
+
+  async waitForLog(pattern: RegExp, ms = 20_000): Promise<void> {
+    await waitFor(
+      () => {
+        if (this.exited !== null) {
+          throw new Error(`reaper exited (${this.exited}):\n${this.stderr}`);
+        }
+        return pattern.test(this.stderr);
+      },
+      `reaper log ${pattern}\n${this.stderr.slice(-2000)}`,
+      ms,
+    );
+  }
+
+  /** VmRSS in KiB. */
+  rssKiB(): number {
+    const status = Deno.readTextFileSync(`/proc/${this.pid}/status`);
+    return Number(status.match(/^VmRSS:\s+(\d+) kB$/m)![1]);
+  }
+
+  async kill(signal: Deno.Signal): Promise<void> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // already gone
+    }
+    await this.child.status;
+    await this.#reading;
+  }
+
+  /** SIGTERM, SIGKILL after 5 s; idempotent. */
+  async stop(): Promise<void> {
+    const timer = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 5000);
+    try {
+      await this.kill("SIGTERM");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+const READY = /watching .* cgroups found\)/;
+
+/** Runs n processes, each in its own new cgroup <scopeDir>/<prefix><i>, one sh loop. */
+async function storm(scopeDir: string, prefix: string, n: number): Promise<void> {
+  const script = `i=0; while [ $i -lt ${n} ]; do
+    d="${scopeDir}/${prefix}$i"; mkdir "$d"
+    sh -c 'echo $$ > "$1/cgroup.procs" && exec true' sh "$d"
+    i=$((i+1)); done`;
+  const status = await new Deno.Command("sh", { args: ["-c", script], stdin: "null" }).output();
+  if (!status.success) throw new Error(`storm failed: ${new TextDecoder().decode(status.stderr)}`);
+}
+
+function leftovers(cg: TestCgroupRoot, scope: string): string[] {
+  return subdirectories(cg.abs(scope));
+}
+
+function figure(name: string, values: Record<string, number | string>): void {
+  console.log(`FIGURE ${JSON.stringify({ name, ...values })}`);
+}
+
+Deno.test({
+  name: "SIGKILL in the middle of a 500-cgroup storm, restart: zero leftovers",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    let first: Reaper | null = null;
+    let second: Reaper | null = null;
+    try {
+      cg.mkdir("/s");
+      first = new Reaper(["--cgroup-root", cg.path, "--scope", "/s", "--lua", "/dev/null"]);
+      await first.waitForLog(READY);
+      const storming = storm(cg.abs("/s"), "job", 500);
+      await waitFor(() => first!.count(/^job\d+:/) >= 250, "250 reaps before the kill", 60_000);
+      await first.kill("SIGKILL");
+      const reapedBefore = first.count(/^job\d+:/);
+      await storming;
+      const left = leftovers(cg, "/s").length;
+      assert(left > 0, "the storm outlived the first reaper");
+      second = new Reaper(["--cgroup-root", cg.path, "--scope", "/s", "--lua", "/dev/null"]);
+      await second.waitForLog(READY);
+      await waitFor(() => leftovers(cg, "/s").length === 0, "zero leftovers", 60_000);
+      const reapedAfter = second.count(/^job\d+:/);
+      assertEquals(second.count(/error|Failed/i), 0, second.stderr);
+      assert(reapedBefore + reapedAfter >= 500, `${reapedBefore} + ${reapedAfter} reaps`);
+      figure("sigkill-storm", { cgroups: 500, reapedBefore, leftAtRestart: left, reapedAfter });
+    } finally {
+      await first?.stop();
+      await second?.stop();
+      await cg.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "unreadable cpu.stat (bind mount in the reaper's mount namespace): logged, still reaped",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    let reaper: Reaper | null = null;
+    try {
+      cg.mkdir("/s/bad");
+      cg.mkdir("/s/good");
+      // A write-only sysctl: open(O_RDONLY) fails with EACCES even for root.
+      // The mount lives only in the reaper's private mount namespace, so it
+      // disappears with the reaper whatever happens to the test.
+      const mount = `mount --bind /proc/sys/net/ipv4/route/flush '${cg.abs("/s/bad")}/cpu.stat'`;
+      reaper = new Reaper(
+        ["--cgroup-root", cg.path, "--scope", "/s", "--lua", "/dev/null"],
+        [
+          "unshare",
+          "--mount",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          `${mount} && exec "$@"`,
+          "sh",
+        ],
+      );
+      await reaper.waitForLog(READY);
+      await cg.runIn("/s/bad");
+      await cg.runIn("/s/good");
+      await waitFor(() => !cg.exists("/s/bad") && !cg.exists("/s/good"), "both reaped");
+      assertEquals(
+        reaper.count(/'\/s\/bad': failed to read cpu\.stat: .*Permission denied/),
+        1,
+        reaper.stderr,
+      );
+      // no stats line for bad: without cpu.stat (and here no memory/pids
+      // controllers) it has no fields, and a line without fields is not written
+      assertEquals(reaper.count(/^bad:/), 0, reaper.stderr);
+      assertMatch(reaper.stderr, /^good: cpu=/m);
+      assertEquals(reaper.count(/error|Failed/i), 1, reaper.stderr);
+      // and later cgroups are still served
+      cg.mkdir("/s/later");
+      await sleep(30);
+      await cg.runIn("/s/later");
+      await waitFor(() => !cg.exists("/s/later"), "later reaped");
+    } finally {
+      await reaper?.stop();
+      await cg.cleanup();
+    }
+  },
+});
+
+const FAILING = `
+function cgroup_released(c)
+  local kind = c.path:match("/(%a+)[^/]*$")
+  if kind == "err" then error("boom in " .. c.path) end
+  if kind == "yield" then coroutine.yield() end
+  if kind == "loop" then while true do end end
+  print("ok " .. c.path)
+end
+`;
+
+Deno.test({
+  name:
+    "Lua handlers that raise, loop or park forever: others still reaped, one line per failure, memory bounded",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    const dir = await Deno.makeTempDir({ prefix: "faults-lua-" });
+    let reaper: Reaper | null = null;
+    try {
+      await Deno.writeTextFile(`${dir}/reaper.lua`, FAILING);
+      cg.mkdir("/s");
+      reaper = new Reaper([
+        "--cgroup-root",
+        cg.path,
+        "--scope",
+        "/s",
+        "--lua",
+        `${dir}/reaper.lua`,
+        "--lua-max-suspended",
+        "100",
+      ]);
+      await reaper.waitForLog(READY);
+      const scope = cg.abs("/s");
+      // errors and loops interleaved with good ones
+      const t0 = Date.now();
+      for (let i = 0; i < 3; i++) {
+        for (const kind of ["err", "loop", "ok"]) {
+          cg.mkdir(`/s/${kind}${i}`);
+          await cg.runIn(`/s/${kind}${i}`);
+        }
+      }
+      await waitFor(() => leftovers(cg, "/s").length === 0, "err/loop/ok reaped", 60_000);
+      const failuresMs = Date.now() - t0;
+      await waitFor(
+        () => reaper!.stdout.split("\n").filter((l) => l.startsWith("ok ")).length === 3,
+        "ok output",
+      );
+      assertEquals(
+        reaper.count(/^Lua error in cgroup_released\('\/s\/err\d'\): .*boom in \/s\/err\d$/),
+        3,
+        reaper.stderr,
+      );
+      assertEquals(
+        reaper.count(
+          /^Lua error in cgroup_released\('\/s\/loop\d'\): .*instruction budget exceeded/,
+        ),
+        3,
+        reaper.stderr,
+      );
+
+      // 2 x 500 handlers parking in coroutine.yield(), nobody resumes them
+      await sleep(500);
+      const rss = [reaper.rssKiB()];
+      for (const round of [1, 2]) {
+        await storm(scope, `yield${round}x`, 500);
+        await waitFor(() => leftovers(cg, "/s").length === 0, "yield cgroups reaped", 60_000);
+        await waitFor(
+          () => reaper!.count(/cancelled: more than 100 handlers suspended/) === 500 * round - 100,
+          "cancellations",
+          30_000,
+        );
+        rss.push(reaper.rssKiB());
+      }
+      cg.mkdir("/s/ok9");
+      await cg.runIn("/s/ok9");
+      await waitFor(() => reaper!.stdout.includes("ok /s/ok9"), "a good handler after the storm");
+      const errorLines = reaper.count(/^Lua error/);
+      assertEquals(errorLines, 3 + 3 + 900, reaper.stderr.slice(-3000));
+      assertEquals(
+        reaper.count(/^cgroup_released|Failed to delete/),
+        0,
+        reaper.stderr.slice(-3000),
+      );
+      figure("lua-failures", {
+        errAndLoopAndOk9CgroupsMs: failuresMs,
+        yieldCgroups: "2 x 500",
+        parkedCap: 100,
+        rssKiB: rss.join(" -> "),
+        firstDeltaKiB: rss[1] - rss[0],
+        secondDeltaKiB: rss[2] - rss[1],
+      });
+      assert(rss[2] - rss[0] < 200 * 1024, `RSS grew ${rss[2] - rss[0]} KiB`);
+    } finally {
+      await reaper?.stop();
+      await cg.cleanup();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Flags (octal, as in /proc/PID/fdinfo) of every fd of pid. */
+function fdFlags(pid: number): Map<number, { flags: number; target: string }> {
+  const out = new Map<number, { flags: number; target: string }>();
+  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    const fd = Number(e.name);
+    try {
+      const info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd}`);
+      const flags = parseInt(info.match(/^flags:\s+([0-7]+)$/m)![1], 8);
+      out.set(fd, { flags, target: Deno.readLinkSync(`/proc/${pid}/fd/${fd}`) });
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+const O_CLOEXEC = 0o2000000;
+
+Deno.test({
+  name:
+    "every reaper fd beyond stdio is O_CLOEXEC (inherited ones too); os.execute passes only stdio",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    const dir = await Deno.makeTempDir({ prefix: "faults-fd-" });
+    let reaper: Reaper | null = null;
+    // an fd the reaper inherits without FD_CLOEXEC, as a careless parent would pass it
+    const leaked = open("/dev/null", O_RDONLY);
+    try {
+      setCloseOnExec(leaked, false);
+      // a handler that suspends keeps the cgroup dir fd (and its dup) open
+      await Deno.writeTextFile(
+        `${dir}/reaper.lua`,
+        `function cgroup_released(c)
+           local x = c.xattr.foo
+           os.execute("ls /proc/self/fd > ${dir}/child-fds")
+           coroutine.yield()
+         end`,
+      );
+      cg.mkdir("/s/job");
+      reaper = new Reaper([
+        "--cgroup-root",
+        cg.path,
+        "--scope",
+        "/s",
+        "--lua",
+        `${dir}/reaper.lua`,
+        "--lua-allow-exec",
+      ]);
+      await reaper.waitForLog(READY);
+      await cg.runIn("/s/job");
+      await waitFor(() => {
+        try {
+          return Deno.readTextFileSync(`${dir}/child-fds`).length > 0;
+        } catch {
+          return false;
+        }
+      }, "the child's fd list");
+      const flags = fdFlags(reaper.pid);
+      const inheritable = [...flags].filter(([fd, f]) => fd > 2 && (f.flags & O_CLOEXEC) === 0);
+      assertEquals(
+        inheritable.map(([fd, f]) => `${fd} -> ${f.target}`),
+        [],
+        "fds without O_CLOEXEC",
+      );
+      assert(flags.size > 5, `the reaper has its fds (${flags.size})`);
+      // ls lists its own fds: 0, 1, 2 and the one it reads /proc/self/fd with
+      const childFds = Deno.readTextFileSync(`${dir}/child-fds`).trim().split("\n").map(Number);
+      assertEquals(childFds.filter((fd) => fd > 3), [], `child fds ${childFds}`);
+      assertEquals(flags.get(leaked)?.target, "/dev/null", "the inherited fd is there, marked");
+      figure("reaper-fds", {
+        fds: flags.size,
+        withoutCloexec: inheritable.length,
+        childFds: childFds.join(","),
+      });
+    } finally {
+      close(leaked);
+      await reaper?.stop();
+      await cg.cleanup();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
