@@ -351,3 +351,31 @@ Deno.test("SIGTERM while user namespaces are being made leaves no helper behind"
   }
   for (const pid of seen) assert(!alive(pid), `helper ${pid} survived`);
 });
+
+Deno.test("with a TTL of 0 a name is gone right after its reply; the fds handed out stay valid", async () => {
+  await withDaemon(["--namespace-ttl", "0"], async (d) => {
+    const ns = makeNamespaces("fleeting", {
+      socket: d.address,
+      ipc: true,
+      pid: true,
+      uidMap: "0 0 1\n",
+    });
+    try {
+      // Discarded at once: its init is killed (usually before we can even look).
+      assert(
+        await waitFor(() => initOf(ns.pid!, d.children().keys()) === null, 5000),
+        "not discarded with TTL 0",
+      );
+      // The kernel keeps the namespaces alive for our fds.
+      assertMatch(fdKind(ns.ipc!), /^ipc:/);
+      assertMatch(fdKind(ns.pid!), /^pid:/);
+      assertMatch(fdKind(ns.user!), /^user:/);
+      const again = makeNamespaces("fleeting", { socket: d.address, ipc: true, pid: true });
+      assertNotEquals(ino(again.ipc!), ino(ns.ipc!));
+      assertNotEquals(ino(again.pid!), ino(ns.pid!));
+      closeNamespaces(again);
+    } finally {
+      closeNamespaces(ns);
+    }
+  });
+});
