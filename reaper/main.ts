@@ -106,7 +106,11 @@ if (options.checkLua !== undefined) {
   }
   let result: { ok: boolean; messages: string[] };
   try {
-    result = await checkLuaScript(options.checkLua);
+    result = await checkLuaScript(options.checkLua, {
+      instructionBudget: options.luaBudget,
+      memoryBudget: options.luaMemory === undefined ? undefined : options.luaMemory * 1048576,
+      allowExec: options.luaAllowExec === true,
+    });
   } catch (error) {
     result = { ok: false, messages: [`${options.checkLua}: ${errorMessage(error)}`] };
   }

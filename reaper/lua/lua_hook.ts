@@ -177,8 +177,9 @@ class LuaHook implements ReaperHook {
  */
 export async function checkLuaScript(
   path: string,
+  options: Pick<LuaHookOptions, "allowExec" | "memoryBudget" | "instructionBudget"> = {},
 ): Promise<{ ok: boolean; messages: string[] }> {
-  const { runtime, error } = await loadScript(path, { logError });
+  const { runtime, error } = await loadScript(path, { ...options, logError });
   try {
     if (error !== null) return { ok: false, messages: [error] };
     const L = runtime.L;

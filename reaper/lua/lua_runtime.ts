@@ -8,7 +8,7 @@ import { fixPcallHooks } from "./fengari_fixes.ts";
 import { installPrint } from "./print.ts";
 import { pushText } from "./lua_values.ts";
 import { logError } from "../../shared/log.ts";
-import { applySandbox } from "./sandbox.ts";
+import { applySandbox, limitStringRep } from "./sandbox.ts";
 import { MemoryBudget } from "./memory_budget.ts";
 
 export interface LuaRuntimeOptions {
@@ -44,6 +44,7 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   const L = lauxlib.luaL_newstate();
   lualib.luaL_openlibs(L);
   applySandbox(L, { allowExec: options.allowExec });
+  if (memoryBudget) limitStringRep(L, memoryBudget.limit, memoryBudget.message());
   // A JS exception escaping a JS function becomes a Lua error, not a crash.
   lua.lua_atnativeerror(L, (N: LuaState) => {
     const e = lua.lua_touserdata(N, -1);

@@ -15,7 +15,7 @@
 // allowExec restores os.execute, package.loadlib and the JS searchers.
 // os.exit and debug.sethook are always removed: the first ends the daemon,
 // the second disarms the budgets.
-import { lua, type LuaState, to_luastring } from "./fengari.ts";
+import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 
 export interface SandboxOptions {
   /** Keep os.execute, package.loadlib and the JS module searchers. */
@@ -68,5 +68,35 @@ function keepLuaSearchersOnly(L: LuaState): void {
   lua.lua_pop(L, 1);
   lua.lua_pushliteral(L, "");
   lua.lua_setfield(L, -2, to_luastring("cpath"));
+  lua.lua_pop(L, 1);
+}
+
+/**
+ * With a memory budget, string.rep (also s:rep, the same function) refuses
+ * a result larger than the whole budget before allocating it: one call could
+ * otherwise allocate gigabytes before the next budget check.
+ */
+export function limitStringRep(L: LuaState, maxBytes: number, message: string): void {
+  if (lua.lua_getglobal(L, to_luastring("string")) !== lua.LUA_TTABLE) {
+    lua.lua_pop(L, 1);
+    return;
+  }
+  lua.lua_getfield(L, -1, to_luastring("rep"));
+  const original = lua.lua_tocfunction(L, -1);
+  lua.lua_pop(L, 1);
+  const rep = (C: LuaState): number => {
+    const l = lauxlib.luaL_checklstring(C, 1).length;
+    const n = lauxlib.luaL_checkinteger(C, 2);
+    const lsep = lua.lua_isnoneornil(C, 3) ? 0 : lauxlib.luaL_checklstring(C, 3).length;
+    if (n > 0 && n * l + (n - 1) * lsep > maxBytes) {
+      lauxlib.luaL_where(C, 1);
+      lua.lua_pushstring(C, to_luastring(message));
+      lua.lua_concat(C, 2);
+      return lua.lua_error(C);
+    }
+    return original(C);
+  };
+  lua.lua_pushcfunction(L, rep);
+  lua.lua_setfield(L, -2, to_luastring("rep"));
   lua.lua_pop(L, 1);
 }

@@ -68,6 +68,25 @@ Deno.test({
 });
 
 Deno.test({
+  name: "memory budget: string.rep refuses a result larger than the budget before allocating",
+  sanitizeOps: false,
+  fn: () =>
+    withScript(
+      `function cgroup_released(c)
+        print(#string.rep("ab", 1000, ","))
+        print(#("x"):rep(2^30))
+      end`,
+      { memoryBudget: 16 * MIB },
+      async (h) => {
+        assertEquals(await h.hook.cgroupReleased(released()), false);
+        assertEquals(h.out, ["2999"]);
+        assertEquals(h.logs.length, 1);
+        assertMatch(h.logs[0], /reaper\.lua:3: memory budget exceeded \(16 MiB per Lua state\)$/);
+      },
+    ),
+});
+
+Deno.test({
   name: "memory budget: garbage is not charged (a forced GC measures what is live)",
   sanitizeOps: false,
   fn: () =>
