@@ -151,9 +151,20 @@ Deno.test({
   fn: async () => {
     const cg = new TestCgroupRoot();
     let reaper: Reaper | null = null;
+    const sleepers: Deno.ChildProcess[] = [];
     try {
       cg.mkdir("/s/bad");
       cg.mkdir("/s/good");
+      // populated when the reaper starts, so both are reaped on their 1 -> 0
+      // transition, with the mount in place (not by the start-up scan)
+      sleepers.push(cg.spawnIn("/s/bad", "exec sleep 60"), cg.spawnIn("/s/good", "exec sleep 60"));
+      await waitFor(
+        () =>
+          ["/s/bad", "/s/good"].every((p) =>
+            Deno.readTextFileSync(cg.abs(p) + "/cgroup.procs") !== ""
+          ),
+        "the sleepers to be in place",
+      );
       // A write-only sysctl: open(O_RDONLY) fails with EACCES even for root.
       // The mount lives only in the reaper's private mount namespace, so it
       // disappears with the reaper whatever happens to the test.
@@ -172,8 +183,12 @@ Deno.test({
         ],
       );
       await reaper.waitForLog(READY);
-      await cg.runIn("/s/bad");
-      await cg.runIn("/s/good");
+      await sleep(100);
+      assert(cg.exists("/s/bad") && cg.exists("/s/good"), "populated: kept by the start-up scan");
+      for (const s of sleepers.splice(0)) {
+        s.kill("SIGKILL");
+        await s.status;
+      }
       await waitFor(() => !cg.exists("/s/bad") && !cg.exists("/s/good"), "both reaped");
       assertEquals(
         reaper.count(/'\/s\/bad': failed to read cpu\.stat: .*Permission denied/),
@@ -191,6 +206,10 @@ Deno.test({
       await cg.runIn("/s/later");
       await waitFor(() => !cg.exists("/s/later"), "later reaped");
     } finally {
+      for (const s of sleepers) {
+        s.kill("SIGKILL");
+        await s.status;
+      }
       await reaper?.stop();
       await cg.cleanup();
     }
