@@ -46,8 +46,18 @@ export interface CgroupFs {
   showsUse(path: string): boolean;
   /** Names of its subdirectories; [] if it is gone. */
   subdirectories(path: string): string[];
-  /** Opens the directory (failure tolerated) and reads btime and the accounting files. */
-  snapshot(path: string): CgroupSnapshot;
+  /**
+   * Opens the directory (failure tolerated) and reads btime and the
+   * accounting files. afterShowsUse: showsUse(path) just answered true and
+   * only populated() was read since, so what it read may be reused.
+   */
+  snapshot(path: string, afterShowsUse?: boolean): CgroupSnapshot;
+  /**
+   * Optional: the directory's cgroup.subtree_control changed, so the
+   * controller files of its children may have come or gone (null: anywhere,
+   * e.g. after lost events).
+   */
+  controlsChanged?(path: string | null): void;
   /** rmdir; 0 or -errno. */
   rmdir(path: string): number;
   closeFd(fd: number): void;

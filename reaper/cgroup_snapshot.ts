@@ -4,7 +4,7 @@
 import { close, O_DIRECTORY, O_RDONLY, open } from "../ffi/fd.ts";
 import { AT_FDCWD, statxBirthTime } from "../ffi/fs.ts";
 import type { CgroupSnapshot } from "./cgroup_fs.ts";
-import { readCgroupStats } from "./cgroup_stats.ts";
+import { type FileReader, readCgroupStats } from "./cgroup_stats.ts";
 import { readSmallFile } from "./cgroup_files.ts";
 
 /** Absolute directory of a root-relative cgroup path. */
@@ -12,11 +12,39 @@ export function cgroupDirectory(root: string, path: string): string {
   return path === "/" ? root : root + path;
 }
 
+export interface SnapshotOptions {
+  /** false skips statx: the file system has no btime (hasBirthTime()). */
+  btime?: boolean;
+  /** Wraps the file reader (e.g. to skip files known absent, or reuse a read). */
+  reader?: (read: FileReader) => FileReader;
+}
+
+/** Whether statx reports btime on the file system of this directory. */
+export function hasBirthTime(directory: string): boolean {
+  let fd: number;
+  try {
+    fd = open(directory, O_RDONLY | O_DIRECTORY);
+  } catch {
+    return true; // unknown: keep asking per cgroup
+  }
+  try {
+    return statxBirthTime(fd).btime !== null;
+  } catch {
+    return true;
+  } finally {
+    close(fd);
+  }
+}
+
 /**
  * Opens root+path (failure tolerated: dirFd null, files then read by path)
  * and reads btime and the accounting files. The caller owns dirFd.
  */
-export function snapshotCgroup(root: string, path: string): CgroupSnapshot {
+export function snapshotCgroup(
+  root: string,
+  path: string,
+  options: SnapshotOptions = {},
+): CgroupSnapshot {
   const directory = cgroupDirectory(root, path);
   let dirFd: number | null = null;
   try {
@@ -25,7 +53,7 @@ export function snapshotCgroup(root: string, path: string): CgroupSnapshot {
     dirFd = null;
   }
   let btime: number | null = null;
-  if (dirFd !== null) {
+  if (dirFd !== null && options.btime !== false) {
     try {
       btime = statxBirthTime(dirFd).btime;
       if (btime === 0) btime = null;
@@ -33,11 +61,11 @@ export function snapshotCgroup(root: string, path: string): CgroupSnapshot {
       btime = null;
     }
   }
-  const { stats, problems } = readCgroupStats((name, limit) =>
+  const read: FileReader = (name, limit) =>
     dirFd !== null
       ? readSmallFile(dirFd, name, limit)
-      : readSmallFile(AT_FDCWD, `${directory}/${name}`, limit)
-  );
+      : readSmallFile(AT_FDCWD, `${directory}/${name}`, limit);
+  const { stats, problems } = readCgroupStats(options.reader ? options.reader(read) : read);
   return {
     cgroup: { path, dirFd, btime, takenAt: Date.now() / 1000, stats },
     problems,

@@ -209,6 +209,7 @@ export class CgroupTracker {
   rescan(): void {
     if (!this.#root) return;
     this.counters.rescans++;
+    this.#fs.controlsChanged?.(null);
     this.#options.log("warning", "inotify queue overflow or error: rescanning all cgroups");
     this.#reconcile(this.#root);
   }
@@ -242,8 +243,9 @@ export class CgroupTracker {
           this.#consider(node);
         }
       }
-    } else if ((event.mask & IN_MODIFY) && event.name === "cgroup.events") {
-      this.#consider(node);
+    } else if (event.mask & IN_MODIFY) {
+      if (event.name === "cgroup.events") this.#consider(node);
+      else if (event.name === "cgroup.subtree_control") this.#fs.controlsChanged?.(node.path);
     }
     if (event.mask & (IN_DELETE_SELF | IN_IGNORED)) {
       if (event.mask & IN_IGNORED) {
@@ -323,8 +325,10 @@ export class CgroupTracker {
       // (the kernel can charge it time spent before the move), so "empty"
       // must hold after the evidence was read, not only before.
       if (!this.#readEmpty(node)) return;
+      this.#reap(node, true);
+    } else {
+      this.#reap(node, false);
     }
-    this.#reap(node);
   }
 
   /** cgroup.events says populated 0 (a populated 1 is remembered as evidence). */
@@ -339,12 +343,12 @@ export class CgroupTracker {
     return true;
   }
 
-  #reap(node: Node): void {
+  #reap(node: Node, afterShowsUse: boolean): void {
     if (node.retryTimer !== null) {
       this.#timers.clearTimeout(node.retryTimer);
       node.retryTimer = null;
     }
-    const { cgroup, problems } = this.#fs.snapshot(node.path);
+    const { cgroup, problems } = this.#fs.snapshot(node.path, afterShowsUse);
     for (const problem of problems) this.#options.log("error", `'${node.path}': ${problem}`);
     const line = formatStatsLine(statsSuffix(node.path, node.scope), cgroup, cgroup.takenAt);
     if (line !== null) {

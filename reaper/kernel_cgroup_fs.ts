@@ -13,7 +13,7 @@ import {
   inotifyRemoveWatch,
   parseInotifyEvents,
 } from "../ffi/inotify.ts";
-import { closeQuietly, O_RDONLY, openatAllowing, pread, read } from "../ffi/fd.ts";
+import { closeQuietly, O_PATH, O_RDONLY, openatAllowing, pread, read } from "../ffi/fd.ts";
 import { AT_FDCWD, rmdir, statxLinkCount } from "../ffi/fs.ts";
 import { Errno } from "../ffi/errno_names.ts";
 import { strerror, SysError } from "../ffi/sys_error.ts";
@@ -21,7 +21,9 @@ import type { CgroupFs, CgroupSnapshot, WatchEvent } from "./cgroup_fs.ts";
 import { parsePopulated, showsUse, SINGLE_VALUE_LIMIT } from "./cgroup_stats.ts";
 import { MULTI_LINE_LIMIT } from "./cgroup_stats.ts";
 import { readSmallFile } from "./cgroup_files.ts";
-import { cgroupDirectory, snapshotCgroup } from "./cgroup_snapshot.ts";
+import { cgroupDirectory, hasBirthTime, snapshotCgroup } from "./cgroup_snapshot.ts";
+import { AbsentFiles } from "./absent_files.ts";
+import type { FileReader } from "./cgroup_stats.ts";
 
 // IN_MODIFY: kernfs reports a change of cgroup.events to the directory's
 // watch (name "cgroup.events") as long as the file's inode is cached, which
@@ -35,8 +37,14 @@ export class KernelCgroupFs implements CgroupFs {
   readonly #buffer = new Uint8Array(256 * 1024);
   readonly #eventsBuffer = new Uint8Array(MULTI_LINE_LIMIT);
   readonly #decoder = new TextDecoder();
+  readonly #absent = new AbsentFiles();
+  /** No statx for btime per cgroup on a file system without it (probed once). */
+  readonly #btime: boolean;
+  /** cpu.stat text of the last showsUse() that answered true. */
+  #evidence: { path: string; cpuStat: string } | null = null;
 
   constructor(readonly root: string) {
+    this.#btime = hasBirthTime(root);
     this.inotifyFd = inotifyInit();
   }
 
@@ -105,7 +113,12 @@ export class KernelCgroupFs implements CgroupFs {
     const cpu = readSmallFile(AT_FDCWD, dir + "/cpu.stat", MULTI_LINE_LIMIT);
     // usage_usec is always there on cgroup2; pids.forks (not mainline) only
     // matters where cpu.stat cannot tell.
-    if (cpu.kind === "ok" && /^usage_usec \d+$/m.test(cpu.text)) return showsUse(cpu.text, null);
+    this.#evidence = null;
+    if (cpu.kind === "ok" && /^usage_usec \d+$/m.test(cpu.text)) {
+      if (!showsUse(cpu.text, null)) return false;
+      this.#evidence = { path, cpuStat: cpu.text };
+      return true;
+    }
     const forks = readSmallFile(AT_FDCWD, dir + "/pids.forks", SINGLE_VALUE_LIMIT);
     return showsUse(null, forks.kind === "ok" ? forks.text : null);
   }
@@ -125,8 +138,43 @@ export class KernelCgroupFs implements CgroupFs {
     }
   }
 
-  snapshot(path: string): CgroupSnapshot {
-    return snapshotCgroup(this.root, path);
+  snapshot(path: string, afterShowsUse = false): CgroupSnapshot {
+    // The evidence was read while the cgroup was empty (populated 0 before
+    // and after), which is when the accounting is to be read: reuse it.
+    const cpuStat = afterShowsUse && this.#evidence?.path === path ? this.#evidence.cpuStat : null;
+    this.#evidence = null;
+    const slash = path.lastIndexOf("/");
+    const parent = slash <= 0 ? "/" : path.slice(0, slash);
+    const missed: string[] = [];
+    const snapshot = snapshotCgroup(this.root, path, {
+      btime: this.#btime,
+      reader: (read) => {
+        const reuse: FileReader = cpuStat === null
+          ? read
+          : (name, limit) =>
+            name === "cpu.stat" ? { kind: "ok", text: cpuStat } : read(name, limit);
+        return this.#absent.reader(parent, reuse, missed);
+      },
+    });
+    const dirFd = snapshot.cgroup.dirFd;
+    if (missed.length > 0 && dirFd !== null) {
+      // Missing because the cgroup was removed meanwhile teaches nothing.
+      const fd = openatAllowing(dirFd, "cgroup.events", O_PATH, GONE);
+      if (fd >= 0) {
+        closeQuietly(fd);
+        this.#absent.learn(parent, missed);
+      }
+    }
+    return snapshot;
+  }
+
+  controlsChanged(path: string | null): void {
+    this.#absent.forget(path);
+  }
+
+  /** Optional accounting files known absent in children of `parent`. */
+  absentFilesBelow(parent: string): string[] {
+    return this.#absent.absentBelow(parent);
   }
 
   rmdir(path: string): number {

@@ -448,3 +448,34 @@ Deno.test("a batch of many changes below one parent gives the fs one prepareChil
   assertEquals(t.released.length, 11);
   assert(!t.fs.exists(`${SCOPE}/job0`));
 });
+
+Deno.test("snapshot() may reuse the usage evidence only right after it was read", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir(`${SCOPE}/quick`);
+  t.fs.run(`${SCOPE}/quick`); // emptied before registration: evidence needed
+  t.settle(0);
+  t.fs.mkdir(`${SCOPE}/seen`);
+  t.settle(0);
+  t.fs.setPopulated(`${SCOPE}/seen`, true);
+  t.settle(0);
+  t.fs.setPopulated(`${SCOPE}/seen`, false); // populated 1 was seen: no evidence read
+  t.settle(0);
+  assertEquals(t.fs.snapshots, [[`${SCOPE}/quick`, true], [`${SCOPE}/seen`, false]]);
+});
+
+Deno.test("subtree_control changes and rescans reach the fs (controller files may change)", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(`${SCOPE}/job`) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.setPopulated(`${SCOPE}/job`, true);
+  t.settle(0);
+  t.fs.writeSubtreeControl(SCOPE);
+  t.fs.writeSubtreeControl(`${SCOPE}/job`);
+  t.settle(0);
+  assertEquals(t.fs.controlsChangedCalls, [SCOPE, `${SCOPE}/job`]);
+  t.fs.overflow();
+  t.settle(0);
+  assertEquals(t.fs.controlsChangedCalls, [SCOPE, `${SCOPE}/job`, null]);
+});

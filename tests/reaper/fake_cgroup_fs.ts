@@ -182,7 +182,22 @@ export class FakeCgroupFs implements CgroupFs {
     return [...(this.#lookup(path)?.children.keys() ?? [])];
   }
 
-  snapshot(path: string): CgroupSnapshot {
+  /** [path, afterShowsUse] of every snapshot() call. */
+  readonly snapshots: [string, boolean][] = [];
+  /** Arguments of every controlsChanged() call. */
+  readonly controlsChangedCalls: (string | null)[] = [];
+
+  /** Someone wrote the directory's cgroup.subtree_control. */
+  writeSubtreeControl(path: string): void {
+    this.#emit(this.#lookup(path)!.inode, IN_MODIFY, "cgroup.subtree_control");
+  }
+
+  controlsChanged(path: string | null): void {
+    this.controlsChangedCalls.push(path);
+  }
+
+  snapshot(path: string, afterShowsUse = false): CgroupSnapshot {
+    this.snapshots.push([path, afterShowsUse]);
     const dir = this.#lookup(path);
     const stats = emptyStats();
     let dirFd: number | null = null;
