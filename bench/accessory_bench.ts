@@ -1,5 +1,6 @@
 // Accessory daemon benchmark: throughput, latency, creation cost, memory.
 //   node_modules/.bin/deno run -A bench/accessory_bench.ts [--seconds 2] [--names 1000] [--repeat 1]
+//     [--daemon-v8-flags=--max-semi-space-size=1]
 // Prints one JSON document, then a short table. Starts its own daemon on a
 // unique abstract socket (with --namespace-ttl 600) and stops it at the end.
 //
@@ -33,6 +34,8 @@ const NAMES = option("--names", 1000);
 // On a shared machine other load comes and goes: run each throughput scenario
 // REPEAT times and keep the fastest run (stated in the output).
 const REPEAT = option("--repeat", 1);
+// V8 flags for the daemon, e.g. --daemon-v8-flags=--max-semi-space-size=1
+const V8_FLAGS = args.find((a) => a.startsWith("--daemon-v8-flags="))?.slice(18) ?? "";
 const root = new URL("..", import.meta.url).pathname;
 const DENO = `${root}node_modules/.bin/deno`;
 
@@ -47,7 +50,16 @@ async function startDaemon(): Promise<Deno.ChildProcess> {
   bind(notify, notifyAddress);
   setTimeoutOption(notify, SO_RCVTIMEO, 15_000);
   const child = new Deno.Command(DENO, {
-    args: ["run", "-A", `${root}accessory/main.ts`, "--listen", address, "--namespace-ttl", "600"],
+    args: [
+      "run",
+      "-A",
+      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
+      `${root}accessory/main.ts`,
+      "--listen",
+      address,
+      "--namespace-ttl",
+      "600",
+    ],
     env: { NOTIFY_SOCKET: notifyAddress },
     stdin: "null",
     stdout: "null",
@@ -225,6 +237,7 @@ const report: Record<string, unknown> = {
   machine: { cores: navigator.hardwareConcurrency, loadavg: Deno.loadavg() },
   seconds_per_scenario: SECONDS,
   throughput_runs_per_scenario_best_kept: REPEAT,
+  daemon_v8_flags: V8_FLAGS,
 };
 try {
   await new Promise((r) => setTimeout(r, 300));
