@@ -95,11 +95,11 @@ class Reaper {
 const READY = /watching .* cgroups found\)/;
 
 /** Runs n processes, each in its own new cgroup <scopeDir>/<prefix><i>, one sh loop. */
-async function storm(scopeDir: string, prefix: string, n: number): Promise<void> {
+async function storm(scopeDir: string, prefix: string, n: number, pause = ""): Promise<void> {
   const script = `i=0; while [ $i -lt ${n} ]; do
     d="${scopeDir}/${prefix}$i"; mkdir "$d"
     sh -c 'echo $$ > "$1/cgroup.procs" && exec true' sh "$d"
-    i=$((i+1)); done`;
+    ${pause ? `sleep ${pause};` : ""} i=$((i+1)); done`;
   const status = await new Deno.Command("sh", { args: ["-c", script], stdin: "null" }).output();
   if (!status.success) throw new Error(`storm failed: ${new TextDecoder().decode(status.stderr)}`);
 }
@@ -123,10 +123,20 @@ Deno.test({
       cg.mkdir("/s");
       first = new Reaper(["--cgroup-root", cg.path, "--scope", "/s", "--lua", "/dev/null"]);
       await first.waitForLog(READY);
-      const storming = storm(cg.abs("/s"), "job", 500);
-      await waitFor(() => first!.count(/^job\d+:/) >= 250, "250 reaps before the kill", 60_000);
+      // ~10 ms per cgroup, so the kill lands while cgroups are being
+      // created, emptied, reaped, queued for deletion and deleted
+      let stormDone = false;
+      const storming = storm(cg.abs("/s"), "job", 500, "0.01").finally(() => stormDone = true);
+      await waitFor(
+        () => first!.count(/^job\d+:/) >= 100 && !cg.exists("/s/job0"),
+        "100 reaps and the first deletion",
+        60_000,
+      );
       await first.kill("SIGKILL");
       const reapedBefore = first.count(/^job\d+:/);
+      const reapedNames = first.stderr.match(/^job\d+(?=:)/gm) ?? [];
+      const deletedBefore = reapedNames.filter((name) => !cg.exists(`/s/${name}`)).length;
+      assert(!stormDone, "killed in the middle of the storm");
       await storming;
       const left = leftovers(cg, "/s").length;
       assert(left > 0, "the storm outlived the first reaper");
@@ -136,7 +146,15 @@ Deno.test({
       const reapedAfter = second.count(/^job\d+:/);
       assertEquals(second.count(/error|Failed/i), 0, second.stderr);
       assert(reapedBefore + reapedAfter >= 500, `${reapedBefore} + ${reapedAfter} reaps`);
-      figure("sigkill-storm", { cgroups: 500, reapedBefore, leftAtRestart: left, reapedAfter });
+      assertEquals(left, reapedAfter, "the restart reaps exactly what was left");
+      figure("sigkill-storm", {
+        cgroups: 500,
+        reapedBeforeKill: reapedBefore,
+        deletedBeforeKill: deletedBefore,
+        leftAtRestart: left,
+        reapedAfterRestart: reapedAfter,
+        leftoversAtEnd: leftovers(cg, "/s").length,
+      });
     } finally {
       await first?.stop();
       await second?.stop();
