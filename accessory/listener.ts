@@ -2,6 +2,8 @@
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
 import { closeQuietly, setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
+import { SysError } from "../ffi/sys_error.ts";
+import { logWarning } from "../shared/log.ts";
 import {
   accept,
   bind,
@@ -53,13 +55,39 @@ export function adoptListener(fd: number): number {
   return fd;
 }
 
-/** Accepts every pending connection whenever the listener turns readable. */
+/** How long accepting pauses when the process is out of fds (EMFILE/ENFILE). */
+const ACCEPT_PAUSE_MS = 100;
+
+/**
+ * Accepts every pending connection whenever the listener turns readable. Out
+ * of fds, the listener would stay readable and spin: accepting pauses for a
+ * moment instead (one log line per pause).
+ */
 export function watchListener(
   loop: EventLoop,
   fd: number,
   onConnection: (fd: number) => void,
 ): void {
-  loop.add(fd, EPOLLIN, () => {
-    for (let connection; (connection = accept(fd)) !== null;) onConnection(connection);
-  });
+  const watch = () =>
+    loop.add(fd, EPOLLIN, () => {
+      try {
+        for (let connection; (connection = accept(fd)) !== null;) onConnection(connection);
+      } catch (e) {
+        if (!(e instanceof SysError && (e.code === "EMFILE" || e.code === "ENFILE"))) throw e;
+        logWarning(`${e.message}; not accepting for ${ACCEPT_PAUSE_MS} ms`);
+        loop.remove(fd);
+        setTimeout(() => {
+          if (isOpen(fd)) watch();
+        }, ACCEPT_PAUSE_MS);
+      }
+    });
+  watch();
+}
+
+function isOpen(fd: number): boolean {
+  try {
+    return isListeningSocket(fd, SOCK_SEQPACKET);
+  } catch {
+    return false;
+  }
 }

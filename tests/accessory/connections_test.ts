@@ -254,6 +254,27 @@ Deno.test("clients that vanish or never read do not disturb others or leak fds",
   }, ["--namespace-ttl", "60"]);
 });
 
+Deno.test("out of fds, the daemon pauses accepting and recovers", async () => {
+  const d = await Daemon.start([], {}, ["prlimit", "--nofile=80:80", "--"]);
+  const held: AccessoryConnection[] = [];
+  try {
+    // Fill the daemon's fd table with idle connections (the kernel queues
+    // the ones it cannot accept; connect() still succeeds up to the backlog).
+    for (let i = 0; i < 120; i++) held.push(new AccessoryConnection(d.address, 2000));
+    await sleep(300);
+    for (const c of held.splice(0)) c.close();
+    // Served again once fds are free.
+    const ns = makeNamespaces("recovered", { socket: d.address, ipc: true, timeout: 10_000 });
+    assert(ns.ipc !== undefined);
+    closeNamespaces(ns);
+  } finally {
+    for (const c of held) c.close();
+    const { code, log } = await d.stop();
+    assertEquals(code, 0, log);
+    assertMatch(log, /Too many open files \(EMFILE\); not accepting for 100 ms/);
+  }
+});
+
 Deno.test("200 concurrent clients are all answered", async () => {
   await withDaemon((d) => {
     const clients: { c: AccessoryConnection; r: ReturnType<typeof namespaceRequest> }[] = [];

@@ -32,15 +32,21 @@ export class Daemon {
    * Starts the daemon and waits for READY=1 on a NOTIFY_SOCKET of our own
    * (so the test also covers the systemd notification).
    */
-  static async start(args: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
+  static async start(
+    args: string[] = [],
+    env: Record<string, string> = {},
+    /** A command the daemon runs under, e.g. ["prlimit", "--nofile=64"]. */
+    wrapper: string[] = [],
+  ): Promise<Daemon> {
     const address = uniqueAddress();
     const notifyAddress = uniqueAddress("notify");
     const notify = unixSocket(SOCK_DGRAM, false);
     try {
       bind(notify, notifyAddress);
       setTimeoutOption(notify, SO_RCVTIMEO, 100);
-      const child = new Deno.Command(DENO, {
-        args: ["run", "-A", DAEMON, "--listen", address, ...args],
+      const command = [...wrapper, DENO, "run", "-A", DAEMON, "--listen", address, ...args];
+      const child = new Deno.Command(command[0], {
+        args: command.slice(1),
         env: { NOTIFY_SOCKET: notifyAddress, ...env },
         stdin: "null",
         stdout: "null",
