@@ -3,13 +3,13 @@
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
 import { closeQuietly } from "../ffi/fd.ts";
-import type { Credentials } from "../ffi/socket.ts";
+import { type Credentials, peerCredentials } from "../ffi/socket.ts";
 import { MessageReceiver, MessageSender, MSG_CTRUNC, MSG_TRUNC } from "../ffi/socket_message.ts";
 import { errorMessage, logError, logWarning } from "../shared/log.ts";
 import { decodeRequest, ProtocolError } from "../shared/protocol.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
 import { SysError } from "../ffi/sys_error.ts";
-import type { Reply, RequestHandler } from "./request_handler.ts";
+import { errorReply, type Reply, type RequestHandler } from "./request_handler.ts";
 
 /** Requests are small; uid_map and gid_map are below a page each. */
 export const MAX_DATAGRAM = 64 * 1024;
@@ -26,6 +26,8 @@ export class Connection {
   readonly #queue = new OrderedQueue((e) => logError(`reply failed: ${errorMessage(e)}`));
   #open = true;
   #peer: Credentials | undefined;
+  /** SO_PEERCRED: who connected. */
+  readonly connector: Credentials | undefined;
 
   constructor(
     readonly fd: number,
@@ -33,6 +35,11 @@ export class Connection {
     readonly handler: RequestHandler,
     readonly onClose: (connection: Connection) => void,
   ) {
+    try {
+      this.connector = peerCredentials(fd);
+    } catch {
+      this.connector = undefined; // the policy refuses a peer without credentials
+    }
     loop.add(fd, EPOLLIN, () => this.#readable());
   }
 
@@ -46,14 +53,25 @@ export class Connection {
       if (message === null) return;
       // Clients have no business sending fds; do not leak them.
       for (const fd of message.fds) closeQuietly(fd);
-      if (message.credentials) this.#peer = message.credentials;
+      // Credentials of this datagram only: a missing one must not inherit a previous one.
+      this.#peer = message.credentials;
       if (message.length === 0) {
         this.close();
         return;
       }
-      if (message.flags & (MSG_TRUNC | MSG_CTRUNC)) {
-        this.#reject(`datagram larger than ${MAX_DATAGRAM} bytes or with too many fds`);
+      if (message.flags & MSG_TRUNC) {
+        this.#reject(`datagram larger than ${MAX_DATAGRAM} bytes`);
         return;
+      }
+      if (message.flags & MSG_CTRUNC) {
+        // Ancillary data cut short (too many fds sent, or the daemon is out of
+        // fds): the credentials may be missing. Answer, never guess.
+        this.#queue.add(
+          null,
+          () => this.#send(errorReply("Ancillary data truncated (fds sent, or daemon out of fds)")),
+          () => {},
+        );
+        continue;
       }
       let request;
       try {
@@ -64,7 +82,12 @@ export class Connection {
         return;
       }
       if (request === null) continue; // only NOP: no response
-      this.handler.handle(request, this.#peer, this.#queue, (reply) => this.#send(reply));
+      this.handler.handle(
+        request,
+        { message: this.#peer, connector: this.connector },
+        this.#queue,
+        (reply) => this.#send(reply),
+      );
     }
   }
 

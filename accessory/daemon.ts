@@ -1,12 +1,18 @@
 // The accessory daemon: listeners, connections, the namespace registry.
 import { EventLoop } from "../ffi/event_loop.ts";
 import { closeQuietly } from "../ffi/fd.ts";
-import { errorMessage, logError } from "../shared/log.ts";
+import { errorMessage, logError, logNotice, logWarning } from "../shared/log.ts";
+import { kill as killPid, SIGNALS } from "../ffi/process.ts";
+import { SLEEP } from "./init_links.ts";
+import { findOrphanedInitName, findOrphanedInits } from "./orphaned_inits.ts";
+import { PidNamespace } from "./pid_namespace.ts";
 import { Connection } from "./connection.ts";
 import { watchListener } from "./listener.ts";
 import { NamespaceFactory } from "./namespace_factory.ts";
 import { NamespaceRegistry } from "./namespace_registry.ts";
-import { allowEveryone, type Policy, RequestHandler } from "./request_handler.ts";
+import { type AccessList, DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { RateLimitedLog } from "./rate_limited_log.ts";
+import { accessListPolicy, type Policy, RequestHandler } from "./request_handler.ts";
 
 /** How long stop() waits for killed inits and helpers to be gone. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -18,7 +24,13 @@ export interface DaemonOptions {
   namespaceTtl: number;
   /** A private directory for the init symlinks. */
   runtimeDirectory: string;
+  /** Who may request namespaces besides uid 0 (default: nobody else). */
+  access?: AccessList;
+  /** Overrides `access`. */
   policy?: Policy;
+  limits?: Partial<Limits>;
+  /** Marked on the inits; a daemon with the same key adopts them after a crash. */
+  instance?: string;
 }
 
 export class AccessoryDaemon {
@@ -28,14 +40,19 @@ export class AccessoryDaemon {
   readonly handler: RequestHandler;
   readonly #connections = new Set<Connection>();
   readonly #listeners: number[];
+  readonly #limits: Limits;
+  readonly #overflowLog = new RateLimitedLog("warning");
   #running: Promise<void> | null = null;
 
   constructor(options: DaemonOptions) {
     this.loop.onError = (error, fd) =>
       logError(`handler for fd ${fd} failed: ${errorMessage(error)}`);
-    this.factory = new NamespaceFactory(this.loop, options.runtimeDirectory);
+    this.factory = new NamespaceFactory(this.loop, options.runtimeDirectory, options.instance);
     this.registry = new NamespaceRegistry(this.factory, options.namespaceTtl * 1000);
-    this.handler = new RequestHandler(this.registry, options.policy ?? allowEveryone);
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const policy = options.policy ??
+      accessListPolicy(options.access ?? { uids: new Set(), gids: new Set() });
+    this.handler = new RequestHandler(this.registry, policy, this.#limits);
     this.#listeners = options.listeners;
   }
 
@@ -44,6 +61,14 @@ export class AccessoryDaemon {
     if (this.#running === null) {
       for (const fd of this.#listeners) {
         watchListener(this.loop, fd, (connection) => {
+          if (this.#connections.size >= this.#limits.maxConnections) {
+            closeQuietly(connection);
+            this.#overflowLog.log(
+              `${this.#connections.size} connections open (limit ${this.#limits.maxConnections}); ` +
+                "closing new ones",
+            );
+            return;
+          }
           this.#connections.add(
             new Connection(connection, this.loop, this.handler, (c) => this.#connections.delete(c)),
           );
@@ -52,6 +77,39 @@ export class AccessoryDaemon {
       this.#running = this.loop.run();
     }
     return this.#running;
+  }
+
+  /**
+   * Takes over the inits a crashed predecessor with the same instance key
+   * left running: NAME maps to the same PID namespace again (processes in it
+   * keep running); its TTL starts now. A duplicate or unadoptable one is
+   * killed. Returns the names adopted.
+   */
+  adoptOrphans(): string[] {
+    const sleep = Deno.realPathSync(SLEEP);
+    const instance = this.factory.instance;
+    const adopted: string[] = [];
+    for (const [pid, name] of findOrphanedInits(instance, sleep)) {
+      const stillIt = () => findOrphanedInitName(pid, instance, sleep) === name;
+      try {
+        const ok = this.registry.adopt(
+          name,
+          (onExit) => PidNamespace.adopt(pid, this.loop, onExit, stillIt),
+        );
+        if (ok) {
+          adopted.push(name);
+          logNotice(`${JSON.stringify(name)}: adopted init pid ${pid} of a previous run`);
+          continue;
+        }
+        logWarning(`${JSON.stringify(name)}: second init pid ${pid} of a previous run; killing it`);
+      } catch (e) {
+        logWarning(
+          `cannot adopt init pid ${pid} (${JSON.stringify(name)}): ${errorMessage(e)}; killing it`,
+        );
+      }
+      killPid(pid, SIGNALS.SIGKILL);
+    }
+    return adopted;
   }
 
   get connections(): number {

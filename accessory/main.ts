@@ -1,5 +1,16 @@
 // cm4all-spawn-accessory: creates and hands out named namespaces.
-import { collect, fatal, newProgram, nonNegativeNumber, parseCommandLine } from "../shared/cli.ts";
+import {
+  collect,
+  fatal,
+  newProgram,
+  nonNegativeNumber,
+  parseCommandLine,
+  usageError,
+} from "../shared/cli.ts";
+import { InvalidArgumentError } from "commander";
+import { socketName } from "../ffi/socket.ts";
+import { instanceKey } from "./init_marker.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { errorMessage, logInfo, logNotice } from "../shared/log.ts";
 import { listenFds, notify } from "../shared/systemd.ts";
 import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
@@ -7,6 +18,33 @@ import { AccessoryDaemon } from "./daemon.ts";
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
 
 const NAME = "cm4all-spawn-accessory";
+
+const LIMIT_OPTIONS: [string, keyof Limits, string][] = [
+  ["--max-name-length <bytes>", "maxNameLength", "longest NAME"],
+  ["--max-names <n>", "maxNames", "live names"],
+  ["--max-user-namespaces <n>", "maxUserNamespaces", "user namespaces per name"],
+  ["--max-map-bytes <bytes>", "maxMapBytes", "size of one uid_map/gid_map"],
+  ["--max-map-lines <n>", "maxMapLines", "lines of one uid_map/gid_map"],
+  ["--max-connections <n>", "maxConnections", "open client connections (beyond: closed)"],
+];
+
+function positiveInteger(option: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${option} wants a positive integer, not '${value}'`);
+    }
+    return n;
+  };
+}
+
+function id(option: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 0xfffffffe) {
+    usageError(NAME, `${option} wants a numeric id, not '${value}'`);
+  }
+  return n;
+}
 
 const program = newProgram(NAME, "Creates namespaces for process spawners.")
   .option(
@@ -21,8 +59,24 @@ const program = newProgram(NAME, "Creates namespaces for process spawners.")
     nonNegativeNumber("--namespace-ttl"),
     60,
   );
+for (const [flag, key, what] of LIMIT_OPTIONS) {
+  program.option(flag, what, positiveInteger(flag.split(" ")[0]), DEFAULT_LIMITS[key]);
+}
+program
+  .option(
+    "--allow-uid <uid>",
+    "also allow UID to request namespaces (repeatable; uid 0 always may)",
+    collect,
+  )
+  .option("--allow-gid <gid>", "also allow GID to request namespaces (repeatable)", collect);
 parseCommandLine(program, Deno.args);
-const options = program.opts<{ listen?: string[]; namespaceTtl: number }>();
+const options = program.opts<
+  { listen?: string[]; namespaceTtl: number; allowUid?: string[]; allowGid?: string[] } & Limits
+>();
+const access = {
+  uids: new Set((options.allowUid ?? []).map((v) => id("--allow-uid", v))),
+  gids: new Set((options.allowGid ?? []).map((v) => id("--allow-gid", v))),
+};
 
 /** A private directory for the init symlinks: $RUNTIME_DIRECTORY (systemd) or /run. */
 function makeRuntimeDirectory(): string {
@@ -76,6 +130,9 @@ const daemon = new AccessoryDaemon({
   listeners,
   namespaceTtl: options.namespaceTtl,
   runtimeDirectory,
+  access,
+  instance: instanceKey(listeners.map(socketName)),
+  limits: Object.fromEntries(LIMIT_OPTIONS.map(([, key]) => [key, options[key]])),
 });
 
 let stopping = false;
@@ -94,10 +151,14 @@ Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
 // The original daemon has nothing to reload either.
 Deno.addSignalListener("SIGHUP", () => logNotice("SIGHUP: reload (nothing to reload)"));
 
+const adopted = daemon.adoptOrphans();
+if (adopted.length > 0) logNotice(`adopted ${adopted.length} names of a previous run`);
 const running = daemon.run();
 logInfo(
   `listening (${options.listen?.join(", ") ?? "socket activation or " + DEFAULT_ADDRESS}), ` +
-    `namespace TTL ${options.namespaceTtl} s`,
+    `namespace TTL ${options.namespaceTtl} s, allowed uids 0${
+      [...access.uids].map((u) => "," + u).join("")
+    } gids ${[...access.gids].join(",") || "-"}`,
 );
 notify("READY=1");
 await running;

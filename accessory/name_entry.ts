@@ -44,6 +44,14 @@ export class NameEntry {
     return this.#ipc;
   }
 
+  /** Takes over an init of a previous run as NAME's PID namespace. */
+  adoptPid(adopt: (onExit: (gone: PidNamespace) => void) => PidNamespace): PidNamespace {
+    if (this.#pid !== null) throw new Error(`${JSON.stringify(this.name)} has a PID namespace`);
+    const pid = adopt((gone) => this.#initExited(gone));
+    this.#pid = pid;
+    return pid;
+  }
+
   /** NAME's PID namespace, started on first use (ready when returned). */
   pidFd(): number {
     if (this.#pid === null) {
@@ -52,6 +60,15 @@ export class NameEntry {
       logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`);
     }
     return this.#pid.fd;
+  }
+
+  /** User namespaces made or being made for this name. */
+  get userNamespaces(): number {
+    return this.#users.size;
+  }
+
+  hasUserNamespace(maps: UserNamespaceMaps): boolean {
+    return this.#users.has(userKey(maps));
   }
 
   /** The cached fd, or a promise shared by every request for the same maps. */

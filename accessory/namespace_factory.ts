@@ -7,6 +7,7 @@ import { openNamespace } from "../ffi/namespace.ts";
 import type { UserNamespaceMaps } from "../shared/protocol.ts";
 import { InitLinks } from "./init_links.ts";
 import { createIpcNamespace } from "./ipc_namespace.ts";
+import { markerEnvironment } from "./init_marker.ts";
 import { failed } from "./namespace_error.ts";
 import { PidNamespace } from "./pid_namespace.ts";
 import { createUserNamespace, type HelperSet } from "./user_namespace.ts";
@@ -17,7 +18,12 @@ export class NamespaceFactory {
   readonly links: InitLinks;
   readonly helpers: HelperSet = new Set();
 
-  constructor(readonly loop: EventLoop, runtimeDirectory: string) {
+  constructor(
+    readonly loop: EventLoop,
+    runtimeDirectory: string,
+    /** The daemon instance marked on its inits (init_marker.ts). */
+    readonly instance = "",
+  ) {
     this.links = new InitLinks(runtimeDirectory);
   }
 
@@ -33,7 +39,13 @@ export class NamespaceFactory {
   pid(name: string, onExit: (namespace: PidNamespace) => void): PidNamespace {
     const link = this.links.acquire(name);
     try {
-      return PidNamespace.create(link, this.#ownPid, this.loop, onExit);
+      return PidNamespace.create(
+        link,
+        this.#ownPid,
+        this.loop,
+        onExit,
+        markerEnvironment(this.instance, name),
+      );
     } catch (e) {
       throw failed("create PID namespace", e);
     } finally {

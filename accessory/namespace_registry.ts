@@ -28,6 +28,19 @@ export class NamespaceRegistry {
     return entry;
   }
 
+  /**
+   * A new, unheld entry for NAME around an init of a previous run; its TTL
+   * starts now. Returns false if NAME is taken already.
+   */
+  adopt(name: string, adopt: Parameters<NameEntry["adoptPid"]>[0]): boolean {
+    if (this.#entries.has(name)) return false;
+    const entry = new NameEntry(name, this.factory, this.ttl, this.now());
+    entry.adoptPid(adopt);
+    this.#entries.set(name, entry);
+    this.#arm(entry);
+    return true;
+  }
+
   release(entry: NameEntry): void {
     if (entry.discarded) return;
     entry.lifetime.release(this.now());

@@ -36,6 +36,8 @@ const DEFAULT_SIGNALS = Array.from({ length: 31 }, (_, i) => i + 1)
 export class PidNamespace {
   #fdOpen = true;
   #running = true;
+  /** Started by a previous run of the daemon: not our child, not ours to reap. */
+  readonly adopted: boolean;
   readonly #exited = Promise.withResolvers<void>();
 
   private constructor(
@@ -46,10 +48,13 @@ export class PidNamespace {
     readonly pidfd: number,
     readonly loop: EventLoop,
     onExit: (namespace: PidNamespace) => void,
+    adopted = false,
   ) {
-    // The pidfd turns readable when the init has exited: reap it.
+    this.adopted = adopted;
+    // The pidfd turns readable when the init has exited: reap it (its new
+    // parent reaps an adopted one).
     loop.add(pidfd, EPOLLIN, () => {
-      reap(pidfd);
+      if (!adopted) reap(pidfd);
       this.#running = false;
       loop.remove(pidfd);
       closeQuietly(pidfd);
@@ -70,6 +75,8 @@ export class PidNamespace {
     ownPidNamespace: number,
     loop: EventLoop,
     onExit: (namespace: PidNamespace) => void,
+    /** The init's environment: the markers of init_marker.ts. */
+    env: string[] = [],
   ): PidNamespace {
     unshare(CLONE_NEWPID);
     let pid: number;
@@ -77,6 +84,7 @@ export class PidNamespace {
       pid = withSignalIgnored(SIGNALS.SIGCHLD, () =>
         spawnProcess(link, {
           argv: [link, "infinity"],
+          env,
           cwd: "/", // do not pin the daemon's working directory
           defaultSignals: DEFAULT_SIGNALS,
         }));
@@ -94,6 +102,30 @@ export class PidNamespace {
         reap(pidfd, true);
         closeQuietly(pidfd);
       }
+      throw e;
+    }
+  }
+
+  /**
+   * Takes over the init `pid` of a previous run (see orphaned_inits.ts). The
+   * caller checks the pid first; the pidfd pins it from here on, and the
+   * check `stillIt` after opening it rules out pid reuse in between.
+   */
+  static adopt(
+    pid: number,
+    loop: EventLoop,
+    onExit: (namespace: PidNamespace) => void,
+    stillIt: () => boolean,
+  ): PidNamespace {
+    const pidfd = pidfdOpen(pid);
+    let fd = -1;
+    try {
+      fd = openNamespace(pid, "pid");
+      if (!stillIt()) throw new Error(`process ${pid} changed while being adopted`);
+      return new PidNamespace(fd, pid, pidfd, loop, onExit, true);
+    } catch (e) {
+      closeQuietly(fd);
+      closeQuietly(pidfd);
       throw e;
     }
   }

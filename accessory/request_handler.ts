@@ -10,7 +10,15 @@ import {
   namespaceFlags,
   type Request,
 } from "../shared/protocol.ts";
+import {
+  type AccessList,
+  checkPeer,
+  checkRequestLimits,
+  DEFAULT_LIMITS,
+  type Limits,
+} from "./limits.ts";
 import { NamespaceError } from "./namespace_error.ts";
+import { RateLimitedLog } from "./rate_limited_log.ts";
 import type { NamespaceRegistry } from "./namespace_registry.ts";
 import type { NameEntry } from "./name_entry.ts";
 import type { OrderedQueue, Outcome } from "./ordered_queue.ts";
@@ -23,13 +31,21 @@ export interface Reply {
   closeAfterSend: number[];
 }
 
-/**
- * Access control hook (a later issue): return null to allow, or the message
- * of the ERROR response. `peer` are the SCM_CREDENTIALS of the datagram.
- */
-export type Policy = (request: Request, peer: Credentials | undefined) => string | null;
+/** Who sent a datagram: its SCM_CREDENTIALS, and SO_PEERCRED of the connection. */
+export interface Peer {
+  message: Credentials | undefined;
+  connector: Credentials | undefined;
+}
+
+/** Access control: return null to allow, or the message of the ERROR response. */
+export type Policy = (request: Request, peer: Peer) => string | null;
 
 export const allowEveryone: Policy = () => null;
+
+/** Only uid 0 and the listed uids/gids (see limits.ts). */
+export function accessListPolicy(access: AccessList): Policy {
+  return (_request, peer) => checkPeer(access, peer.message, peer.connector);
+}
 
 export function errorReply(message: string): Reply {
   return { datagram: encodeErrorResponse(message), fds: [], closeAfterSend: [] };
@@ -39,18 +55,34 @@ export class RequestHandler {
   // A success datagram depends only on which kinds were requested.
   readonly #successDatagrams = new Map<number, Uint8Array<ArrayBuffer>>();
 
-  constructor(readonly registry: NamespaceRegistry, readonly policy: Policy = allowEveryone) {}
+  readonly #refusals = new RateLimitedLog("warning");
+
+  constructor(
+    readonly registry: NamespaceRegistry,
+    readonly policy: Policy = allowEveryone,
+    readonly limits: Limits = { ...DEFAULT_LIMITS },
+  ) {}
 
   /** Queues the request's reply on `queue`; `send` gets it in order. */
   handle(
     request: Request,
-    peer: Credentials | undefined,
+    peer: Peer,
     queue: OrderedQueue,
     send: (reply: Reply) => void,
   ): void {
     const denied = this.policy(request, peer);
     if (denied !== null) {
+      const who = peer.message ?? peer.connector;
+      this.#refusals.log(
+        `refused ${JSON.stringify(request.name)} to pid ${who?.pid ?? "?"} uid ${who?.uid ?? "?"}` +
+          ` gid ${who?.gid ?? "?"}: ${denied}`,
+      );
       queue.add(null, () => send(errorReply(denied)), () => {});
+      return;
+    }
+    const refused = checkRequestLimits(request, this.limits) ?? this.#checkCapacity(request);
+    if (refused !== null) {
+      queue.add(null, () => send(errorReply(refused)), () => {});
       return;
     }
     const entry = this.registry.acquire(request.name);
@@ -75,6 +107,25 @@ export class RequestHandler {
       },
       () => this.registry.release(entry),
     );
+  }
+
+  /** Limits that depend on what the daemon holds: live names, user namespaces per name. */
+  #checkCapacity(request: Request): string | null {
+    const entry = this.registry.get(request.name);
+    if (entry === undefined) {
+      if (this.registry.size >= this.limits.maxNames) {
+        return `Too many names: ${this.registry.size} live (limit ${this.limits.maxNames})`;
+      }
+      return null;
+    }
+    if (
+      request.user && !entry.hasUserNamespace(request.user) &&
+      entry.userNamespaces >= this.limits.maxUserNamespaces
+    ) {
+      return `Too many user namespaces for ${JSON.stringify(request.name)}: ` +
+        `${entry.userNamespaces} (limit ${this.limits.maxUserNamespaces})`;
+    }
+    return null;
   }
 
   #assemble(entry: NameEntry, request: Request): Reply {
