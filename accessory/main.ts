@@ -10,6 +10,7 @@ import {
 import { InvalidArgumentError } from "commander";
 import { socketName } from "../ffi/socket.ts";
 import { instanceKey } from "./init_marker.ts";
+import { markInheritedCloseOnExec } from "./inherited_fds.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { errorMessage, logInfo, logNotice } from "../shared/log.ts";
 import { listenFds, notify } from "../shared/systemd.ts";
@@ -87,6 +88,8 @@ function makeRuntimeDirectory(): string {
     return Deno.makeTempDirSync({ prefix: `${NAME}.` });
   }
 }
+
+markInheritedCloseOnExec();
 
 // Every name holds a few fds (namespaces, pidfd) and every client one: use
 // the hard limit, not the soft 1024 default.
