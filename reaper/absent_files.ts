@@ -16,7 +16,7 @@ const OPTIONAL = new Set([
   "pids.events",
 ]);
 
-/** Parents remembered at most; beyond that everything is forgotten (deleted parents). */
+/** Parents remembered at most (the tracker forgets deleted ones; this bounds the rest). */
 const MAX_PARENTS = 4096;
 
 export class AbsentFiles {

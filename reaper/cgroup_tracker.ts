@@ -428,6 +428,8 @@ export class CgroupTracker {
     }
     if (node.events >= 0) this.#fs.closeEvents(node.events);
     node.events = -1;
+    // A directory made later under this path starts with its own controls.
+    if (node.kind !== "ancestor") this.#fs.controlsChanged?.(node.path);
     if (node.retryTimer !== null) this.#timers.clearTimeout(node.retryTimer);
     node.retryTimer = null;
     if (node.parent?.children.get(node.name) === node) node.parent.children.delete(node.name);

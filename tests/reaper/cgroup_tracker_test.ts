@@ -478,4 +478,12 @@ Deno.test("subtree_control changes and rescans reach the fs (controller files ma
   t.fs.overflow();
   t.settle(0);
   assertEquals(t.fs.controlsChangedCalls, [SCOPE, `${SCOPE}/job`, null]);
+  t.fs.setPopulated(`${SCOPE}/job`, false);
+  t.settle(50);
+  assert(!t.fs.exists(`${SCOPE}/job`));
+  assertEquals(
+    t.fs.controlsChangedCalls.at(-1),
+    `${SCOPE}/job`,
+    "a removed directory's knowledge is dropped (a new one may have other controls)",
+  );
 });
