@@ -8,6 +8,7 @@ import { MessageReceiver, MessageSender, MSG_CTRUNC, MSG_TRUNC } from "../ffi/so
 import { errorMessage, logError, logWarning } from "../shared/log.ts";
 import { decodeRequest, ProtocolError } from "../shared/protocol.ts";
 import { OrderedQueue } from "./ordered_queue.ts";
+import { RateLimitedLog } from "./rate_limited_log.ts";
 import { SysError } from "../ffi/sys_error.ts";
 import { errorReply, type Reply, type RequestHandler } from "./request_handler.ts";
 
@@ -21,6 +22,8 @@ const PEER_GONE = ["EPIPE", "ECONNRESET"];
 const buffer = new Uint8Array(MAX_DATAGRAM);
 const receiver = new MessageReceiver(4);
 const sender = new MessageSender(4);
+// A client sending garbage in a loop must not flood the journal.
+const malformedLog = new RateLimitedLog("warning", 1000, 20);
 
 export class Connection {
   readonly #queue = new OrderedQueue((e) => logError(`reply failed: ${errorMessage(e)}`));
@@ -93,7 +96,7 @@ export class Connection {
 
   #reject(reason: string): void {
     const who = this.#peer ? `pid ${this.#peer.pid} uid ${this.#peer.uid}` : `fd ${this.fd}`;
-    logWarning(`malformed request from ${who}: ${reason}; closing the connection`);
+    malformedLog.log(`malformed request from ${who}: ${reason}; closing the connection`);
     this.close();
   }
 

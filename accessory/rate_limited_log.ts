@@ -1,27 +1,33 @@
-// At most one log line per interval for a kind of event, so that a flood of
+// At most `burst` log lines per interval for a kind of event, so that a flood of
 // refused peers or connections cannot flood the journal. The next line
 // tells how many were left out.
 import { log, type Priority } from "../shared/log.ts";
 
 export class RateLimitedLog {
-  #last = -Infinity;
+  #windowStart = -Infinity;
+  #inWindow = 0;
   #suppressed = 0;
 
   constructor(
     readonly priority: Priority,
     readonly intervalMs = 1000,
+    readonly burst = 1,
     readonly now: () => number = () => performance.now(),
     readonly sink: (priority: Priority, message: string) => void = log,
   ) {}
 
-  /** Logs `message` unless one was logged less than the interval ago. */
+  /** Logs `message` unless `burst` lines were logged in the current interval. */
   log(message: string): boolean {
     const now = this.now();
-    if (now - this.#last < this.intervalMs) {
+    if (now - this.#windowStart >= this.intervalMs) {
+      this.#windowStart = now;
+      this.#inWindow = 0;
+    }
+    if (this.#inWindow >= this.burst) {
       this.#suppressed++;
       return false;
     }
-    this.#last = now;
+    this.#inWindow++;
     const note = this.#suppressed > 0 ? ` (${this.#suppressed} similar lines suppressed)` : "";
     this.#suppressed = 0;
     this.sink(this.priority, message + note);
