@@ -160,9 +160,9 @@ Deno.test(`daemon: ${DAEMON_RUNS} fuzzed datagrams; answered as predicted or clo
     );
     assert(
       settled,
-      `leak: fds ${fdsBefore} -> ${fdCount(d.pid)} (${fdKinds(d.pid)}), children ${childrenBefore} -> ${
-        childrenOf(d.pid).size
-      }`,
+      `leak: fds ${fdsBefore} -> ${fdCount(d.pid)} (${
+        fdKinds(d.pid)
+      }), children ${childrenBefore} -> ${childrenOf(d.pid).size}`,
     );
   } catch (e) {
     const wchan = Deno.readTextFileSync(`/proc/${d.pid}/wchan`);
