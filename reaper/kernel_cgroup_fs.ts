@@ -23,6 +23,7 @@ import { MULTI_LINE_LIMIT } from "./cgroup_stats.ts";
 import { readSmallFile } from "./cgroup_files.ts";
 import { cgroupDirectory, hasBirthTime, snapshotCgroup } from "./cgroup_snapshot.ts";
 import { AbsentFiles } from "./absent_files.ts";
+import { logWarning } from "../shared/log.ts";
 import type { FileReader } from "./cgroup_stats.ts";
 
 // IN_MODIFY: kernfs reports a change of cgroup.events to the directory's
@@ -120,7 +121,15 @@ export class KernelCgroupFs implements CgroupFs {
       return true;
     }
     const forks = readSmallFile(AT_FDCWD, dir + "/pids.forks", SINGLE_VALUE_LIMIT);
-    return showsUse(null, forks.kind === "ok" ? forks.text : null);
+    const used = showsUse(null, forks.kind === "ok" ? forks.text : null);
+    if (!used && cpu.kind === "error") {
+      // Without evidence the cgroup waits for a populated 1 -> 0 transition;
+      // say so, or an unreadable file would leave it behind silently.
+      logWarning(
+        `'${path}': cannot read cpu.stat (${cpu.message}); kept until it is seen populated`,
+      );
+    }
+    return used;
   }
 
   subdirectories(path: string): string[] {

@@ -10,7 +10,6 @@ import { findCgroup2Root } from "./cgroup_root.ts";
 import { ReaperDaemon } from "./daemon.ts";
 import { DEFAULT_LUA_SCRIPT, DEFAULT_SCOPES } from "./defaults.ts";
 import { NO_HOOK, type ReaperHook } from "./hook.ts";
-import { checkLuaScript, loadLuaHook } from "./lua/lua_hook.ts";
 import { simulateRelease } from "./simulate.ts";
 import { isCloseOnExec, setCloseOnExec } from "../ffi/fd.ts";
 
@@ -106,6 +105,7 @@ if (options.checkLua !== undefined) {
   }
   let result: { ok: boolean; messages: string[] };
   try {
+    const { checkLuaScript } = await import("./lua/lua_hook.ts");
     result = await checkLuaScript(options.checkLua, {
       instructionBudget: options.luaBudget,
       memoryBudget: options.luaMemory === undefined ? undefined : options.luaMemory * 1048576,
@@ -161,6 +161,8 @@ async function loadHook(): Promise<ReaperHook> {
     logNotice(`${scriptPath} not found: running without Lua (log and delete only)`);
     return NO_HOOK;
   }
+  // The Lua runtime (fengari, libsodium) costs ~20 MiB: load it only for a script.
+  const { loadLuaHook } = await import("./lua/lua_hook.ts");
   try {
     return await loadLuaHook({
       scriptPath,
