@@ -37,8 +37,9 @@ export class Daemon {
     env: Record<string, string> = {},
     /** A command the daemon runs under, e.g. ["prlimit", "--nofile=64"]. */
     wrapper: string[] = [],
+    /** The listening address (default: a fresh unique one). */
+    address = uniqueAddress(),
   ): Promise<Daemon> {
-    const address = uniqueAddress();
     const notifyAddress = uniqueAddress("notify");
     const notify = unixSocket(SOCK_DGRAM, false);
     try {
