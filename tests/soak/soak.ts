@@ -70,7 +70,7 @@ const reaperDrained = (async () => {
 
 const workers: Worker[] = [];
 const clientStats = new Map<number, Record<string, number>>();
-let storm = { batches: 0, cgroups: 0 };
+const storm = { batches: 0, cgroups: 0 };
 let exitCode = 0;
 try {
   await sleep(3000); // both daemons up and idle
