@@ -334,3 +334,19 @@ Deno.test("out of fds, requests get an ERROR, never a partial set of fds", async
     assertEquals(code, 0, log);
   }
 });
+
+Deno.test("a client out of fds (MSG_CTRUNC) refuses the partial response and closes what arrived", async () => {
+  await withDaemon([], async (d) => {
+    const out = await new Deno.Command(DENO, {
+      args: ["run", "-A", new URL("./fd_starved_client.ts", import.meta.url).pathname, d.address],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    const result = JSON.parse(text);
+    assertEquals(result.error, "ProtocolError", text);
+    assertMatch(result.message, /truncated/);
+    assert(result.leaked <= 0, `the client kept fds of the partial response: ${text}`);
+  });
+});
