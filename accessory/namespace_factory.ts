@@ -2,7 +2,7 @@
 // namespaces (to return to after unshare), the init symlinks and the user
 // namespace helpers still running.
 import type { EventLoop } from "../ffi/event_loop.ts";
-import { closeQuietly } from "../ffi/fd.ts";
+import { closeQuietly, fstat } from "../ffi/fd.ts";
 import { openNamespace } from "../ffi/namespace.ts";
 import type { UserNamespaceMaps } from "../shared/protocol.ts";
 import { InitLinks } from "./init_links.ts";
@@ -35,8 +35,11 @@ export class NamespaceFactory {
     }
   }
 
-  /** A PID namespace whose init shows NAME; onExit runs when the init is gone. */
-  pid(name: string, onExit: (namespace: PidNamespace) => void): PidNamespace {
+  /**
+   * A PID namespace whose init shows NAME and lives in the IPC namespace
+   * `ipc`; onExit runs when the init is gone.
+   */
+  pid(name: string, ipc: number, onExit: (namespace: PidNamespace) => void): PidNamespace {
     const link = this.links.acquire(name);
     try {
       return PidNamespace.create(
@@ -45,6 +48,7 @@ export class NamespaceFactory {
         this.loop,
         onExit,
         markerEnvironment(this.instance, name),
+        { fd: ipc, own: this.#ownIpc },
       );
     } catch (e) {
       throw failed("create PID namespace", e);
@@ -52,6 +56,11 @@ export class NamespaceFactory {
       // The init has exec'ed (or failed to): the symlink has done its job.
       this.links.release(link);
     }
+  }
+
+  /** True if fd is the daemon's own IPC namespace. */
+  isOwnIpc(fd: number): boolean {
+    return fstat(fd).ino === fstat(this.#ownIpc).ino;
   }
 
   user(maps: UserNamespaceMaps): Promise<number> {

@@ -26,7 +26,7 @@
 // About 1.5 MB RSS, no Deno.
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
-import { CLONE_NEWPID, openNamespace, unshare } from "../ffi/namespace.ts";
+import { CLONE_NEWIPC, CLONE_NEWPID, openNamespace, setns, unshare } from "../ffi/namespace.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { reap, spawnProcess } from "../ffi/spawn.ts";
@@ -115,8 +115,19 @@ export class PidNamespace {
     onExit: (namespace: PidNamespace) => void,
     /** The init's environment: the markers of init_marker.ts. */
     env: string[] = [],
+    /**
+     * The name's IPC namespace for the init to live in (so that a restarted
+     * daemon finds it again at /proc/PID/ns/ipc), and the daemon's own.
+     */
+    ipc: { fd: number; own: number } | null = null,
   ): PidNamespace {
-    unshare(CLONE_NEWPID);
+    if (ipc) setns(ipc.fd, CLONE_NEWIPC);
+    try {
+      unshare(CLONE_NEWPID);
+    } catch (e) {
+      if (ipc) returnToOwnNamespace(ipc.own, CLONE_NEWIPC);
+      throw e;
+    }
     let pid: number;
     try {
       pid = spawnProcess(ENV, {
@@ -127,6 +138,7 @@ export class PidNamespace {
       });
     } finally {
       returnToOwnNamespace(ownPidNamespace, CLONE_NEWPID);
+      if (ipc) returnToOwnNamespace(ipc.own, CLONE_NEWIPC);
     }
     let pidfd = -1;
     try {

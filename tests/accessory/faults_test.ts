@@ -82,7 +82,7 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
   const address = uniqueAddress();
   const first = await Daemon.start([], {}, [], address);
   const ns = makeNamespaces("adopted", { socket: address, ipc: true, pid: true });
-  const pidIno = ino(ns.pid!);
+  const [ipcIno, pidIno] = [ino(ns.ipc!), ino(ns.pid!)];
   const init = initOf(ns.pid!, first.children().keys())!;
   const runtimeDir = runtimeDirectoryOf(init);
   // A customer process inside the PID namespace.
@@ -107,9 +107,10 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
     assert(alive(init));
 
     second = await Daemon.start([], {}, [], address);
-    const again = makeNamespaces("adopted", { socket: address, pid: true });
+    const again = makeNamespaces("adopted", { socket: address, ipc: true, pid: true });
     try {
       assertEquals(ino(again.pid!), pidIno, "the name maps to its old PID namespace");
+      assertEquals(ino(again.ipc!), ipcIno, "... and to its old IPC namespace (the init's)");
     } finally {
       closeNamespaces(again);
     }
