@@ -10,7 +10,8 @@ import {
 import { InvalidArgumentError } from "commander";
 import { socketName } from "../ffi/socket.ts";
 import { instanceKey } from "./init_marker.ts";
-import { markInheritedCloseOnExec } from "./inherited_fds.ts";
+import { markInheritedCloseOnExec } from "../shared/inherited_fds.ts";
+import { exitOnSignals } from "../shared/shutdown.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { errorMessage, logInfo, logNotice } from "../shared/log.ts";
 import { listenFds, notify } from "../shared/systemd.ts";
@@ -138,19 +139,11 @@ const daemon = new AccessoryDaemon({
   limits: Object.fromEntries(LIMIT_OPTIONS.map(([, key]) => [key, options[key]])),
 });
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logNotice(`${signal}: shutting down`);
+exitOnSignals(["SIGTERM", "SIGINT"], async () => {
   await daemon.stop();
   for (const path of boundPaths) Deno.removeSync(path);
   Deno.removeSync(runtimeDirectory, { recursive: true });
-  Deno.exit(0);
-}
-
-Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
-Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
+});
 // The original daemon has nothing to reload either.
 Deno.addSignalListener("SIGHUP", () => logNotice("SIGHUP: reload (nothing to reload)"));
 

@@ -9,7 +9,9 @@ export interface Program {
   entry: string;
   /**
    * Deno permission flags. FFI (libc) already gives a program everything the
-   * kernel allows it, so the other flags only keep Deno's own checks quiet.
+   * kernel allows it, so for the FFI programs narrower flags would protect
+   * nothing; they read /proc (fds, mountinfo, orphaned inits), which Deno
+   * grants only with --allow-all.
    */
   permissions: string[];
 }
@@ -18,24 +20,17 @@ export const PROGRAMS: readonly Program[] = [
   {
     name: "cm4all-spawn-accessory",
     entry: "accessory/main.ts",
-    permissions: ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write", "--allow-run"],
+    permissions: ["--allow-all"],
   },
   {
     name: "cm4all-spawn-client",
     entry: "accessory/client_main.ts",
-    permissions: ["--allow-ffi", "--allow-env", "--allow-read", "--allow-write", "--allow-run"],
+    permissions: ["--allow-all"],
   },
   {
     name: "cm4all-spawn-reaper",
     entry: "reaper/main.ts",
-    permissions: [
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-sys",
-    ],
+    permissions: ["--allow-all"],
   },
   {
     name: "cm4all-spawn-netns",

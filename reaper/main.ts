@@ -11,7 +11,8 @@ import { ReaperDaemon } from "./daemon.ts";
 import { DEFAULT_LUA_SCRIPT, DEFAULT_SCOPES } from "./defaults.ts";
 import { NO_HOOK, type ReaperHook } from "./hook.ts";
 import { simulateRelease } from "./simulate.ts";
-import { isCloseOnExec, setCloseOnExec } from "../ffi/fd.ts";
+import { markInheritedCloseOnExec } from "../shared/inherited_fds.ts";
+import { exitOnSignals } from "../shared/shutdown.ts";
 
 const NAME = "cm4all-spawn-reaper";
 
@@ -63,30 +64,8 @@ const program = newProgram(
     "--simulate <cgroup>",
     "reap one existing cgroup (path relative to the root) as the daemon would, without deleting it",
   );
-/**
- * Descriptors inherited without FD_CLOEXEC (from whoever started us; systemd
- * passes none) would leak into every program a script runs: mark them.
- * Our own fds are opened with O_CLOEXEC by the ffi layer and by Deno.
- */
-function closeInheritedOnExec(): void {
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync("/proc/self/fd")].map((e) => e.name);
-  } catch {
-    return; // no /proc: nothing to do
-  }
-  for (const name of names) {
-    const fd = Number(name);
-    try {
-      if (fd > 2 && !isCloseOnExec(fd)) setCloseOnExec(fd);
-    } catch {
-      // the directory listing's own fd, closed by now
-    }
-  }
-}
-
 parseCommandLine(program, Deno.args);
-closeInheritedOnExec();
+markInheritedCloseOnExec();
 const options = program.opts<{
   cgroupRoot?: string;
   scope?: string[];
@@ -209,18 +188,10 @@ logInfo(
   `watching ${scopes.join(", ")} below ${cgroupRoot} (${daemon.trackedCgroups} cgroups found)`,
 );
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logNotice(`${signal}: shutting down`);
+exitOnSignals(["SIGTERM", "SIGINT", "SIGQUIT"], async () => {
   await daemon.stop();
   await hook.close();
-  Deno.exit(0);
-}
-Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
-Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
-Deno.addSignalListener("SIGQUIT", () => void shutdown("SIGQUIT"));
+});
 Deno.addSignalListener("SIGHUP", () => {
   try {
     hook.reload();

@@ -1,6 +1,7 @@
-// Whatever the daemon's parent left open (a shell's fds, a test runner's
-// pipes) must not reach the inits and helpers: marked close-on-exec at
-// start-up. The daemon's own fds are all opened close-on-exec.
+// Whatever a daemon's parent left open (a shell's fds, a test runner's
+// pipes, socket-activation fds) must not reach the processes the daemon
+// starts (inits, helpers, programs a Lua script runs): marked close-on-exec
+// at start-up. The daemons' own fds are all opened close-on-exec.
 import { isCloseOnExec, setCloseOnExec } from "../ffi/fd.ts";
 
 export function markInheritedCloseOnExec(): void {
