@@ -34,7 +34,7 @@ export interface DaemonOptions {
 }
 
 export class AccessoryDaemon {
-  readonly loop = new EventLoop();
+  readonly loop = new EventLoop({ spinMicroseconds: 100 });
   readonly factory: NamespaceFactory;
   readonly registry: NamespaceRegistry;
   readonly handler: RequestHandler;

@@ -18,13 +18,18 @@ interface Registration {
 }
 
 const MAX_EVENTS = 256;
+/** Longest stretch of synchronous dispatching before yielding to JS tasks. */
+const MAX_SYNC_MS = 5;
 
 /**
  * One epoll fd served on the JS thread. At most one blocking epoll_wait runs
  * on a worker thread at a time; ready events are then drained with
  * synchronous epoll_wait(0) calls until none is left, so a busy loop makes
- * one thread hop per idle period, not one per message. Handlers run
- * synchronously and must not block. An eventfd wakes the wait for stop().
+ * one thread hop per idle period, not one per message. With spinMs > 0 the
+ * loop keeps polling synchronously that long after the last event before it
+ * hops: a request/response peer's next message usually arrives within tens of
+ * microseconds, and waking a sleeping thread costs more than that. Handlers
+ * run synchronously and must not block. An eventfd wakes the wait for stop().
  */
 export class EventLoop {
   readonly #epfd = epollCreate();
@@ -43,7 +48,10 @@ export class EventLoop {
     console.error(`event loop: handler for fd ${fd} failed:`, error);
   };
 
-  constructor() {
+  readonly #spinMs: number;
+
+  constructor(options: { spinMicroseconds?: number } = {}) {
+    this.#spinMs = (options.spinMicroseconds ?? 0) / 1000;
     epollAdd(this.#epfd, this.#wakeFd, EPOLLIN, 0n);
   }
 
@@ -105,14 +113,27 @@ export class EventLoop {
 
   async #serve(): Promise<void> {
     this.#stopping = false;
+    let since = performance.now();
     while (!this.#stopping) {
-      const n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, -1);
-      this.#dispatch(this.#asyncEvents, n);
-      while (!this.#stopping) {
-        const more = epollWaitNow(this.#epfd, this.#syncEvents, 0);
-        if (more === 0) break;
-        this.#dispatch(this.#syncEvents, more);
+      let n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
+      for (const until = performance.now() + this.#spinMs; n === 0 && performance.now() < until;) {
+        n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
       }
+      if (n > 0) {
+        this.#dispatch(this.#syncEvents, n);
+        // Busy or spinning, the JS thread must still let timers, signals and
+        // promise callbacks run now and then: a zero-timeout wait on the
+        // worker thread is one such turn (setTimeout(0) would cost ~1 ms).
+        if (performance.now() - since > MAX_SYNC_MS) {
+          n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, 0);
+          since = performance.now();
+          this.#dispatch(this.#asyncEvents, n);
+        }
+        continue;
+      }
+      n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, -1);
+      since = performance.now();
+      this.#dispatch(this.#asyncEvents, n);
     }
   }
 
