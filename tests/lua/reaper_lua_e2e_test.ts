@@ -7,6 +7,7 @@ import { close, O_DIRECTORY, O_RDONLY, open, read } from "../../ffi/fd.ts";
 import { bind, SOCK_DGRAM, unixSocket } from "../../ffi/socket.ts";
 import { fsetxattr } from "../../ffi/fs.ts";
 import { CANNOT_RUN, sleep, TestCgroupRoot, waitFor } from "../reaper/cgroup_fixture.ts";
+import { collectLines } from "../child_lines.ts";
 
 const DENO = Deno.execPath();
 const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
@@ -35,22 +36,6 @@ function setXattr(dir: string, name: string, value: string): void {
   } finally {
     close(fd);
   }
-}
-
-function collectLines(
-  stream: ReadableStream<Uint8Array>,
-): { lines: string[]; done: Promise<void> } {
-  const lines: string[] = [];
-  let partial = "";
-  const done = (async () => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      partial += chunk;
-      const parts = partial.split("\n");
-      partial = parts.pop()!;
-      lines.push(...parts);
-    }
-  })();
-  return { lines, done };
 }
 
 function fields(line: string): Record<string, string> {

@@ -5,9 +5,7 @@
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { PgTestServer } from "../pg/pg_server.ts";
 import { CANNOT_RUN, sleep, subdirectories, TestCgroupRoot, waitFor } from "./cgroup_fixture.ts";
-
-const DENO = Deno.execPath();
-const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
+import { ReaperProcess as Reaper } from "./reaper_process.ts";
 
 const SCRIPT = (conninfo: string) => `
 db = pg:new(${JSON.stringify(conninfo)})
@@ -21,46 +19,6 @@ function cgroup_released(c)
   assert(db:execute("INSERT INTO released (path) VALUES ($1)", {c.path}))
 end
 `;
-
-/** reaper/main.ts as a child, stdout and stderr collected. */
-class Reaper {
-  readonly child: Deno.ChildProcess;
-  out = "";
-  err = "";
-  readonly #reading: Promise<unknown>;
-
-  constructor(args: string[]) {
-    this.child = new Deno.Command(DENO, {
-      args: ["run", "-A", MAIN, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const pump = async (stream: ReadableStream<Uint8Array>, into: "out" | "err") => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) this[into] += decoder.decode(chunk, { stream: true });
-    };
-    this.#reading = Promise.all([pump(this.child.stdout, "out"), pump(this.child.stderr, "err")]);
-  }
-
-  async stop(): Promise<void> {
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // gone
-      }
-    }, 5000);
-    try {
-      this.child.kill("SIGTERM");
-    } catch {
-      // gone
-    }
-    await this.child.status;
-    clearTimeout(timer);
-    await this.#reading;
-  }
-}
 
 async function pgRows(pg: PgTestServer): Promise<string[]> {
   const text = await pg.psql("SELECT path FROM released ORDER BY path");
@@ -88,7 +46,7 @@ async function waitRows(pg: PgTestServer, n: number, what: string, reaper: Reape
     } catch {
       // server still in recovery
     }
-    if (Date.now() > end) throw new Error(`${what}: rows never reached ${n}\n${reaper.err}`);
+    if (Date.now() > end) throw new Error(`${what}: rows never reached ${n}\n${reaper.stderr}`);
     await sleep(200);
   }
 }
@@ -117,7 +75,7 @@ Deno.test({
         `${dir}/reaper.lua`,
       ]);
       const r = reaper;
-      await waitFor(() => /watching .*cgroups found/.test(r.err), `ready:\n${r.err}`, 20_000);
+      await waitFor(() => /watching .*cgroups found/.test(r.stderr), `ready:\n${r.stderr}`, 20_000);
       const release = async (name: string) => {
         cg.mkdir(`/s/${name}`);
         await cg.runIn(`/s/${name}`);
@@ -129,7 +87,11 @@ Deno.test({
       // 1. SIGKILL of the backend while the handler's pg_sleep(2) runs
       await release("slow1");
       Deno.kill(await backendRunning(pg, "SELECT pg_sleep%"), "SIGKILL");
-      await waitFor(() => r.out.includes("slow /s/slow1 ->"), `slow1 result:\n${r.err}`, 20_000);
+      await waitFor(
+        () => r.stdout.includes("slow /s/slow1 ->"),
+        `slow1 result:\n${r.stderr}`,
+        20_000,
+      );
       for (let i = 0; i < 5; i++) await release(`b${i}`); // during the crash recovery
       await waitRows(pg, 6, "after the backend kill", r);
 
@@ -140,7 +102,11 @@ Deno.test({
         (await Deno.readTextFile(`${pg.dataDir}/postmaster.pid`)).split("\n")[0],
       );
       Deno.kill(postmaster, "SIGKILL");
-      await waitFor(() => r.out.includes("slow /s/slow2 ->"), `slow2 result:\n${r.err}`, 20_000);
+      await waitFor(
+        () => r.stdout.includes("slow /s/slow2 ->"),
+        `slow2 result:\n${r.stderr}`,
+        20_000,
+      );
       for (let i = 0; i < 5; i++) await release(`c${i}`); // while the server is down
       await sleep(1000);
       // orphaned backends exit on postmaster death; then the pid file is stale
@@ -162,9 +128,9 @@ Deno.test({
         ...[0, 1, 2, 3, 4].map((i) => `/s/c${i}`),
       ]);
       for (const n of [1, 2]) {
-        assertMatch(r.out, new RegExp(`^slow /s/slow${n} -> nil, .*[Cc]onnection lost`, "m"));
+        assertMatch(r.stdout, new RegExp(`^slow /s/slow${n} -> nil, .*[Cc]onnection lost`, "m"));
         assertMatch(
-          r.err,
+          r.stderr,
           new RegExp(
             `^Lua error in cgroup_released\\('/s/slow${n}'\\): .*slow query failed: .*[Cc]onnection lost`,
             "m",
@@ -172,10 +138,10 @@ Deno.test({
         );
       }
       // one Lua error line per lost query, and the daemon says what happened to pg
-      assertEquals(r.err.split("\n").filter((l) => /^Lua error/.test(l)).length, 2, r.err);
-      assertMatch(r.err, /^pg: PostgreSQL connection lost/m);
-      assertMatch(r.err, /^pg: reconnected/m);
-      assert(!r.out.includes("slow /s/slow1 -> table"), "no stale result");
+      assertEquals(r.stderr.split("\n").filter((l) => /^Lua error/.test(l)).length, 2, r.stderr);
+      assertMatch(r.stderr, /^pg: PostgreSQL connection lost/m);
+      assertMatch(r.stderr, /^pg: reconnected/m);
+      assert(!r.stdout.includes("slow /s/slow1 -> table"), "no stale result");
     } finally {
       await reaper?.stop();
       await cg.cleanup();

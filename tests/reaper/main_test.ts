@@ -4,6 +4,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { bind, SOCK_DGRAM, unixSocket } from "../../ffi/socket.ts";
 import { close, read } from "../../ffi/fd.ts";
 import { CANNOT_RUN, sleep, TestCgroupRoot, waitFor } from "./cgroup_fixture.ts";
+import { collectLines } from "../child_lines.ts";
 
 const DENO = Deno.execPath();
 const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
@@ -14,23 +15,6 @@ async function runMain(args: string[]): Promise<{ code: number; stdout: string; 
     .output();
   const d = new TextDecoder();
   return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
-
-/** Collects a child's stderr lines as they come. */
-function collectLines(
-  stream: ReadableStream<Uint8Array>,
-): { lines: string[]; done: Promise<void> } {
-  const lines: string[] = [];
-  let partial = "";
-  const done = (async () => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      partial += chunk;
-      const parts = partial.split("\n");
-      partial = parts.pop()!;
-      lines.push(...parts);
-    }
-  })();
-  return { lines, done };
 }
 
 Deno.test({
