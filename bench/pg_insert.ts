@@ -11,6 +11,7 @@ import { PgTestServer } from "../tests/pg/pg_server.ts";
 import { createPgLua } from "../tests/pg/lua_harness.ts";
 import type { ReaperHook, ReleasedCgroup } from "../reaper/hook.ts";
 import { lauxlib, lua as lua_, to_luastring } from "../reaper/lua/fengari.ts";
+import { emptyStats } from "../reaper/cgroup_stats.ts";
 
 const rowsArg = Deno.args.indexOf("--rows");
 const N = rowsArg >= 0 ? Number(Deno.args[rowsArg + 1]) : 5000;
@@ -45,16 +46,10 @@ async function viaHook(
         btime: now - 1.5,
         takenAt: now,
         stats: {
+          ...emptyStats(),
           cpuTotal: 0.012345 + i / 1e6,
           cpuUser: 0.01,
           cpuSystem: 0.002345,
-          memoryPeak: null,
-          memoryEventsHigh: null,
-          memoryEventsMax: null,
-          memoryEventsOom: null,
-          pidsPeak: null,
-          pidsForks: null,
-          pidsEventsMax: null,
         },
       };
       return hook.cgroupReleased(cgroup);

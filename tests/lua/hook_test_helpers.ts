@@ -53,20 +53,8 @@ export async function loadHook(
   }
 }
 
-export function emptyStats(): CgroupStats {
-  return {
-    cpuTotal: null,
-    cpuUser: null,
-    cpuSystem: null,
-    memoryPeak: null,
-    memoryEventsHigh: null,
-    memoryEventsMax: null,
-    memoryEventsOom: null,
-    pidsPeak: null,
-    pidsForks: null,
-    pidsEventsMax: null,
-  };
-}
+import { emptyStats } from "../../reaper/cgroup_stats.ts";
+export { emptyStats };
 
 export function released(
   path = `${SCOPE}/foo`,
