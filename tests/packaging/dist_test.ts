@@ -59,7 +59,7 @@ Deno.test("launchers run from a copy of dist with empty HOME, DENO_DIR and npm c
   });
 });
 
-Deno.test("fengari, libsodium-wrappers, postgres and commander bundle and run", async () => {
+Deno.test("fengari, libsodium-wrappers and commander bundle and run", async () => {
   await withDist(async (dist, _manifest, tmp) => {
     const bundled = `${tmp}/npm_probe.js`;
     const built = await run([
@@ -83,7 +83,6 @@ Deno.test("fengari, libsodium-wrappers, postgres and commander bundle and run", 
       commander: "probe",
       lua: 42,
       sodium: "a0ca5999055203dad0094d5be72ea0aa", // BLAKE2b-128("spawn"), from Python hashlib
-      postgres: "function",
     });
   });
 });
