@@ -39,20 +39,24 @@ export function assertMatch(actual: string, pattern: RegExp, message?: string): 
   }
 }
 
+function matchingError(e: unknown, pattern?: RegExp | string): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (pattern !== undefined) {
+    const ok = typeof pattern === "string"
+      ? err.message.includes(pattern)
+      : pattern.test(err.message);
+    if (!ok) {
+      throw new AssertionError(`error ${JSON.stringify(err.message)} does not match ${pattern}`);
+    }
+  }
+  return err;
+}
+
 export function assertThrows(fn: () => unknown, pattern?: RegExp | string): Error {
   try {
     fn();
   } catch (e) {
-    const err = e instanceof Error ? e : new Error(String(e));
-    if (pattern !== undefined) {
-      const ok = typeof pattern === "string"
-        ? err.message.includes(pattern)
-        : pattern.test(err.message);
-      if (!ok) {
-        throw new AssertionError(`error ${JSON.stringify(err.message)} does not match ${pattern}`);
-      }
-    }
-    return err;
+    return matchingError(e, pattern);
   }
   throw new AssertionError("expected an error, none was thrown");
 }
@@ -64,16 +68,7 @@ export async function assertRejects(
   try {
     await fn();
   } catch (e) {
-    const err = e instanceof Error ? e : new Error(String(e));
-    if (pattern !== undefined) {
-      const ok = typeof pattern === "string"
-        ? err.message.includes(pattern)
-        : pattern.test(err.message);
-      if (!ok) {
-        throw new AssertionError(`error ${JSON.stringify(err.message)} does not match ${pattern}`);
-      }
-    }
-    return err;
+    return matchingError(e, pattern);
   }
   throw new AssertionError("expected a rejection, none came");
 }

@@ -8,6 +8,7 @@ import { bind, SOCK_DGRAM, unixSocket } from "../../ffi/socket.ts";
 import { fsetxattr } from "../../ffi/fs.ts";
 import { CANNOT_RUN, sleep, TestCgroupRoot, waitFor } from "../reaper/cgroup_fixture.ts";
 import { collectLines } from "../child_lines.ts";
+import { runReaper } from "../reaper/reaper_process.ts";
 
 const DENO = Deno.execPath();
 const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
@@ -51,13 +52,6 @@ function fields(line: string): Record<string, string> {
 function statsCpu(line: string): number[] | null {
   const m = line.match(/ cpu=([\d.]+)s(?:\/([\d.]+)s\/([\d.]+)s)?/);
   return m === null ? null : m.slice(1).filter((x) => x !== undefined).map(Number);
-}
-
-async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(DENO, { args: ["run", "-A", MAIN, ...args], stdin: "null" })
-    .output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
 
 Deno.test({
@@ -164,7 +158,7 @@ Deno.test({
       cg.mkdir("/s/sim-fail");
       setXattr(cg.abs("/s/sim"), "user.account", "simacct");
       await cg.runIn("/s/sim", "exec true");
-      const ok = await runMain([
+      const ok = await runReaper([
         "--cgroup-root",
         cg.path,
         "--scope",
@@ -179,7 +173,7 @@ Deno.test({
       assertEquals([f.path, f["xattr.account"], f["parent.path"]], ["/s/sim", "simacct", "/s"]);
       assert(cg.exists("/s/sim"), "nothing deleted");
 
-      const bad = await runMain([
+      const bad = await runReaper([
         "--cgroup-root",
         cg.path,
         "--scope",
@@ -192,15 +186,15 @@ Deno.test({
       assertEquals(bad.code, 1, bad.stderr);
       assertMatch(bad.stderr, /handler failed for \/s\/sim-fail/);
 
-      const good = await runMain(["--check-lua", script]);
+      const good = await runReaper(["--check-lua", script]);
       assertEquals(good.code, 0, good.stderr);
       assertMatch(good.stdout, /cgroup_released is defined/);
       await Deno.writeTextFile(script, "function cgroup_released(\n");
-      const syntax = await runMain(["--check-lua", script]);
+      const syntax = await runReaper(["--check-lua", script]);
       assertEquals(syntax.code, 1);
       assertMatch(syntax.stderr, new RegExp(`${script.replaceAll("/", "\\/")}:2: `));
       await Deno.writeTextFile(script, "cgroup_released = 5");
-      const notFn = await runMain([
+      const notFn = await runReaper([
         "--lua",
         script,
         "--cgroup-root",

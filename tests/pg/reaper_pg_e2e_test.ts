@@ -5,18 +5,12 @@
 // duplicated.
 import { assert, assertEquals } from "../assert.ts";
 import { PgTestServer } from "./pg_server.ts";
+import { CANNOT_RUN } from "../reaper/cgroup_fixture.ts";
+import { ReaperProcess } from "../reaper/reaper_process.ts";
 
 const CGROUP2 = "/sys/fs/cgroup/unified";
-const isRoot = Deno.uid() === 0;
-let hasCgroup2 = false;
-try {
-  hasCgroup2 = Deno.statSync(`${CGROUP2}/cgroup.procs`).isFile;
-} catch {
-  // no cgroup2 tree here
-}
-
 const opts = {
-  ignore: !isRoot || !hasCgroup2,
+  ignore: CANNOT_RUN,
   sanitizeOps: false,
   sanitizeResources: false,
 };
@@ -29,59 +23,6 @@ function cgroup_released(cgroup)
     {cgroup.path, cgroup.cpu_total, cgroup.cpu_user, cgroup.cpu_system}))
 end
 `;
-
-class Daemon {
-  #child: Deno.ChildProcess;
-  stderr = "";
-  exited: number | null = null;
-  #reading: Promise<void>;
-
-  constructor(args: string[]) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "reaper/main.ts", ...args],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    this.#child = child;
-    child.status.then((status) => this.exited = status.code);
-    this.#reading = (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of child.stderr) this.stderr += decoder.decode(chunk);
-    })();
-  }
-
-  async waitForLog(pattern: RegExp, ms = 20_000): Promise<void> {
-    await waitUntil(
-      () => {
-        if (this.exited !== null) {
-          throw new Error(`daemon exited (${this.exited}):\n${this.stderr}`);
-        }
-        return Promise.resolve(pattern.test(this.stderr));
-      },
-      ms,
-      () => `daemon log never matched ${pattern}:\n${this.stderr}`,
-    );
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 5000);
-    await this.#child.status;
-    clearTimeout(timer);
-    await this.#reading;
-  }
-}
 
 async function waitUntil(
   cond: () => Promise<boolean>,
@@ -215,7 +156,7 @@ Deno.test(
     const scopePath = `/${testRoot}/scope`;
     const scopeDir = `${CGROUP2}${scopePath}`;
     const pg = await PgTestServer.create();
-    let daemon: Daemon | null = null;
+    let daemon: ReaperProcess | null = null;
     const scriptDir = await Deno.makeTempDir({ prefix: "spawn-pgtest-lua-" });
     try {
       Deno.mkdirSync(scopeDir, { recursive: true });
@@ -224,7 +165,7 @@ Deno.test(
       );
       const script = `${scriptDir}/reaper.lua`;
       await Deno.writeTextFile(script, SCRIPT(pg.conninfo()));
-      daemon = new Daemon(["--cgroup-root", CGROUP2, "--scope", scopePath, "--lua", script]);
+      daemon = new ReaperProcess(["--cgroup-root", CGROUP2, "--scope", scopePath, "--lua", script]);
       await daemon.waitForLog(/watching /);
 
       // Phase 1: 200 cgroups, server up.

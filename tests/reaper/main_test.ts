@@ -5,17 +5,11 @@ import { bind, SOCK_DGRAM, unixSocket } from "../../ffi/socket.ts";
 import { close, read } from "../../ffi/fd.ts";
 import { CANNOT_RUN, sleep, TestCgroupRoot, waitFor } from "./cgroup_fixture.ts";
 import { collectLines } from "../child_lines.ts";
+import { runReaper } from "./reaper_process.ts";
 
 const DENO = Deno.execPath();
 const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
 const NO_SCRIPT = "/nonexistent/spawn-test-reaper.lua";
-
-async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(DENO, { args: ["run", "-A", MAIN, ...args], stdin: "null" })
-    .output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
 
 Deno.test({
   name: "daemon: READY=1, a stats line per reaped cgroup on stderr, SIGTERM stops it",
@@ -101,11 +95,11 @@ Deno.test({
     try {
       cg.mkdir("/s/sim");
       await cg.runIn("/s/sim", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done");
-      const r = await runMain(["--cgroup-root", cg.path, "--scope", "/s", "--simulate", "s/sim"]);
+      const r = await runReaper(["--cgroup-root", cg.path, "--scope", "/s", "--simulate", "s/sim"]);
       assertEquals(r.code, 0, r.stderr);
       assertMatch(r.stderr, /^sim: cpu=\d+\.\ds\/\d+\.\ds\/\d+\.\ds/m);
       assert(cg.exists("/s/sim"), "nothing deleted");
-      const missing = await runMain(["--cgroup-root", cg.path, "--simulate", "/s/nope"]);
+      const missing = await runReaper(["--cgroup-root", cg.path, "--simulate", "/s/nope"]);
       assertEquals(missing.code, 1);
       assertMatch(missing.stderr, /--simulate \/s\/nope/);
     } finally {
@@ -120,23 +114,23 @@ Deno.test({
   fn: async () => {
     const cg = new TestCgroupRoot();
     try {
-      const badScope = await runMain(["--cgroup-root", cg.path, "--scope", "/a/../b"]);
+      const badScope = await runReaper(["--cgroup-root", cg.path, "--scope", "/a/../b"]);
       assertEquals(badScope.code, 2);
       assertMatch(badScope.stderr, /--scope '\/a\/\.\.\/b'/);
-      const rootScope = await runMain(["--cgroup-root", cg.path, "--scope", "/"]);
+      const rootScope = await runReaper(["--cgroup-root", cg.path, "--scope", "/"]);
       assertEquals(rootScope.code, 2);
-      const budget = await runMain(["--lua-budget", "0"]);
+      const budget = await runReaper(["--lua-budget", "0"]);
       assertEquals(budget.code, 2);
       assertMatch(budget.stderr, /--lua-budget/);
-      const script = await runMain(["--cgroup-root", cg.path, "--lua", NO_SCRIPT]);
+      const script = await runReaper(["--cgroup-root", cg.path, "--lua", NO_SCRIPT]);
       assertEquals(script.code, 1);
       assertMatch(script.stderr, /--lua \/nonexistent\/spawn-test-reaper\.lua: no such file/);
-      const root = await runMain(["--cgroup-root", cg.path + "/missing"]);
+      const root = await runReaper(["--cgroup-root", cg.path + "/missing"]);
       assertEquals(root.code, 1);
       assertMatch(root.stderr, /--cgroup-root/);
-      const check = await runMain(["--check-lua", NO_SCRIPT]);
+      const check = await runReaper(["--check-lua", NO_SCRIPT]);
       assertEquals(check.code, 1, "a missing script is not usable");
-      const help = await runMain(["--help"]);
+      const help = await runReaper(["--help"]);
       assertEquals(help.code, 0);
       for (const option of ["--cgroup-root", "--scope", "--lua", "--check-lua", "--simulate"]) {
         assert(help.stdout.includes(option), `--help mentions ${option}`);
@@ -198,7 +192,7 @@ function reload() print("reload " .. count) end
 
       cg.mkdir("/s/sim-bad");
       cg.mkdir("/s/sim-ok");
-      const bad = await runMain([
+      const bad = await runReaper([
         "--cgroup-root",
         cg.path,
         "--lua",
@@ -207,7 +201,7 @@ function reload() print("reload " .. count) end
         "/s/sim-bad",
       ]);
       assertEquals(bad.code, 1, "the handler raised");
-      const ok = await runMain([
+      const ok = await runReaper([
         "--cgroup-root",
         cg.path,
         "--lua",
@@ -218,7 +212,7 @@ function reload() print("reload " .. count) end
       assertEquals(ok.code, 0, ok.stderr);
       assertEquals(ok.stdout, "released /s/sim-ok true\n");
       assert(cg.exists("/s/sim-ok") && cg.exists("/s/sim-bad"), "nothing deleted");
-      const check = await runMain(["--check-lua", script]);
+      const check = await runReaper(["--check-lua", script]);
       assertEquals(check.code, 0, check.stderr);
     } finally {
       if (child) {

@@ -84,3 +84,13 @@ export class ReaperProcess {
     }
   }
 }
+
+/** Runs reaper/main.ts to completion (--check-lua, --simulate, usage errors). */
+export async function runReaper(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(DENO, { args: ["run", "-A", MAIN, ...args], stdin: "null" })
+    .output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
