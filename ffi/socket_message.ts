@@ -101,6 +101,7 @@ export class MessageReceiver {
 /**
  * sendmsg(MSG_DONTWAIT|MSG_NOSIGNAL) of one datagram with optional fds
  * (SCM_RIGHTS). Returns the bytes sent, or null if the socket buffer is full.
+ * Allocates per call; hot paths keep a MessageSender.
  */
 export function sendMessage(
   fd: number,
@@ -108,35 +109,10 @@ export function sendMessage(
   fds: readonly number[] = [],
   flags = MSG_DONTWAIT | MSG_NOSIGNAL,
 ): number | null {
-  const iov = new Uint8Array(16);
-  const iv = new DataView(iov.buffer);
-  iv.setBigUint64(0, address(data), true);
-  iv.setBigUint64(8, BigInt(data.length), true);
-  const msg = new Uint8Array(56);
-  const mv = new DataView(msg.buffer);
-  mv.setBigUint64(16, address(iov), true);
-  mv.setBigUint64(24, 1n, true);
-  let control: Uint8Array<ArrayBuffer> | undefined;
-  if (fds.length > 0) {
-    control = new Uint8Array(cmsgSpace(4 * fds.length));
-    const cv = new DataView(control.buffer);
-    cv.setBigUint64(0, BigInt(CMSG_HEADER + 4 * fds.length), true);
-    cv.setInt32(8, SOL_SOCKET, true);
-    cv.setInt32(12, SCM_RIGHTS, true);
-    fds.forEach((f, i) => cv.setInt32(CMSG_HEADER + 4 * i, f, true));
-    mv.setBigUint64(32, address(control), true);
-    mv.setBigUint64(40, BigInt(control.length), true);
-  }
-  const n = checkAllowing(libc.sendmsg(fd, msg, flags), `sendmsg(${fd})`, [Errno.EAGAIN]);
-  // Keeps the buffers reachable until sendmsg has returned.
-  void control;
-  return n < 0 ? null : n;
+  return new MessageSender(Math.max(fds.length, 1)).send(fd, data, fds, flags);
 }
 
-/**
- * sendmsg with SCM_RIGHTS from preallocated buffers: the same as
- * sendMessage() without per-call allocations, for hot paths.
- */
+/** sendmsg with SCM_RIGHTS from buffers preallocated once, for hot paths. */
 export class MessageSender {
   readonly #iov = new Uint8Array(16);
   readonly #msg = new Uint8Array(56);

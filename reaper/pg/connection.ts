@@ -153,14 +153,7 @@ export class PgConnection {
   }
 
   #enqueueListen(name: Uint8Array): void {
-    this.#enqueue({
-      sql: listenSql(name),
-      params: null,
-      internal: true,
-      enqueuedAt: performance.now(),
-      cancelled: false,
-      resolve: () => {},
-    });
+    this.#enqueue(listenRequest(name));
   }
 
   #enqueue(request: Request): void {
@@ -316,14 +309,7 @@ export class PgConnection {
   #queueListenOnce(name: Uint8Array): void {
     const key = keyOf(listenSql(name));
     if (!this.#queue.some((r) => r.internal && keyOf(r.sql) === key)) {
-      this.#queue.push({
-        sql: listenSql(name),
-        params: null,
-        internal: true,
-        enqueuedAt: performance.now(),
-        cancelled: false,
-        resolve: () => {},
-      });
+      this.#queue.push(listenRequest(name));
     }
   }
 
@@ -399,6 +385,18 @@ function listenSql(name: Uint8Array): Uint8Array {
   sql.set(name, 8);
   sql[sql.length - 1] = 0x22;
   return sql;
+}
+
+/** An internal LISTEN request: never failed by the deadline, nobody waits for it. */
+function listenRequest(name: Uint8Array): Request {
+  return {
+    sql: listenSql(name),
+    params: null,
+    internal: true,
+    enqueuedAt: performance.now(),
+    cancelled: false,
+    resolve: () => {},
+  };
 }
 
 function describe(session: PgSession): string {
