@@ -11,7 +11,7 @@ import { PgTestServer } from "../tests/pg/pg_server.ts";
 import { createPgLua } from "../tests/pg/lua_harness.ts";
 import type { ReaperHook, ReleasedCgroup } from "../reaper/hook.ts";
 import { lauxlib, lua as lua_, to_luastring } from "../reaper/lua/fengari.ts";
-import { emptyStats } from "../reaper/cgroup_stats.ts";
+import { emptyStats } from "../reaper/cgroup/stats.ts";
 
 const rowsArg = Deno.args.indexOf("--rows");
 const N = rowsArg >= 0 ? Number(Deno.args[rowsArg + 1]) : 5000;

@@ -8,7 +8,7 @@ import { writeAllSync } from "../shared/log.ts";
 import { getuid } from "../ffi/process.ts";
 import { close, O_CLOEXEC, O_DIRECTORY, O_RDONLY, open } from "../ffi/fd.ts";
 import { fsetxattr } from "../ffi/fs.ts";
-import { findCgroup2Root } from "../reaper/cgroup_root.ts";
+import { findCgroup2Root } from "../reaper/cgroup/root.ts";
 import { DEFAULT_REAPER_LUA_SOURCE } from "./layout.ts";
 import { denoRun, Supervised } from "./supervisor.ts";
 import { REPO } from "./dist.ts";

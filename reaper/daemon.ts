@@ -4,8 +4,8 @@ import { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
 import { errorMessage, log as defaultLog, type Priority } from "../shared/log.ts";
 import type { ReaperHook } from "./hook.ts";
-import { CgroupTracker, type TrackerCounters } from "./cgroup_tracker.ts";
-import { KernelCgroupFs } from "./kernel_cgroup_fs.ts";
+import { CgroupTracker, type TrackerCounters } from "./cgroup/tracker.ts";
+import { KernelCgroupFs } from "./cgroup/kernel_fs.ts";
 
 const DEFAULT_BATCH_MS = 20;
 const EPOLLONESHOT = 1 << 30;

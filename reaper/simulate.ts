@@ -1,10 +1,10 @@
 // --simulate CGROUP: one reap of an existing cgroup exactly as the daemon
 // would do it (stats line, hook call), without deleting anything.
 import { errorMessage, log, type Priority } from "../shared/log.ts";
-import { isBelow, statsSuffix } from "./cgroup_path.ts";
-import { closeSnapshot, snapshotCgroup } from "./cgroup_snapshot.ts";
+import { isBelow, statsSuffix } from "./cgroup/path.ts";
+import { closeSnapshot, snapshotCgroup } from "./cgroup/snapshot.ts";
 import type { ReaperHook } from "./hook.ts";
-import { formatStatsLine } from "./stats_line.ts";
+import { formatStatsLine } from "./cgroup/stats_line.ts";
 
 /** The deepest scope containing path, or null. */
 export function scopeOf(path: string, scopes: readonly string[]): string | null {

@@ -5,7 +5,7 @@ import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 import { createLuaRuntime, type LuaRuntime } from "./lua_runtime.ts";
 import { installSodium, sodiumReady } from "./sodium.ts";
 import { CgroupObjectGroup, CgroupObjects } from "./cgroup_object.ts";
-import { installPg } from "../pg/lua_pg.ts";
+import { installPg } from "./pg.ts";
 import { logError } from "../../shared/log.ts";
 
 export interface LuaHookOptions {

@@ -53,7 +53,7 @@ export async function loadHook(
   }
 }
 
-import { emptyStats } from "../../reaper/cgroup_stats.ts";
+import { emptyStats } from "../../reaper/cgroup/stats.ts";
 export { emptyStats };
 
 export function released(

@@ -1,6 +1,6 @@
 // deno task demo runs through and leaves nothing behind.
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { findCgroup2Root } from "../../reaper/cgroup_root.ts";
+import { findCgroup2Root } from "../../reaper/cgroup/root.ts";
 
 Deno.test("the demo exits 0, shows namespaces and reaped cgroups, and cleans up", async () => {
   const out = await new Deno.Command(Deno.execPath(), {

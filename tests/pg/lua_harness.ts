@@ -2,7 +2,7 @@
 // daemon-managed "handler" coroutine, and collects logged errors.
 import { lauxlib, lua, to_luastring } from "../../reaper/lua/fengari.ts";
 import { createLuaRuntime, type LuaRuntime } from "../../reaper/lua/lua_runtime.ts";
-import { installPg, type PgOptions } from "../../reaper/pg/lua_pg.ts";
+import { installPg, type PgOptions } from "../../reaper/lua/pg.ts";
 
 export interface PgLua {
   runtime: LuaRuntime;

@@ -97,7 +97,8 @@ export class PgTestServer {
         unix_socket_directories: `'${dir}'`,
         port: String(port),
         fsync: "off",
-        synchronous_commit: "off",
+        // "on": a test that SIGKILLs the server must keep every row it already confirmed.
+        synchronous_commit: "on",
         full_page_writes: "off",
         shared_buffers: "16MB",
         max_connections: "50",

@@ -1,7 +1,7 @@
 // Which optional accounting files are skipped per parent (pure, no root).
 import { assertEquals } from "../assert.ts";
-import { AbsentFiles } from "../../reaper/absent_files.ts";
-import type { FileReader, FileResult } from "../../reaper/cgroup_stats.ts";
+import { AbsentFiles } from "../../reaper/cgroup/absent_files.ts";
+import type { FileReader, FileResult } from "../../reaper/cgroup/stats.ts";
 
 /** A reader over a fixed set of present files that records every name it was asked for. */
 function files(present: string[]) {

@@ -1,6 +1,6 @@
 // A private cgroup2 subtree for integration tests and benchmarks:
 // <cgroup2 mount>/spawn-test-<random>, removed (processes killed) afterwards.
-import { findCgroup2Root } from "../../reaper/cgroup_root.ts";
+import { findCgroup2Root } from "../../reaper/cgroup/root.ts";
 import { getuid, kill } from "../../ffi/process.ts";
 
 export const MOUNT: string | null = (() => {

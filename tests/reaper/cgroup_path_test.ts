@@ -5,8 +5,8 @@ import {
   deletionOrder,
   normalizeCgroupPath,
   statsSuffix,
-} from "../../reaper/cgroup_path.ts";
-import { parseCgroup2Mount } from "../../reaper/cgroup_root.ts";
+} from "../../reaper/cgroup/path.ts";
+import { parseCgroup2Mount } from "../../reaper/cgroup/root.ts";
 
 Deno.test("deletion order: reverse byte order, children first (spec test 42)", () => {
   assertEquals(deletionOrder(["/a/x", "/a/x/y", "/a/z"]), ["/a/z", "/a/x/y", "/a/x"]);

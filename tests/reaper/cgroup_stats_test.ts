@@ -10,7 +10,7 @@ import {
   readCgroupStats,
   showsUse,
   SINGLE_VALUE_LIMIT,
-} from "../../reaper/cgroup_stats.ts";
+} from "../../reaper/cgroup/stats.ts";
 
 const U32 = 0xffffffffn;
 const U64 = 0xffffffffffffffffn;

@@ -1,6 +1,6 @@
 // The watch state machine on an in-memory hierarchy (no root needed).
 import { assert, assertEquals } from "../assert.ts";
-import { CgroupTracker } from "../../reaper/cgroup_tracker.ts";
+import { CgroupTracker } from "../../reaper/cgroup/tracker.ts";
 import type { ReaperHook, ReleasedCgroup } from "../../reaper/hook.ts";
 import { FakeCgroupFs, FakeTimers } from "./fake_cgroup_fs.ts";
 import { Errno } from "../../ffi/errno_names.ts";

@@ -1,11 +1,11 @@
 // An in-memory cgroup hierarchy with inotify-like events, for driving the
 // tracker without root. Events queue up until drain(), like an inotify fd.
-import type { CgroupFs, CgroupSnapshot, WatchEvent } from "../../reaper/cgroup_fs.ts";
-import { childPath } from "../../reaper/cgroup_path.ts";
-import { emptyStats } from "../../reaper/cgroup_stats.ts";
+import type { CgroupFs, CgroupSnapshot, WatchEvent } from "../../reaper/cgroup/fs.ts";
+import { childPath } from "../../reaper/cgroup/path.ts";
+import { emptyStats } from "../../reaper/cgroup/stats.ts";
 import { IN_CREATE, IN_DELETE, IN_ISDIR, IN_MODIFY, IN_Q_OVERFLOW } from "../../ffi/inotify.ts";
 import { Errno } from "../../ffi/errno_names.ts";
-import type { TimerId, Timers } from "../../reaper/deletion_queue.ts";
+import type { TimerId, Timers } from "../../reaper/cgroup/deletion_queue.ts";
 
 class Dir {
   readonly children = new Map<string, Dir>();

@@ -1,8 +1,8 @@
 // KernelCgroupFs on the real cgroup2 hierarchy (root): the kernel behaviour
 // its shortcuts rely on, and the shortcuts themselves.
 import { assert, assertEquals } from "../assert.ts";
-import { KernelCgroupFs } from "../../reaper/kernel_cgroup_fs.ts";
-import { closeSnapshot } from "../../reaper/cgroup_snapshot.ts";
+import { KernelCgroupFs } from "../../reaper/cgroup/kernel_fs.ts";
+import { closeSnapshot } from "../../reaper/cgroup/snapshot.ts";
 import { IN_MODIFY } from "../../ffi/inotify.ts";
 import { CANNOT_RUN, TestCgroupRoot } from "./cgroup_fixture.ts";
 

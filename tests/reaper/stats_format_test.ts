@@ -1,8 +1,8 @@
 // Stats line formatting (spec §3.4) and printf-style rounding.
 import { assertEquals, assertThrows } from "../assert.ts";
-import { formatFixed } from "../../reaper/printf_fixed.ts";
-import { formatStatsLine, formatUtcSeconds } from "../../reaper/stats_line.ts";
-import { emptyStats } from "../../reaper/cgroup_stats.ts";
+import { formatFixed } from "../../reaper/cgroup/printf_fixed.ts";
+import { formatStatsLine, formatUtcSeconds } from "../../reaper/cgroup/stats_line.ts";
+import { emptyStats } from "../../reaper/cgroup/stats.ts";
 import type { CgroupStats } from "../../reaper/hook.ts";
 
 Deno.test("formatFixed rounds the exact binary value, ties to even", () => {

@@ -1,9 +1,9 @@
 // Small-file reads for cgroupfs with one reusable buffer: openat + read + close.
-import { closeQuietly, O_RDONLY, openatAllowing, read } from "../ffi/fd.ts";
-import { Errno } from "../ffi/errno_names.ts";
-import { errorMessage } from "../shared/log.ts";
-import type { FileResult } from "./cgroup_stats.ts";
-import { MULTI_LINE_LIMIT } from "./cgroup_stats.ts";
+import { closeQuietly, O_RDONLY, openatAllowing, read } from "../../ffi/fd.ts";
+import { Errno } from "../../ffi/errno_names.ts";
+import { errorMessage } from "../../shared/log.ts";
+import type { FileResult } from "./stats.ts";
+import { MULTI_LINE_LIMIT } from "./stats.ts";
 
 const buffer = new Uint8Array(MULTI_LINE_LIMIT);
 const decoder = new TextDecoder();

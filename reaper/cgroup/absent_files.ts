@@ -5,7 +5,7 @@
 // the controller (and the kernel has the file at all), so the knowledge is
 // kept per parent and forgotten when that parent's subtree_control changes.
 // Pure: the caller supplies the reader and confirms the child still exists.
-import type { FileReader } from "./cgroup_stats.ts";
+import type { FileReader } from "./stats.ts";
 
 /** Controller files; core files (cpu.stat) are always read. */
 const OPTIONAL = new Set([

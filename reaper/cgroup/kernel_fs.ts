@@ -12,19 +12,19 @@ import {
   inotifyInit,
   inotifyRemoveWatch,
   parseInotifyEvents,
-} from "../ffi/inotify.ts";
-import { closeQuietly, O_PATH, O_RDONLY, openatAllowing, pread, read } from "../ffi/fd.ts";
-import { AT_FDCWD, rmdir, statxLinkCount } from "../ffi/fs.ts";
-import { Errno } from "../ffi/errno_names.ts";
-import { strerror, SysError } from "../ffi/sys_error.ts";
-import type { CgroupFs, CgroupSnapshot, WatchEvent } from "./cgroup_fs.ts";
-import { parsePopulated, showsUse, SINGLE_VALUE_LIMIT } from "./cgroup_stats.ts";
-import { MULTI_LINE_LIMIT } from "./cgroup_stats.ts";
-import { readSmallFile } from "./cgroup_files.ts";
-import { cgroupDirectory, hasBirthTime, snapshotCgroup } from "./cgroup_snapshot.ts";
+} from "../../ffi/inotify.ts";
+import { closeQuietly, O_PATH, O_RDONLY, openatAllowing, pread, read } from "../../ffi/fd.ts";
+import { AT_FDCWD, rmdir, statxLinkCount } from "../../ffi/fs.ts";
+import { Errno } from "../../ffi/errno_names.ts";
+import { strerror, SysError } from "../../ffi/sys_error.ts";
+import type { CgroupFs, CgroupSnapshot, WatchEvent } from "./fs.ts";
+import { parsePopulated, showsUse, SINGLE_VALUE_LIMIT } from "./stats.ts";
+import { MULTI_LINE_LIMIT } from "./stats.ts";
+import { readSmallFile } from "./files.ts";
+import { cgroupDirectory, hasBirthTime, snapshotCgroup } from "./snapshot.ts";
 import { AbsentFiles } from "./absent_files.ts";
-import { logWarning } from "../shared/log.ts";
-import type { FileReader } from "./cgroup_stats.ts";
+import { logWarning } from "../../shared/log.ts";
+import type { FileReader } from "./stats.ts";
 
 // IN_MODIFY: kernfs reports a change of cgroup.events to the directory's
 // watch (name "cgroup.events") as long as the file's inode is cached, which

@@ -1,6 +1,6 @@
 // The accounting files of a cgroup and how they parse (spec §2 "Parsing").
 // Pure: the caller supplies a reader, so this runs without a cgroup.
-import type { CgroupStats } from "./hook.ts";
+import type { CgroupStats } from "../hook.ts";
 
 /** Read limits: single-value files and multi-line (keyed) files. */
 export const SINGLE_VALUE_LIMIT = 64;

@@ -1,11 +1,11 @@
 // The ReleasedCgroup handed to the hook: directory fd, btime and the
 // accounting values, read when the cgroup was found empty (spec §3.2 step 1).
 // Shared by the daemon and --simulate.
-import { close, O_DIRECTORY, O_RDONLY, open } from "../ffi/fd.ts";
-import { AT_FDCWD, statxBirthTime } from "../ffi/fs.ts";
-import type { CgroupSnapshot } from "./cgroup_fs.ts";
-import { type FileReader, readCgroupStats } from "./cgroup_stats.ts";
-import { readSmallFile } from "./cgroup_files.ts";
+import { close, O_DIRECTORY, O_RDONLY, open } from "../../ffi/fd.ts";
+import { AT_FDCWD, statxBirthTime } from "../../ffi/fs.ts";
+import type { CgroupSnapshot } from "./fs.ts";
+import { type FileReader, readCgroupStats } from "./stats.ts";
+import { readSmallFile } from "./files.ts";
 
 /** Absolute directory of a root-relative cgroup path. */
 export function cgroupDirectory(root: string, path: string): string {

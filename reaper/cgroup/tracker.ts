@@ -20,14 +20,14 @@ import {
   IN_MOVED_FROM,
   IN_MOVED_TO,
   IN_Q_OVERFLOW,
-} from "../ffi/inotify.ts";
-import { Errno } from "../ffi/errno_names.ts";
-import type { CgroupFs, WatchEvent } from "./cgroup_fs.ts";
-import type { ReaperHook } from "./hook.ts";
-import { childPath, pathComponents, statsSuffix } from "./cgroup_path.ts";
+} from "../../ffi/inotify.ts";
+import { Errno } from "../../ffi/errno_names.ts";
+import type { CgroupFs, WatchEvent } from "./fs.ts";
+import type { ReaperHook } from "../hook.ts";
+import { childPath, pathComponents, statsSuffix } from "./path.ts";
 import { DeletionQueue, REAL_TIMERS, type TimerId, type Timers } from "./deletion_queue.ts";
 import { formatStatsLine } from "./stats_line.ts";
-import type { Priority } from "../shared/log.ts";
+import type { Priority } from "../../shared/log.ts";
 
 /** Changed children of one parent in a batch from which prepareChildren() pays. */
 const PREPARE_THRESHOLD = 8;

@@ -1,8 +1,8 @@
 // The Lua global `pg` (spec §5): pg:new, pg:encode_array, pg:decode_array and
 // the pg.Connection (execute, listen) and pg.Result (fetch) userdata. Thin
 // glue over connection.ts and array_codec.ts; strings stay bytes.
-import { lauxlib, lua, type LuaState, to_luastring } from "../lua/fengari.ts";
-import type { LuaRuntime } from "../lua/lua_runtime.ts";
+import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
+import type { LuaRuntime } from "./lua_runtime.ts";
 import {
   bytesToText,
   checkBytes,
@@ -11,19 +11,19 @@ import {
   pushBytes,
   pushText,
   raiseWhere,
-} from "../lua/lua_values.ts";
-import { formatLuaJitNumber, formatShortestNumber } from "../lua/number_format.ts";
+} from "./lua_values.ts";
+import { formatLuaJitNumber, formatShortestNumber } from "./number_format.ts";
 import { logNotice, logWarning } from "../../shared/log.ts";
-import { ArrayCodecError, decodeArray, encodeArray } from "./array_codec.ts";
-import { ConninfoError, type ConnParams, resolveConninfo } from "./conninfo.ts";
+import { ArrayCodecError, decodeArray, encodeArray } from "../pg/array_codec.ts";
+import { ConninfoError, type ConnParams, resolveConninfo } from "../pg/conninfo.ts";
 import {
   DuplicateChannelError,
   type ParamsSource,
   PgConnection,
   pgDefaults,
   type PgResult,
-} from "./connection.ts";
-import { osUserName } from "./os_user.ts";
+} from "../pg/connection.ts";
+import { osUserName } from "../pg/os_user.ts";
 
 const CONNECTION_META = "pg.Connection";
 const RESULT_META = "pg.Result";

@@ -1,6 +1,6 @@
 // What the tracker needs from the cgroup file system. The kernel version is
 // kernel_cgroup_fs.ts; tests drive the tracker with a fake.
-import type { ReleasedCgroup } from "./hook.ts";
+import type { ReleasedCgroup } from "../hook.ts";
 
 /** One inotify event as the tracker sees it (see ffi/inotify.ts). */
 export interface WatchEvent {

@@ -1,6 +1,6 @@
 // Deferred deletion (spec §3.2 step 4, §3.3): reaped paths collect in a set;
 // one timer, pushed back by every addition, removes them deepest first.
-import { deletionOrder } from "./cgroup_path.ts";
+import { deletionOrder } from "./path.ts";
 
 /** An opaque timer id. */
 export type TimerId = unknown;

@@ -1,5 +1,5 @@
 // The stats line written for every reaped cgroup (spec §3.4). Pure.
-import type { ReleasedCgroup } from "./hook.ts";
+import type { ReleasedCgroup } from "../hook.ts";
 import { formatFixed } from "./printf_fixed.ts";
 
 const MIB = 1048576;
