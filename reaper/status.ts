@@ -89,6 +89,8 @@ export function reaperState(
   now = performance.now(),
 ): Omit<ReaperResponse, "version" | "daemon" | "pid"> {
   const view = daemon.inspect() ?? { scopes: [], cgroups: [] };
+  // Stable output: sorted by path (the tree's order depends on arrival).
+  view.cgroups.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const awaiting: AwaitingDeletion[] = view.cgroups
     .filter((c) => c.queued || c.busyRetries > 0)
     .map((c) => ({

@@ -1,16 +1,27 @@
 // Sends log entries to journald's native socket (see journal.ts). Separate
 // from log.ts because it needs FFI, which not every program is granted: the
 // daemons call useJournalIfConnected() at start-up.
-import { connect, SOCK_DGRAM, unixSocket } from "../ffi/socket.ts";
-import { MSG_DONTWAIT, MSG_NOSIGNAL, sendMessage } from "../ffi/socket_message.ts";
+import {
+  connect,
+  setTimeoutOption,
+  SO_SNDTIMEO,
+  SOCK_DGRAM,
+  unixSocket,
+} from "../ffi/socket.ts";
+import { MSG_NOSIGNAL, sendMessage } from "../ffi/socket_message.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import { JOURNAL_SOCKET, JOURNAL_SOCKET_ENV, stderrIsJournal } from "./journal.ts";
 import { setJournalSink } from "./log.ts";
 
+/** How long one entry may wait for room in journald's queue before it goes to stderr. */
+const SEND_TIMEOUT_MS = 1000;
+
 /**
- * A connected, non-blocking datagram socket to journald. send() returns
- * false when the entry could not be delivered (no journald, socket buffer
- * full, entry too large): the caller then writes to stderr instead.
+ * A connected datagram socket to journald. Blocking like sd_journal_send()
+ * (a writer briefly ahead of journald waits, as it would writing stderr),
+ * but at most SEND_TIMEOUT_MS. send() returns false when the entry could not
+ * be delivered (no journald, queue full that long, entry too large): the
+ * caller then writes to stderr instead.
  */
 export class JournalSocket {
   #fd = -1;
@@ -22,8 +33,9 @@ export class JournalSocket {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         if (this.#fd < 0) {
-          const fd = unixSocket(SOCK_DGRAM);
+          const fd = unixSocket(SOCK_DGRAM, false);
           try {
+            setTimeoutOption(fd, SO_SNDTIMEO, SEND_TIMEOUT_MS);
             connect(fd, this.path);
           } catch (e) {
             closeQuietly(fd);
@@ -31,7 +43,7 @@ export class JournalSocket {
           }
           this.#fd = fd;
         }
-        return sendMessage(this.#fd, datagram, [], MSG_DONTWAIT | MSG_NOSIGNAL) !== null;
+        return sendMessage(this.#fd, datagram, [], MSG_NOSIGNAL) !== null;
       } catch {
         this.close();
       }
