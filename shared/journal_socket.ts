@@ -1,13 +1,7 @@
 // Sends log entries to journald's native socket (see journal.ts). Separate
 // from log.ts because it needs FFI, which not every program is granted: the
 // daemons call useJournalIfConnected() at start-up.
-import {
-  connect,
-  setTimeoutOption,
-  SO_SNDTIMEO,
-  SOCK_DGRAM,
-  unixSocket,
-} from "../ffi/socket.ts";
+import { connect, setTimeoutOption, SO_SNDTIMEO, SOCK_DGRAM, unixSocket } from "../ffi/socket.ts";
 import { MSG_NOSIGNAL, sendMessage } from "../ffi/socket_message.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import { JOURNAL_SOCKET, JOURNAL_SOCKET_ENV, stderrIsJournal } from "./journal.ts";

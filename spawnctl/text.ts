@@ -7,7 +7,7 @@ import type {
   NameInfo,
   ReaperResponse,
 } from "../shared/control_protocol.ts";
-import { groupDigits } from "../shared/number_format.ts";
+import { count, groupDigits } from "../shared/number_format.ts";
 
 /** A name as shown: itself if plain printable ASCII, else JSON-quoted. */
 export function showName(name: string): string {
@@ -105,7 +105,10 @@ export function formatReaper(r: Omit<ReaperResponse, "version" | "daemon" | "pid
         ? ` for ${c.unreachableSeconds}s`
         : "";
       const error = c.lastError ? `; last error: ${c.lastError}` : "";
-      lines.push(`  ${c.target}: ${c.state}${down}, ${c.queriesWaiting} queries waiting${error}`);
+      lines.push(
+        `  ${c.target}: ${c.state}${down}, ${count(c.queriesWaiting, "query", "queries")} ` +
+          `waiting${error}`,
+      );
     }
   }
   lines.push(

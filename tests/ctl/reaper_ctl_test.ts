@@ -288,7 +288,7 @@ Deno.test("reaper: spawnctl and STATUS= while PostgreSQL is down", opts, async (
       () => notify.texts().join("\n"),
     );
     const text = await spawnctl(["--reaper", control, "reaper"]);
-    assertMatch(text.stdout, /^ {2}.+: unreachable for \d+s, [12] queries waiting/m);
+    assertMatch(text.stdout, /^ {2}.+: unreachable for \d+s, [12] quer(y|ies) waiting/m);
 
     await pg.start();
     await eventually(
