@@ -3,6 +3,7 @@
 // the STATUS= throttle. No root, no daemons.
 import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
 import { formatAccessoryStatus } from "../../accessory/status.ts";
+import { emptyStats } from "../../reaper/cgroup/stats.ts";
 import { formatPgStatus, formatReaperStatus, statsLineFields } from "../../reaper/status.ts";
 import { decodeJournalEntry, encodeJournalEntry, isValidFieldName } from "../../shared/journal.ts";
 import { journalEntry } from "../../shared/log.ts";
@@ -153,18 +154,7 @@ Deno.test("journalEntry: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, then the fields",
 });
 
 Deno.test("stats line fields: SPAWN_CGROUP always, values only where known", () => {
-  const none = {
-    cpuTotal: null,
-    cpuUser: null,
-    cpuSystem: null,
-    memoryPeak: null,
-    memoryEventsHigh: null,
-    memoryEventsMax: null,
-    memoryEventsOom: null,
-    pidsPeak: null,
-    pidsForks: null,
-    pidsEventsMax: null,
-  };
+  const none = emptyStats();
   assertEquals(statsLineFields({ path: "/system.slice/x.scope/a", stats: none }), {
     SPAWN_CGROUP: "/system.slice/x.scope/a",
   });
