@@ -89,10 +89,9 @@ export function reaperState(
   now = performance.now(),
 ): Omit<ReaperResponse, "version" | "daemon" | "pid"> {
   const view = daemon.inspect() ?? { scopes: [], cgroups: [] };
-  // Stable output: sorted by path (the tree's order depends on arrival).
-  view.cgroups.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const awaiting: AwaitingDeletion[] = view.cgroups
     .filter((c) => c.queued || c.busyRetries > 0)
+    .sort(byPath)
     .map((c) => ({
       path: c.path,
       reason: c.queued ? "queued" : "busy",
@@ -118,8 +117,19 @@ export function reaperState(
     status,
     scopes: view.scopes,
     awaitingDeletion: awaiting,
+    // Sorted for stable output (the tree's order depends on arrival); only
+    // on request: STATUS= asks every second.
     ...(all
-      ? { cgroups: view.cgroups.map((c) => ({ path: c.path, everPopulated: c.everPopulated })) }
+      ? {
+        cgroups: view.cgroups.sort(byPath).map((c) => ({
+          path: c.path,
+          everPopulated: c.everPopulated,
+        })),
+      }
       : {}),
   };
+}
+
+function byPath(a: { path: string }, b: { path: string }): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }

@@ -288,3 +288,28 @@ Deno.test("accessory: without a journal, stderr lines stay as they were", opts, 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "accessory: journal socket gone: the lines go to stderr with priorities",
+  opts,
+  async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "ctl-accessory-nojournal-" });
+    const address = uniqueAddress("nojournal");
+    const daemon = new Accessory(
+      ["--listen", address, "--control", `${dir}/control`],
+      { SPAWN_JOURNAL_SOCKET: `${dir}/no-journal-here` },
+      ["env", "-u", "NOTIFY_SOCKET", ...journalWrapper()],
+    );
+    try {
+      await eventually(() => /listening/.test(daemon.stderr), () => daemon.stderr);
+      const ns = makeNamespaces("delta", { socket: address, pid: true });
+      closeQuietly(ns.pid!);
+      await eventually(() => /"delta": new PID namespace/.test(daemon.stderr), () => daemon.stderr);
+      assertMatch(daemon.stderr, /^<6>"delta": new PID namespace, init pid \d+$/m);
+      assertMatch(daemon.stderr, /^<6>listening \(/m);
+    } finally {
+      await daemon.stop();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
