@@ -133,6 +133,11 @@ export class ReaperDaemon {
     return this.#tracker?.inspect() ?? null;
   }
 
+  /** Watched cgroups and pending deletions, counted only. */
+  summary(): { cgroups: number; awaitingDeletion: number } {
+    return this.#tracker?.summary() ?? { cgroups: 0, awaitingDeletion: 0 };
+  }
+
   /** Stops serving, drops pending deletions, releases every fd and watch. */
   async stop(): Promise<void> {
     const loop = this.#loop;

@@ -16,7 +16,7 @@ import { useJournalIfConnected } from "../shared/journal_socket.ts";
 import { ControlServer } from "../shared/control_server.ts";
 import { defaultControlPath } from "../shared/control_protocol.ts";
 import { reaperControlHandler } from "./control.ts";
-import { formatReaperStatus, reaperState } from "./status.ts";
+import { formatReaperStatus, reaperStatus } from "./status.ts";
 import { normalizeCgroupPath } from "./cgroup/path.ts";
 import { cgroupDirectory } from "./cgroup/snapshot.ts";
 import { findCgroup2Root } from "./cgroup/root.ts";
@@ -212,7 +212,7 @@ logInfo(
 );
 
 let control: ControlServer | null = null;
-const status = new StatusNotifier(() => formatReaperStatus(reaperState(daemon, startedAt).status));
+const status = new StatusNotifier(() => formatReaperStatus(reaperStatus(daemon, startedAt)));
 exitOnSignals(["SIGTERM", "SIGINT", "SIGQUIT"], async () => {
   status.stop();
   control?.close();

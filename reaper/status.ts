@@ -81,6 +81,31 @@ export function pgConnectionInfo(c: PgConnectionStatus, now: number): PgConnecti
   };
 }
 
+/** The figures of STATUS= and of the "status" command (no per-cgroup lists). */
+export function reaperStatus(
+  daemon: ReaperDaemon,
+  startedAt: number,
+  now = performance.now(),
+  summary = daemon.summary(),
+): ReaperStatus {
+  const hook = daemon.hook.status?.();
+  const lua: LuaInfo = hook
+    ? { loaded: true, ...hook }
+    : { loaded: false, running: 0, parked: 0, errors: 0, lastError: null };
+  const counters = daemon.counters ?? { reaped: 0, deleted: 0, rescans: 0 };
+  return {
+    scopes: daemon.scopes.length,
+    cgroupsWatched: summary.cgroups,
+    awaitingDeletion: summary.awaitingDeletion,
+    reaped: counters.reaped,
+    deleted: counters.deleted,
+    rescans: counters.rescans,
+    lua,
+    postgresql: pgConnectionStatuses().map((c) => pgConnectionInfo(c, now)),
+    uptimeSeconds: Math.floor((now - startedAt) / 1000),
+  };
+}
+
 /** The whole picture; cgroups only with `all` (a list as long as the tree). */
 export function reaperState(
   daemon: ReaperDaemon,
@@ -97,24 +122,11 @@ export function reaperState(
       reason: c.queued ? "queued" : "busy",
       busyRetries: c.busyRetries,
     }));
-  const hook = daemon.hook.status?.();
-  const lua: LuaInfo = hook
-    ? { loaded: true, ...hook }
-    : { loaded: false, running: 0, parked: 0, errors: 0, lastError: null };
-  const counters = daemon.counters ?? { reaped: 0, deleted: 0, rescans: 0 };
-  const status: ReaperStatus = {
-    scopes: daemon.scopes.length,
-    cgroupsWatched: view.cgroups.length,
-    awaitingDeletion: awaiting.length,
-    reaped: counters.reaped,
-    deleted: counters.deleted,
-    rescans: counters.rescans,
-    lua,
-    postgresql: pgConnectionStatuses().map((c) => pgConnectionInfo(c, now)),
-    uptimeSeconds: Math.floor((now - startedAt) / 1000),
-  };
   return {
-    status,
+    status: reaperStatus(daemon, startedAt, now, {
+      cgroups: view.cgroups.length,
+      awaitingDeletion: awaiting.length,
+    }),
     scopes: view.scopes,
     awaitingDeletion: awaiting,
     // Sorted for stable output (the tree's order depends on arrival); only

@@ -259,6 +259,20 @@ export class CgroupTracker {
     return view;
   }
 
+  /** inspect()'s counts without the lists (STATUS= asks every second). */
+  summary(): { cgroups: number; awaitingDeletion: number } {
+    const sum = { cgroups: 0, awaitingDeletion: 0 };
+    const walk = (node: Node) => {
+      if (node.kind === "cgroup") {
+        sum.cgroups++;
+        if (node.queued || node.busy > 0) sum.awaitingDeletion++;
+      }
+      for (const child of node.children.values()) walk(child);
+    };
+    if (this.#root) walk(this.#root);
+    return sum;
+  }
+
   #handleEvent(event: WatchEvent): void {
     const node = this.#byWd.get(event.wd);
     if (!node || node.dropped) return;

@@ -54,6 +54,7 @@ Deno.test("inspect: scopes, cgroups, queued and EBUSY deletions", () => {
   fs.run(`${A}/done`);
   const events = fs.drain();
   tracker.handleEvents(events);
+  assertEquals(tracker.summary(), { cgroups: 3, awaitingDeletion: 1 });
   assertEquals(view().cgroups, [
     { path: `${A}/busy`, everPopulated: true, queued: false, busyRetries: 0 },
     { path: `${A}/done`, everPopulated: false, queued: true, busyRetries: 0 },
@@ -72,5 +73,6 @@ Deno.test("inspect: scopes, cgroups, queued and EBUSY deletions", () => {
   const stuck = view().cgroups.find((c) => c.path === `${A}/stuck`)!;
   assertEquals(stuck.everPopulated, true);
   assertEquals(stuck.busyRetries > 1, true, `busy retries ${stuck.busyRetries}`);
+  assertEquals(tracker.summary(), { cgroups: 3, awaitingDeletion: 1 }, "stuck awaits");
   tracker.close();
 });
