@@ -20,6 +20,7 @@ import { SysError } from "../ffi/sys_error.ts";
 import {
   type ControlRequest,
   type DaemonKind,
+  DEFAULT_CONTROL_PATHS,
   encodeResponse,
   MAX_REQUEST_BYTES,
   parseRequest,
@@ -131,9 +132,19 @@ export class ControlServer {
     closeQuietly(this.#fd);
     try {
       if (Deno.statSync(this.path).ino === this.#ino) Deno.removeSync(this.path);
-      if (this.#madeDir !== null) Deno.removeSync(this.#madeDir);
     } catch {
-      // gone already, or the directory holds something else now
+      // gone already
+    }
+    try {
+      // Ours: made now, or the fixed default's (/run/cm4all-spawn-*), which a
+      // killed predecessor may have left. Only removed when empty.
+      const dir = this.#madeDir ??
+        (this.path === DEFAULT_CONTROL_PATHS[this.daemon]
+          ? this.path.slice(0, this.path.lastIndexOf("/"))
+          : null);
+      if (dir !== null) Deno.removeSync(dir);
+    } catch {
+      // not empty (another daemon's socket, the accessory's init links) or gone
     }
   }
 }
