@@ -2,8 +2,21 @@
 // accounting once they run empty, hands them to the Lua hook, deletes them.
 import { InvalidArgumentError } from "commander";
 import { collect, fatal, newProgram, parseCommandLine, usageError } from "../shared/cli.ts";
-import { errorMessage, log, logInfo, logNotice, writeAllSync } from "../shared/log.ts";
-import { notify } from "../shared/systemd.ts";
+import {
+  errorMessage,
+  log,
+  logError,
+  logInfo,
+  logNotice,
+  setLogIdentifier,
+  writeAllSync,
+} from "../shared/log.ts";
+import { notify, StatusNotifier } from "../shared/systemd.ts";
+import { useJournalIfConnected } from "../shared/journal_socket.ts";
+import { ControlServer } from "../shared/control_server.ts";
+import { defaultControlPath } from "../shared/control_protocol.ts";
+import { reaperControlHandler } from "./control.ts";
+import { formatReaperStatus, reaperStatus } from "./status.ts";
 import { normalizeCgroupPath } from "./cgroup/path.ts";
 import { cgroupDirectory } from "./cgroup/snapshot.ts";
 import { findCgroup2Root } from "./cgroup/root.ts";
@@ -63,8 +76,15 @@ const program = newProgram(
   .option(
     "--simulate <cgroup>",
     "reap one existing cgroup (path relative to the root) as the daemon would, without deleting it",
+  )
+  .option(
+    "--control <path>",
+    "the control socket for cm4all-spawnctl (default: control in $RUNTIME_DIRECTORY, " +
+      "else /run/cm4all-spawn-reaper/control)",
   );
 parseCommandLine(program, Deno.args);
+setLogIdentifier(NAME);
+const startedAt = performance.now();
 markInheritedCloseOnExec();
 const options = program.opts<{
   cgroupRoot?: string;
@@ -76,6 +96,7 @@ const options = program.opts<{
   luaAllowExec?: boolean;
   checkLua?: string;
   simulate?: string;
+  control?: string;
 }>();
 
 if (options.checkLua !== undefined) {
@@ -177,6 +198,8 @@ if (options.simulate !== undefined) {
   Deno.exit(ok ? 0 : 1);
 }
 
+// Only the daemon talks to the journal natively (--check-lua, --simulate: stderr).
+useJournalIfConnected();
 const daemon = new ReaperDaemon({ root: cgroupRoot, scopes, hook });
 try {
   daemon.start();
@@ -188,7 +211,11 @@ logInfo(
   `watching ${scopes.join(", ")} below ${cgroupRoot} (${daemon.trackedCgroups} cgroups found)`,
 );
 
+let control: ControlServer | null = null;
+const status = new StatusNotifier(() => formatReaperStatus(reaperStatus(daemon, startedAt)));
 exitOnSignals(["SIGTERM", "SIGINT", "SIGQUIT"], async () => {
+  status.stop();
+  control?.close();
   await daemon.stop();
   await hook.close();
 });
@@ -201,4 +228,17 @@ Deno.addSignalListener("SIGHUP", () => {
 });
 
 notify("READY=1"); // the start-up scan is registered; its reaps run next
-await daemon.run();
+const running = daemon.run();
+try {
+  control = new ControlServer(
+    options.control ?? defaultControlPath("reaper"),
+    daemon.loop!,
+    "reaper",
+    reaperControlHandler(daemon, startedAt),
+  );
+} catch (error) {
+  // Reaping matters more than the inspection tool: serve on without it.
+  logError(errorMessage(error));
+}
+status.start();
+await running;

@@ -23,7 +23,7 @@ import {
 } from "../../ffi/inotify.ts";
 import { Errno } from "../../ffi/errno_names.ts";
 import type { CgroupFs, WatchEvent } from "./fs.ts";
-import type { ReaperHook } from "../hook.ts";
+import type { ReaperHook, ReleasedCgroup } from "../hook.ts";
 import { childPath, pathComponents, statsSuffix } from "./path.ts";
 import { DeletionQueue, REAL_TIMERS, type TimerId, type Timers } from "./deletion_queue.ts";
 import { formatStatsLine } from "./stats_line.ts";
@@ -69,14 +69,19 @@ export interface TrackerOptions {
   /** Normalized scope paths (leading "/", never "/"). */
   scopes: readonly string[];
   hook: ReaperHook;
-  /** Receives each stats line (without newline). */
-  writeStatsLine(line: string): void;
+  /** Receives each stats line (without newline) and the snapshot it was made from. */
+  writeStatsLine(line: string, cgroup: ReleasedCgroup): void;
   log(priority: Priority, message: string): void;
   timers?: Timers;
   deletionDelayMs?: number;
   maxDeferralMs?: number;
   /** Longest wait between attempts on a cgroup whose rmdir keeps saying EBUSY. */
   maxBusyBackoffMs?: number;
+}
+
+export interface CgroupTrackerView {
+  scopes: { path: string; present: boolean }[];
+  cgroups: { path: string; everPopulated: boolean; queued: boolean; busyRetries: number }[];
 }
 
 export interface TrackerCounters {
@@ -230,6 +235,44 @@ export class CgroupTracker {
     return this.#queue.size;
   }
 
+  /**
+   * What the control socket shows (read-only): the scopes (present or not),
+   * every cgroup watched, and what awaits deletion.
+   */
+  inspect(): CgroupTrackerView {
+    const view: CgroupTrackerView = { scopes: [], cgroups: [] };
+    const present = new Set<string>();
+    const walk = (node: Node) => {
+      if (node.kind === "scope") present.add(node.path);
+      if (node.kind === "cgroup") {
+        view.cgroups.push({
+          path: node.path,
+          everPopulated: node.seenPopulated,
+          queued: node.queued,
+          busyRetries: node.busy,
+        });
+      }
+      for (const child of node.children.values()) walk(child);
+    };
+    if (this.#root) walk(this.#root);
+    view.scopes = [...this.#scopes].map((path) => ({ path, present: present.has(path) }));
+    return view;
+  }
+
+  /** inspect()'s counts without the lists (STATUS= asks every second). */
+  summary(): { cgroups: number; awaitingDeletion: number } {
+    const sum = { cgroups: 0, awaitingDeletion: 0 };
+    const walk = (node: Node) => {
+      if (node.kind === "cgroup") {
+        sum.cgroups++;
+        if (node.queued || node.busy > 0) sum.awaitingDeletion++;
+      }
+      for (const child of node.children.values()) walk(child);
+    };
+    if (this.#root) walk(this.#root);
+    return sum;
+  }
+
   #handleEvent(event: WatchEvent): void {
     const node = this.#byWd.get(event.wd);
     if (!node || node.dropped) return;
@@ -353,7 +396,7 @@ export class CgroupTracker {
     const line = formatStatsLine(statsSuffix(node.path, node.scope), cgroup, cgroup.takenAt);
     if (line !== null) {
       try {
-        this.#options.writeStatsLine(line);
+        this.#options.writeStatsLine(line, cgroup);
       } catch {
         // stderr gone (EPIPE): the reap and the deletion still go ahead
       }
