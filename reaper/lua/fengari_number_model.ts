@@ -1,0 +1,90 @@
+// LuaJIT's number model in fengari (issue 10): every Lua number is a double.
+// fengari 0.1.5 implements Lua 5.3 with 32-bit integers that wrap around
+// ((a + b) | 0); LuaJIT, which the original daemon runs, has doubles only.
+// Instead of vendoring a patched fengari, we make sure no Lua-visible value
+// ever carries the integer tag, so the VM always takes its float paths
+// (arithmetic, comparisons, `for` loops, unary minus giving -0, ...). The
+// integer tag is produced in few places, all patched here at load time:
+//   - TValue.setivalue (arithmetic results, OP_LEN, numerals and string
+//     coercion via luaO_str2num, luaO_pushvfstring): stores a float;
+//   - lua_pushinteger (every library result: string.len, string.byte,
+//     string.find, ipairs, math.floor, os.time, ...): pushes a float;
+//   - table keys: luaH_setfrom/luaH_setint store integral keys with the
+//     integer tag; luaH_next (next, pairs) hands them out as floats;
+//   - luaO_str2num: hexadecimal integers ("0xffffffff") wrapped at 32 bits;
+//     they are now read as doubles like LuaJIT does.
+// What is left with the integer tag is internal: the parser's constant cache
+// indexes, the implicit step 1 of a numeric `for` (its float loop converts
+// it), the temporary keys of lua_geti/lua_seti. Lua 5.3's integer-only
+// operators (// and the bitwise ones) still work on values that fit 32 bits.
+// Tables are a JS Map keyed by the number, so t[1.0] is t[1] and t[2^40] works.
+//
+// The patches on module exports must be in place before the modules that copy
+// them load: lapi's exports before lua.js (imported by "fengari" later, see
+// fengari.ts); luai_nummod in fengari_conf.ts before lvm.js loads here.
+import "./fengari_conf.ts";
+import defs from "fengari/src/defs.js";
+// lapi.js first, as lua.js does: the VM modules require each other in a
+// cycle that only loads cleanly from there.
+import lapi from "fengari/src/lapi.js";
+import lobject from "fengari/src/lobject.js";
+import ltable from "fengari/src/ltable.js";
+
+// deno-lint-ignore no-explicit-any
+type Untyped = any;
+
+const { LUA_TNUMFLT, LUA_TNUMINT } = (defs as Untyped).constant_types as Record<string, number>;
+const TValue = (lobject as Untyped).TValue;
+
+TValue.prototype.setivalue = function (this: { type: number; value: number }, x: number) {
+  this.type = LUA_TNUMFLT;
+  this.value = x;
+};
+
+const api = lapi as Record<string, Untyped>;
+const pushnumber = api.lua_pushnumber;
+api.lua_pushinteger = (L: Untyped, n: number) => pushnumber(L, n);
+
+const tables = ltable as Record<string, Untyped>;
+const next = tables.luaH_next;
+tables.luaH_next = (L: Untyped, table: Untyped, keyI: number): boolean => {
+  const more = next(L, table, keyI);
+  if (more) {
+    const key = L.stack[keyI];
+    if (key.type === LUA_TNUMINT) {
+      key.type = LUA_TNUMFLT;
+      if (key.value === 0) key.value = 0; // a -0 key reads back as 0, as in LuaJIT
+    }
+  }
+  return more;
+};
+
+const objects = lobject as Record<string, Untyped>;
+const str2num = objects.luaO_str2num;
+/** "0x" hex digits (no '.', no 'p'), optional sign and surrounding spaces. */
+const HEX_INTEGER = /^[\t\n\v\f\r ]*([+-]?)0[xX]([0-9a-fA-F]+)[\t\n\v\f\r ]*$/;
+objects.luaO_str2num = (s: Uint8Array, o: { setfltvalue(n: number): void }): number => {
+  // A quick byte test keeps decimal numerals off the regular expression.
+  if (s.indexOf(120) < 0 && s.indexOf(88) < 0) return str2num(s, o);
+  const m = HEX_INTEGER.exec(String.fromCharCode(...s.subarray(0, 200)));
+  if (m === null || s.length > 200) return str2num(s, o);
+  const digits = m[2];
+  // Exact up to 2^53; beyond, BigInt gives the double nearest (ties to even).
+  const n = digits.length <= 13 ? parseInt(digits, 16) : Number(BigInt("0x" + digits));
+  o.setfltvalue(m[1] === "-" ? -n : n);
+  return s.length + 1;
+};
+
+/**
+ * C pow(): JS Math.pow gives NaN for 1^nan, 1^inf and (-1)^±inf where C (and
+ * LuaJIT) give 1. fengari's OP_POW calls the global Math.pow, so it is
+ * replaced process-wide; every other result is unchanged.
+ */
+const jsPow = Math.pow;
+Math.pow = function pow(x: number, y: number): number {
+  if (x === 1) return 1;
+  if (x === -1 && (y === Infinity || y === -Infinity)) return 1;
+  return jsPow(x, y);
+};
+
+export const NUMBER_MODEL_INSTALLED = true;
