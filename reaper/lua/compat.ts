@@ -68,8 +68,7 @@ function tableMaxn(L: LuaState): number {
       if (v > max) max = v;
     }
   }
-  if (Number.isInteger(max) && max <= 2147483647) lua.lua_pushinteger(L, max);
-  else lua.lua_pushnumber(L, max);
+  lua.lua_pushnumber(L, max);
   return 1;
 }
 
@@ -82,6 +81,36 @@ function mathFunction(fn: (...args: number[]) => number, arity: number) {
   };
 }
 
+/** An integral double that is exact: what "integer" means when every number is a double. */
+const isExactInteger = (x: number) => Number.isInteger(x) && Math.abs(x) <= 2 ** 53;
+
+/**
+ * math.type / math.tointeger (Lua 5.3 extensions; LuaJIT has neither): all
+ * numbers are doubles here (fengari_number_model.ts), so "integer" means an
+ * integral value exact in a double (|x| <= 2^53), e.g. cgroup.btime.
+ */
+function mathType(L: LuaState): number {
+  lauxlib.luaL_checkany(L, 1);
+  if (lua.lua_type(L, 1) !== lua.LUA_TNUMBER) lua.lua_pushnil(L);
+  else {
+    lua.lua_pushstring(
+      L,
+      to_luastring(isExactInteger(lua.lua_tonumber(L, 1)) ? "integer" : "float"),
+    );
+  }
+  return 1;
+}
+
+function mathTointeger(L: LuaState): number {
+  const x = lua.lua_type(L, 1) === lua.LUA_TNUMBER ? lua.lua_tonumber(L, 1) : NaN;
+  if (isExactInteger(x)) lua.lua_pushnumber(L, x);
+  else {
+    lauxlib.luaL_checkany(L, 1);
+    lua.lua_pushnil(L);
+  }
+  return 1;
+}
+
 /** Lua 5.1 / LuaJIT math functions that 5.3 dropped. */
 const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   pow: mathFunction(Math.pow, 2),
@@ -91,6 +120,8 @@ const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   cosh: mathFunction(Math.cosh, 1),
   sinh: mathFunction(Math.sinh, 1),
   tanh: mathFunction(Math.tanh, 1),
+  type: mathType,
+  tointeger: mathTointeger,
   frexp: (L: LuaState): number => {
     const [m, e] = frexp(lauxlib.luaL_checknumber(L, 1));
     lua.lua_pushnumber(L, m);

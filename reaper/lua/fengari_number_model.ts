@@ -11,8 +11,9 @@
 //     string.find, ipairs, math.floor, os.time, ...): pushes a float;
 //   - table keys: luaH_setfrom/luaH_setint store integral keys with the
 //     integer tag; luaH_next (next, pairs) hands them out as floats;
-//   - luaO_str2num: hexadecimal integers ("0xffffffff") wrapped at 32 bits;
-//     they are now read as doubles like LuaJIT does.
+//   - luaO_str2num (numerals, tonumber, string coercion): hexadecimal
+//     integers ("0xffffffff") wrapped at 32 bits; they are now read as
+//     doubles, and "0b101", "inf", "nan" are accepted, as LuaJIT does.
 // What is left with the integer tag is internal: the parser's constant cache
 // indexes, the implicit step 1 of a numeric `for` (its float loop converts
 // it), the temporary keys of lua_geti/lua_seti. Lua 5.3's integer-only
@@ -61,16 +62,21 @@ tables.luaH_next = (L: Untyped, table: Untyped, keyI: number): boolean => {
 
 const objects = lobject as Record<string, Untyped>;
 const str2num = objects.luaO_str2num;
-/** "0x" hex digits (no '.', no 'p'), optional sign and surrounding spaces. */
-const HEX_INTEGER = /^[\t\n\v\f\r ]*([+-]?)0[xX]([0-9a-fA-F]+)[\t\n\v\f\r ]*$/;
+/** What LuaJIT's lj_strscan reads beyond Lua 5.3: 0x integers of any size, 0b, inf, nan. */
+const LUAJIT_ONLY =
+  /^[\t\n\v\f\r ]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|0[bB]([01]+)|(inf|infinity|nan))[\t\n\v\f\r ]*$/i;
+/** Bytes x X b B i I n N: only then can a numeral be one LuaJIT reads differently. */
+const MARKERS = new Set([120, 88, 98, 66, 105, 73, 110, 78]);
 objects.luaO_str2num = (s: Uint8Array, o: { setfltvalue(n: number): void }): number => {
-  // A quick byte test keeps decimal numerals off the regular expression.
-  if (s.indexOf(120) < 0 && s.indexOf(88) < 0) return str2num(s, o);
-  const m = HEX_INTEGER.exec(String.fromCharCode(...s.subarray(0, 200)));
-  if (m === null || s.length > 200) return str2num(s, o);
-  const digits = m[2];
-  // Exact up to 2^53; beyond, BigInt gives the double nearest (ties to even).
-  const n = digits.length <= 13 ? parseInt(digits, 16) : Number(BigInt("0x" + digits));
+  if (s.length > 200 || !s.some((b) => MARKERS.has(b))) return str2num(s, o);
+  const m = LUAJIT_ONLY.exec(String.fromCharCode(...s));
+  if (m === null) return str2num(s, o);
+  let n: number;
+  if (m[2] !== undefined) {
+    // Exact up to 2^53; beyond, BigInt gives the double nearest (ties to even).
+    n = m[2].length <= 13 ? parseInt(m[2], 16) : Number(BigInt("0x" + m[2]));
+  } else if (m[3] !== undefined) n = Number(BigInt("0b" + m[3]));
+  else n = m[4].toLowerCase() === "nan" ? NaN : Infinity;
   o.setfltvalue(m[1] === "-" ? -n : n);
   return s.length + 1;
 };

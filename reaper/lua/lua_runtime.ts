@@ -4,6 +4,9 @@
 import { lauxlib, lua, lualib, type LuaState } from "./fengari.ts";
 import { CoroutineRunner } from "./coroutine_runner.ts";
 import { installCompat } from "./compat.ts";
+import { installLuaJitString } from "./luajit_string.ts";
+import { installLuaJitOs } from "./luajit_os.ts";
+import { installLuaJitEnv } from "./luajit_env.ts";
 import { fixPcallHooks } from "./fengari_fixes.ts";
 import { installPrint } from "./print.ts";
 import { pushText } from "./lua_values.ts";
@@ -60,6 +63,9 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   });
   fixPcallHooks(L);
   installCompat(L);
+  installLuaJitString(L);
+  installLuaJitOs(L);
+  installLuaJitEnv(L);
   installPrint(L, options.writeOut);
   checkNumberFormatting(L);
 
