@@ -7,6 +7,7 @@ import { installCompat } from "./compat.ts";
 import { installLuaJitString } from "./luajit_string.ts";
 import { installLuaJitOs } from "./luajit_os.ts";
 import { installLuaJitEnv } from "./luajit_env.ts";
+import { installPatternBudget } from "./pattern_budget.ts";
 import { fixPcallHooks } from "./fengari_fixes.ts";
 import { installPrint } from "./print.ts";
 import { pushText } from "./lua_values.ts";
@@ -62,6 +63,7 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
     maxSuspended: options.maxSuspended,
   });
   fixPcallHooks(L);
+  installPatternBudget(L, (T, steps) => runner.chargeSteps(T, steps));
   installCompat(L);
   installLuaJitString(L);
   installLuaJitOs(L);
