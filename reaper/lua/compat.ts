@@ -111,6 +111,34 @@ function mathTointeger(L: LuaState): number {
   return 1;
 }
 
+/**
+ * math.max/math.min as LuaJIT's maxsd/minsd: the later argument unless the
+ * earlier one is strictly greater/smaller (max(-0, 0) is 0, max(1, nan) nan).
+ */
+function minMax(max: boolean) {
+  return (L: LuaState): number => {
+    const n = lua.lua_gettop(L);
+    let x = lauxlib.luaL_checknumber(L, 1);
+    for (let i = 2; i <= n; i++) {
+      const y = lauxlib.luaL_checknumber(L, i);
+      if (max ? !(x > y) : !(x < y)) x = y;
+    }
+    lua.lua_pushnumber(L, x);
+    return 1;
+  };
+}
+
+/** C modf: both parts carry the sign of x (modf(-0) and modf(-inf) give -0 fractions). */
+function mathModf(L: LuaState): number {
+  const x = lauxlib.luaL_checknumber(L, 1);
+  const ip = Math.trunc(x);
+  let frac = Number.isFinite(x) ? x - ip : Number.isNaN(x) ? x : 0;
+  if (frac === 0) frac = x < 0 || Object.is(x, -0) ? -0 : 0;
+  lua.lua_pushnumber(L, ip);
+  lua.lua_pushnumber(L, frac);
+  return 2;
+}
+
 /** Lua 5.1 / LuaJIT math functions that 5.3 dropped. */
 const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   pow: mathFunction(Math.pow, 2),
@@ -121,6 +149,9 @@ const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   sinh: mathFunction(Math.sinh, 1),
   tanh: mathFunction(Math.tanh, 1),
   type: mathType,
+  max: minMax(true),
+  min: minMax(false),
+  modf: mathModf,
   tointeger: mathTointeger,
   frexp: (L: LuaState): number => {
     const [m, e] = frexp(lauxlib.luaL_checknumber(L, 1));

@@ -67,8 +67,19 @@ const LUAJIT_ONLY =
   /^[\t\n\v\f\r ]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|0[bB]([01]+)|(inf|infinity|nan))[\t\n\v\f\r ]*$/i;
 /** Bytes x X b B i I n N: only then can a numeral be one LuaJIT reads differently. */
 const MARKERS = new Set([120, 88, 98, 66, 105, 73, 110, 78]);
-objects.luaO_str2num = (s: Uint8Array, o: { setfltvalue(n: number): void }): number => {
-  if (s.length > 200 || !s.some((b) => MARKERS.has(b))) return str2num(s, o);
+const isSpace = (b: number) => b === 32 || (b >= 9 && b <= 13);
+objects.luaO_str2num = (
+  s: Uint8Array,
+  o: { value: number; setfltvalue(n: number): void },
+): number => {
+  if (s.length > 200 || !s.some((b) => MARKERS.has(b))) {
+    const size = str2num(s, o);
+    // "-0" went through 5.3's integer path, which has no -0.
+    if (size !== 0 && o.value === 0 && s[s.findIndex((b) => !isSpace(b))] === 45) {
+      o.setfltvalue(-0);
+    }
+    return size;
+  }
   const m = LUAJIT_ONLY.exec(String.fromCharCode(...s));
   if (m === null) return str2num(s, o);
   let n: number;

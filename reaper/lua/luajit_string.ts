@@ -183,7 +183,33 @@ function stringChar(L: LuaState): number {
   return 1;
 }
 
+/**
+ * string.find/string.match: LuaJIT clamps an init beyond the end to the end,
+ * so ("hello"):find("", 10) is 6 where Lua 5.3 gives nil.
+ */
+function clampInit(original: (L: LuaState) => number) {
+  return (L: LuaState): number => {
+    if (lua.lua_type(L, 3) === lua.LUA_TNUMBER) {
+      const len = lauxlib.luaL_checklstring(L, 1).length;
+      if (lua.lua_tonumber(L, 3) > len + 1) {
+        lua.lua_pushnumber(L, len + 1);
+        lua.lua_replace(L, 3);
+      }
+    }
+    return original(L);
+  };
+}
+
 export function installLuaJitString(L: LuaState): void {
+  lua.lua_getglobal(L, to_luastring("string"));
+  for (const name of ["find", "match"]) {
+    lua.lua_getfield(L, -1, to_luastring(name));
+    const original = lua.lua_tocfunction(L, -1);
+    lua.lua_pop(L, 1);
+    lua.lua_pushcfunction(L, clampInit(original));
+    lua.lua_setfield(L, -2, to_luastring(name));
+  }
+  lua.lua_pop(L, 1);
   lua.lua_getglobal(L, to_luastring("string"));
   lua.lua_pushcfunction(L, stringFormat);
   lua.lua_setfield(L, -2, to_luastring("format"));

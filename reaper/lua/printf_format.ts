@@ -63,10 +63,11 @@ export function parseSpec(fmt: Uint8Array, at: number): { spec: FormatSpec; next
     }
   }
   const c = fmt[i];
-  if (isDigit(c)) throw new FormatSpecError("invalid format (width or precision too long)");
   const conv = c === undefined ? "" : String.fromCharCode(c);
+  // A third digit of width or precision is an invalid option too.
   if (conv === "" || !CONVERSIONS.includes(conv)) {
-    throw new FormatSpecError(`invalid option '%${conv}' to 'format'`);
+    const text = String.fromCharCode(...fmt.subarray(at, i + 1));
+    throw new FormatSpecError(`invalid option '%${text}' to 'format'`);
   }
   spec.conv = conv;
   return { spec, next: i + 1 };

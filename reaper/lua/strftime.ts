@@ -56,15 +56,8 @@ export function breakDown(t: number, utc: boolean): BrokenDownTime | null {
       isdst: false,
       gmtoff: 0,
       zone: () => "GMT",
-      epoch: () =>
-        localEpoch(
-          d.getUTCFullYear(),
-          d.getUTCMonth(),
-          d.getUTCDate(),
-          d.getUTCHours(),
-          d.getUTCMinutes(),
-          d.getUTCSeconds(),
-        ),
+      // glibc: mktime() of gmtime()'s fields, whose tm_isdst is 0: standard time.
+      epoch: () => Math.floor(d.getTime() / 1000) - standardGmtoff(d.getUTCFullYear()),
     };
   }
   const year = d.getFullYear();
@@ -85,6 +78,23 @@ export function breakDown(t: number, utc: boolean): BrokenDownTime | null {
     zone: () => zoneName(d),
     epoch: () => Math.floor(d.getTime() / 1000),
   };
+}
+
+/** The local zone's standard (non-DST) offset east of UTC in a year, in seconds. */
+function standardGmtoff(year: number): number {
+  // Exact to the second (getTimezoneOffset rounds old local mean times to minutes).
+  const offset = (month0: number) => {
+    const local = new Date(2000, month0, 1);
+    local.setFullYear(year, month0, 1);
+    return (utcMs(year, month0, 1) - local.getTime()) / 1000;
+  };
+  return Math.min(offset(0), offset(6));
+}
+
+function utcMs(year: number, month0: number, day: number): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month0, day);
+  return d.getTime();
 }
 
 /** mktime(): the local-zone epoch seconds of fields that may be out of range (normalised). */
