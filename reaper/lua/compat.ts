@@ -1,7 +1,9 @@
 // LuaJIT / Lua 5.1 compatibility globals for scripts written for the
-// original daemon (decision 8): unpack, loadstring, table.maxn and the `bit`
-// library with LuaJIT's 32-bit semantics; also table.getn and the 5.1 math
-// functions 5.3 dropped (pow, log10, atan2, ldexp, frexp, cosh, sinh, tanh).
+// original daemon (decision 8, issue 10): unpack, loadstring, table.maxn and
+// the `bit` library with LuaJIT's 32-bit semantics; also table.getn and the
+// 5.1 math functions 5.3 dropped (pow, log10, atan2, ldexp, frexp, cosh,
+// sinh, tanh); math.max/min/modf/random, math.type/tointeger and
+// table.insert/remove as LuaJIT behaves.
 // Number printing is handled in fengari_conf.ts.
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 import { bitBand, bitBor, bitBxor, bitToHex, toBit } from "./bit_ops.ts";
@@ -177,6 +179,84 @@ export function frexp(x: number): [number, number] {
   return [m, e];
 }
 
+/**
+ * table.insert as LuaJIT 2.1: raw length, no bounds check on the position
+ * (elements from it to the end move up; a position past the end just sets).
+ */
+function tableInsert(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  const nargs = lua.lua_gettop(L);
+  let i = lua.lua_rawlen(L, 1) + 1;
+  if (nargs !== 2) {
+    if (nargs !== 3) {
+      return lauxlib.luaL_error(L, to_luastring("wrong number of arguments to 'insert'"));
+    }
+    const n = lauxlib.luaL_checkinteger(L, 2);
+    for (; i > n; i--) {
+      lua.lua_rawgeti(L, 1, i - 1);
+      lua.lua_rawseti(L, 1, i);
+    }
+    i = n;
+  }
+  lua.lua_pushvalue(L, nargs);
+  lua.lua_rawseti(L, 1, i);
+  return 0;
+}
+
+/** t[k] (with metamethods, as LuaJIT's Lua-coded table.remove) for a number k. */
+function getIndex(L: LuaState, k: number): void {
+  lua.lua_pushnumber(L, k);
+  lua.lua_gettable(L, 1);
+}
+
+/** t[k] = top of stack (popped). */
+function setIndex(L: LuaState, k: number): void {
+  lua.lua_pushnumber(L, k);
+  lua.lua_insert(L, -2);
+  lua.lua_settable(L, 1);
+}
+
+/**
+ * table.remove as LuaJIT 2.1 (a Lua function there): the position is used as
+ * given (not truncated); out of 1..#t nothing is returned.
+ */
+function tableRemove(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  const len = lua.lua_rawlen(L, 1);
+  const pos = lua.lua_isnoneornil(L, 2) ? len : lauxlib.luaL_checknumber(L, 2);
+  if (lua.lua_isnoneornil(L, 2) ? len === 0 : !(pos >= 1 && pos <= len)) return 0;
+  lua.lua_settop(L, 2);
+  getIndex(L, pos);
+  for (let i = pos + 1; i <= len; i++) {
+    getIndex(L, i);
+    setIndex(L, i - 1);
+  }
+  lua.lua_pushnil(L);
+  setIndex(L, len);
+  return 1;
+}
+
+/**
+ * math.random as LuaJIT 2.1: on doubles, no range checks (random(3e9) works,
+ * random(0) is 1, random(1.5, 3.5) may be 2.5). The uniform number comes from
+ * fengari's generator, so math.randomseed still makes runs repeatable.
+ */
+function mathRandom(uniform: (L: LuaState) => number) {
+  return (L: LuaState): number => {
+    const n = lua.lua_gettop(L);
+    const r1 = n >= 1 ? lauxlib.luaL_checknumber(L, 1) : 0;
+    const r2 = n >= 2 ? lauxlib.luaL_checknumber(L, 2) : 0;
+    lua.lua_settop(L, 0);
+    uniform(L); // fengari's math.random(): a float in [0, 1)
+    let d = lua.lua_tonumber(L, -1);
+    lua.lua_pop(L, 1);
+    if (n === 1) d = Math.floor(d * r1) + 1;
+    else if (n >= 2) d = Math.floor(d * (r2 - r1 + 1)) + r1;
+    lua.lua_pushnumber(L, d);
+    return 1;
+  };
+}
+
 /** table.getn (Lua 5.0/5.1, kept by LuaJIT): the length operator without metamethods. */
 function tableGetn(L: LuaState): number {
   lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
@@ -193,8 +273,17 @@ export function installCompat(L: LuaState): void {
   lua.lua_setfield(L, -2, to_luastring("maxn"));
   lua.lua_pushcfunction(L, tableGetn);
   lua.lua_setfield(L, -2, to_luastring("getn"));
+  lua.lua_pushcfunction(L, tableInsert);
+  lua.lua_setfield(L, -2, to_luastring("insert"));
+  lua.lua_pushcfunction(L, tableRemove);
+  lua.lua_setfield(L, -2, to_luastring("remove"));
   lua.lua_pop(L, 1);
   lua.lua_getglobal(L, to_luastring("math"));
+  lua.lua_getfield(L, -1, to_luastring("random"));
+  const uniform = lua.lua_tocfunction(L, -1);
+  lua.lua_pop(L, 1);
+  lua.lua_pushcfunction(L, mathRandom(uniform));
+  lua.lua_setfield(L, -2, to_luastring("random"));
   for (const [name, fn] of Object.entries(MATH_FUNCTIONS)) {
     lua.lua_pushcfunction(L, fn);
     lua.lua_setfield(L, -2, to_luastring(name));

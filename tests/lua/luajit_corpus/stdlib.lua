@@ -122,3 +122,25 @@ print("setfenv level", lvl(), who)
 module("corpus.mod", package.seeall)
 function hello() return "hi from " .. _NAME end
 print("module", corpus.mod.hello(), _NAME, _PACKAGE, _M == corpus.mod, package.loaded["corpus.mod"] == _M)
+
+-- math.random on doubles (sequences differ between generators: only ranges compared)
+math.randomseed(42)
+local inrange = true
+for i = 1, 200 do
+  local a, b, c = math.random(), math.random(3e9), math.random(-2^40, 2^40)
+  inrange = inrange and a >= 0 and a < 1 and b >= 1 and b <= 3e9 and b % 1 == 0
+    and c >= -2^40 and c <= 2^40 and c % 1 == 0
+end
+local r = math.random(1.5, 3.5)
+print("random", inrange, math.random(0), math.random(1), r == 1.5 or r == 2.5 or r == 3.5,
+  select("#", math.random(1, 2, 3)))
+
+-- table.insert / table.remove without 5.3's bounds checks
+local ti = {1, 2, 3}
+print("insert far", pcall(table.insert, ti, 10, "x"), #ti, ti[10])
+print("insert zero", pcall(table.insert, ti, 0, "y"), ti[0], ti[1], ti[4], #ti)
+print("insert args", (pcall(table.insert, ti, 1, 2, 3)), (pcall(table.insert, ti)))
+local tr = {"a", "b", "c"}
+print("remove", table.remove(tr, 10), select("#", table.remove(tr, 10)), table.remove(tr, 1),
+  table.concat(tr, ","), table.remove(tr), table.concat(tr, ","), select("#", table.remove({})),
+  select("#", table.remove({}, 0)), table.remove({"z"}, 1.9))
