@@ -3,6 +3,7 @@
 // instead of blocking the daemon.
 import { assertEquals, assertMatch } from "../assert.ts";
 import { loadHook, released } from "./hook_test_helpers.ts";
+import { runReaper } from "../reaper/reaper_process.ts";
 
 const PATHOLOGICAL = `string.find(string.rep("a", 300), ".-.-.-.-b")`;
 
@@ -51,5 +52,33 @@ Deno.test("ordinary pattern matching fits the default budget and gives LuaJIT's 
     assertEquals(h.logs, []);
   } finally {
     await h.cleanup();
+  }
+});
+
+Deno.test("reaper --simulate --lua-budget 1000: the pathological string.find fails promptly (exit 1)", async () => {
+  const root = await Deno.makeTempDir({ prefix: "lua-pattern-" });
+  try {
+    await Deno.mkdir(`${root}/s/sim`, { recursive: true });
+    await Deno.writeTextFile(
+      `${root}/reaper.lua`,
+      `function cgroup_released(c) print(${PATHOLOGICAL}) end`,
+    );
+    const r = await runReaper([
+      "--cgroup-root",
+      root,
+      "--lua",
+      `${root}/reaper.lua`,
+      "--lua-budget",
+      "1000",
+      "--simulate",
+      "/s/sim",
+    ]);
+    assertEquals(r.code, 1, r.stderr);
+    assertMatch(
+      r.stderr,
+      /reaper\.lua:1: instruction budget exceeded \(1000 instructions per run\)/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
