@@ -121,3 +121,13 @@ print("tonumber", tonumber("0xffffffff"), tonumber("4294967296"), tonumber("9007
   tonumber("1e500"), tonumber("-0"), tonumber("0x1p-2"), tonumber("  12  "))
 print("coercion", "10" + 1, "3000000000" * 2, "0x10" + 0, "1e2" * 1, 10 .. 20, 2^31 .. "")
 print("len", #"abc" * 2^31, string.len("abcd") * 3e9, #{1, 2, 3} + 2^32)
+
+-- the bit library: 32-bit results, normalised to signed
+local bvals = {0, 1, -1, 255, 2^31 - 1, 2^31, -2^31, 2^32 - 1, 2^32, 2^32 + 5, 3000000000, 2^53, 1.5, 2.5, -2.5}
+for _, v in ipairs(bvals) do
+  print("bit", v, bit.tobit(v), bit.bnot(v), bit.band(v, 0xffff), bit.bor(v, 1), bit.bxor(v, -1),
+    bit.lshift(v, 4), bit.rshift(v, 4), bit.arshift(v, 4), bit.rol(v, 8), bit.ror(v, 8),
+    bit.bswap(v), bit.tohex(v), bit.tohex(v, -4), bit.tohex(v, 2))
+end
+print("bit shifts", bit.lshift(1, 31), bit.lshift(1, 32), bit.lshift(1, 33), bit.rshift(-1, 31),
+  bit.arshift(-1, 31), bit.rshift(2^31, 0), (pcall(bit.band)), (pcall(bit.band, "x")))
