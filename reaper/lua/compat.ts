@@ -130,6 +130,17 @@ function minMax(max: boolean) {
   };
 }
 
+/**
+ * math.ceil as LuaJIT's interpreter computes it (round |x| to nearest, then
+ * add 1 if below x): ceil of a value in (-1, -0.5) is +0, not C's -0.
+ */
+function mathCeil(L: LuaState): number {
+  const x = lauxlib.luaL_checknumber(L, 1);
+  const c = Math.ceil(x);
+  lua.lua_pushnumber(L, c === 0 && x < -0.5 ? 0 : c);
+  return 1;
+}
+
 /** C modf: both parts carry the sign of x (modf(-0) and modf(-inf) give -0 fractions). */
 function mathModf(L: LuaState): number {
   const x = lauxlib.luaL_checknumber(L, 1);
@@ -154,6 +165,7 @@ const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   max: minMax(true),
   min: minMax(false),
   modf: mathModf,
+  ceil: mathCeil,
   tointeger: mathTointeger,
   frexp: (L: LuaState): number => {
     const [m, e] = frexp(lauxlib.luaL_checknumber(L, 1));

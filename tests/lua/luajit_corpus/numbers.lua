@@ -131,3 +131,5 @@ for _, v in ipairs(bvals) do
 end
 print("bit shifts", bit.lshift(1, 31), bit.lshift(1, 32), bit.lshift(1, 33), bit.rshift(-1, 31),
   bit.arshift(-1, 31), bit.rshift(2^31, 0), (pcall(bit.band)), (pcall(bit.band, "x")))
+print("ceil", math.ceil(-0.5), math.ceil(-0.845), math.ceil(-0.1), math.ceil(-0.9), math.ceil(-1),
+  math.ceil(-0), math.floor(-0), math.floor(0.7), math.floor(-0.3), math.ceil(0.2), math.ceil(-1.5))
