@@ -83,8 +83,3 @@ export function formatShortestNumber(x: number): string {
   }
   return sign + "0." + "0".repeat(-exponent - 1) + digits;
 }
-
-/** A JS number as a Lua value kind: integer if it fits fengari's 32-bit integers. */
-export function fitsLuaInteger(x: number): boolean {
-  return Number.isInteger(x) && x >= -2147483648 && x <= 2147483647;
-}

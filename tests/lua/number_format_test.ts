@@ -2,7 +2,6 @@
 // (§5.3) and LuaJIT bit semantics, as pure functions.
 import { assertEquals } from "../assert.ts";
 import {
-  fitsLuaInteger,
   formatG,
   formatLuaJitNumber,
   formatShortestNumber,
@@ -69,13 +68,6 @@ Deno.test("formatShortestNumber follows §5.3", () => {
   for (const x of [1 / 3, 2 ** 60 + 4096, 1e-310, 123.456, -9.87654321e-7]) {
     assertEquals(Number(formatShortestNumber(x)), x, `round trip ${x}`);
   }
-});
-
-Deno.test("fitsLuaInteger is fengari's 32-bit integer range", () => {
-  assertEquals(
-    [2147483647, -2147483648, 2147483648, 1.5, 0].map(fitsLuaInteger),
-    [true, true, false, false, true],
-  );
 });
 
 Deno.test("bit semantics: tobit wraps modulo 2^32 and rounds halves to even", () => {
