@@ -93,11 +93,23 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   };
 }
 
-/** Fails loudly if fengari was loaded before fengari_conf.ts could patch it. */
+/** Fails loudly if fengari was loaded before fengari_conf.ts etc. could patch it. */
 function checkNumberFormatting(L: LuaState): void {
   lua.lua_pushnumber(L, 3e9);
   const text = new TextDecoder().decode(lua.lua_tolstring(L, -1));
   lua.lua_pop(L, 1);
+  // And the number model (fengari_number_model.ts): no 32-bit wrap-around.
+  lua.lua_pushinteger(L, 2147483647);
+  lua.lua_pushinteger(L, 1);
+  lua.lua_arith(L, lua.LUA_OPADD);
+  const sum = lua.lua_tonumber(L, -1);
+  lua.lua_pop(L, 1);
+  if (sum !== 2147483648) {
+    throw new Error(
+      `fengari's number model is not LuaJIT's (2147483647 + 1 = ${sum}): ` +
+        `import fengari only through reaper/lua/fengari.ts`,
+    );
+  }
   if (text !== "3000000000") {
     throw new Error(
       `fengari number formatting is not configured (tostring(3e9) = ${text}): ` +
