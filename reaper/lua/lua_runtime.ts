@@ -5,6 +5,7 @@ import { lauxlib, lua, lualib, type LuaState } from "./fengari.ts";
 import { CoroutineRunner } from "./coroutine_runner.ts";
 import { installCompat } from "./compat.ts";
 import { installLuaJitString } from "./luajit_string.ts";
+import { installLuaJitPatterns } from "./luajit_patterns.ts";
 import { installLuaJitOs } from "./luajit_os.ts";
 import { installLuaJitEnv } from "./luajit_env.ts";
 import { installPatternBudget } from "./pattern_budget.ts";
@@ -65,6 +66,7 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   fixPcallHooks(L);
   installPatternBudget(L, (T, steps) => runner.chargeSteps(T, steps));
   installCompat(L);
+  installLuaJitPatterns(L); // before installLuaJitString wraps string.find
   installLuaJitString(L);
   installLuaJitOs(L);
   installLuaJitEnv(L);

@@ -21,7 +21,7 @@ let installed = false;
 interface MatchState {
   L: LuaState;
   __depth: number;
-  __steps: number;
+  __n: number;
 }
 
 /** The prototype of lstrlib.js's (unexported) MatchState, reached through a gmatch closure. */
@@ -43,19 +43,20 @@ function matchStatePrototype(L: LuaState): object {
 }
 
 function patch(proto: object): void {
+  // match() reads matchdepth once on entry and once on exit: the getter
+  // counts both (two reads a step). __n starts as 0 from the prototype.
+  Object.defineProperty(proto, "__n", { value: 0, writable: true });
   Object.defineProperty(proto, "matchdepth", {
     configurable: true,
     get(this: MatchState): number {
+      if (++this.__n >= 2 * MATCH_STEP_CHUNK) {
+        this.__n = 0;
+        const meter = meters.get(this.L.l_G);
+        if (meter) meter(this.L, MATCH_STEP_CHUNK);
+      }
       return this.__depth;
     },
     set(this: MatchState, value: number) {
-      if (value < this.__depth && ++this.__steps >= MATCH_STEP_CHUNK) {
-        this.__steps = 0;
-        const meter = meters.get(this.L.l_G);
-        if (meter) meter(this.L, MATCH_STEP_CHUNK);
-      } else if (this.__steps === undefined) {
-        this.__steps = 0;
-      }
       this.__depth = value;
     },
   });

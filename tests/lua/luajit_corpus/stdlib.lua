@@ -144,3 +144,30 @@ local tr = {"a", "b", "c"}
 print("remove", table.remove(tr, 10), select("#", table.remove(tr, 10)), table.remove(tr, 1),
   table.concat(tr, ","), table.remove(tr), table.concat(tr, ","), select("#", table.remove({})),
   select("#", table.remove({}, 0)), table.remove({"z"}, 1.9))
+
+-- gsub and gmatch with Lua 5.1's rules (empty matches after a match, "%" in replacements, no
+-- anchor in gmatch)
+local function all(s, p)
+  local t = {}
+  for a, b in s:gmatch(p) do t[#t + 1] = tostring(a) .. (b and ("=" .. tostring(b)) or "") end
+  return table.concat(t, "|")
+end
+print("gmatch", all("abc", "%w*"), all("^a^b", "^."), all("k=v, x=y", "(%w+)=(%w+)"),
+  all("abc", "()"), all("one two  three", "%a+"), all("", ".*"), all("a,b,,c", "([^,]*)"))
+local subs = {
+  {"abc", "%w*", "-"}, {"abc", "", "-"}, {"a b c", "%s*", "_"}, {"abc", "b", "[%0|%1|%%|%-]"},
+  {"hello world", "o", "%1"}, {"hello", "l", "L", 1}, {"hello", "l", "L", 0}, {"hello", "l", "L", -1},
+  {"hello", "l", "L", 1.9}, {"^abc", "^a", "X"}, {"abc", "^a", "X"}, {"aaa", "^a", "X"},
+  {"abc", "()", "%1"}, {"a.b.c", "%.", "%%"}, {"x = 1, y = 22", "(%w+) = (%d+)", "%2=%1"},
+  {"abc", ".", {a = 1, b = true and "B"}}, {"abc", "%w", "%0%0"}, {"f(a,b)", "%b()", "[]"},
+  {"THE (quick) fox", "%f[%a]%a+", "W"}, {"  trim  ", "^%s*(.-)%s*$", "%1"}, {"abc", "x*", "-"},
+}
+for i, c in ipairs(subs) do
+  local ok, r, n = pcall(string.gsub, c[1], c[2], c[3], c[4])
+  print("gsub", i, ok, r, n)
+end
+print("gsub fn", ("hello"):gsub("(l)(l)", function(a, b) return a:upper() .. b end),
+  ("x"):gsub(".", {x = false}), ("x"):gsub(".", function() return nil end),
+  ("abc"):gsub("%w", function(c) return c:byte() end), ("b"):gsub("b", "%"):byte(1, -1))
+print("gsub errors", (pcall(string.gsub, "abc", "(b)", "%2")), (pcall(string.gsub, "x", "x", {x = {}})),
+  (pcall(string.gsub, "x", "x", true)), (pcall(string.gsub, "x", "%", "")), (pcall(string.gsub, "x", "[a", "")))
