@@ -191,6 +191,29 @@ async function steps(
     assertEquals((await show(c, SOCKET, ["ActiveState"])).ActiveState, "active");
   });
 
+  await t.step("accessory: bad options fail the unit, no restart loop", async () => {
+    const dropIn = `/run/systemd/system/${ACCESSORY}.d/bad-option.conf`;
+    await c.run(["mkdir", "-p", dropIn.replace(/\/[^/]+$/, "")]);
+    await writeFile(
+      c,
+      dropIn,
+      "[Service]\nExecStart=\nExecStart=/usr/sbin/cm4all-spawn-accessory --no-such-option\n",
+    );
+    try {
+      await c.run(["systemctl", "daemon-reload"]);
+      assertNotEquals((await c.exec(["systemctl", "start", ACCESSORY])).code, 0);
+      const s = await show(c, ACCESSORY, ["ActiveState", "SubState", "ExecMainStatus"]);
+      assertEquals(s, { ActiveState: "failed", SubState: "failed", ExecMainStatus: "2" });
+      // (An explicit start resets the counter; a restart loop would raise it.)
+      assertEquals((await show(c, ACCESSORY, ["NRestarts"])).NRestarts, "0");
+      assertMatch(await journal(c, ACCESSORY), /unknown option '--no-such-option'/);
+    } finally {
+      await c.exec(["rm", "-f", dropIn]);
+      await c.exec(["systemctl", "daemon-reload"]);
+      await c.exec(["systemctl", "reset-failed", ACCESSORY]);
+    }
+  });
+
   await t.step("reaper: its unprivileged user and the shipped hardening", async () => {
     const pid = await waitRunning(c, REAPER);
     const status = await c.run(["cat", `/proc/${pid}/status`]);
@@ -229,10 +252,14 @@ async function steps(
     ignore: !ops,
     fn: async () => {
       await nameIdentity(c, "web2");
-      const accessory = await show(c, ACCESSORY, ["StatusText"]);
-      assertMatch(accessory.StatusText, /^[\d,]+ names? \(.*\), [\d,]+ leases?; [\d,]+ requests/);
-      const reaper = await show(c, REAPER, ["StatusText"]);
-      assertMatch(reaper.StatusText, /[\d,]+ scopes?, [\d,]+ cgroups watched/);
+      // STATUS= follows a change within a second.
+      const statusText = (unit: string, pattern: RegExp) =>
+        waitFor(`STATUS= of ${unit} matching ${pattern}`, async () => {
+          const text = (await show(c, unit, ["StatusText"])).StatusText;
+          return pattern.test(text) ? text : undefined;
+        });
+      await statusText(ACCESSORY, /^[\d,]+ names? \(.*\), [\d,]+ leases?; [\d,]+ requests/);
+      await statusText(REAPER, /[\d,]+ scopes?, [\d,]+ cgroups watched/);
       assertMatch(await c.run(["systemctl", "status", "--no-pager", REAPER]), /Status: "/);
       const fields = await c.run([
         "journalctl",
