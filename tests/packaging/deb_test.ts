@@ -107,6 +107,19 @@ const ENABLEABLE = [
   "cm4all-spawn-reaper.service",
 ];
 
+Deno.test("the maintainer scripts name every unit that can be enabled (but templates)", () => {
+  const units = new URL("../../units/", import.meta.url).pathname;
+  const enableable = UNITS.filter((unit) =>
+    !unit.includes("@.") && /^\[Install\]$/m.test(Deno.readTextFileSync(`${units}${unit}`))
+  );
+  assertEquals([...ENABLEABLE].sort(), [...enableable].sort());
+  for (const script of ["postinst", "postrm"]) {
+    const list = Deno.readTextFileSync(`${DEBIAN}${script}`).match(/^UNITS="([^"]*)"$/m);
+    assert(list !== null, `${script} has no UNITS=`);
+    assertEquals(list[1].split(" "), ENABLEABLE, script);
+  }
+});
+
 Deno.test("postinst records the units' enablement links for deb-systemd-helper", async () => {
   const result = await runMaintainerScript("postinst", "configure", [
     "systemd-sysusers",

@@ -328,6 +328,10 @@ async function steps(
       0,
       "the init waits for adoption",
     );
+    // An instance the admin enabled (deb-systemd-helper knows no instance names).
+    await c.run(["systemctl", "enable", "cm4all-spawn-netns@tn3.service"]);
+    const wants = "/etc/systemd/system/multi-user.target.wants";
+    assert(await exists(c, `${wants}/cm4all-spawn-netns@tn3.service`));
     await c.run(["dpkg", "--purge", "cm4all-spawn"]);
     assertEquals(
       (await c.exec(["pgrep", "-f", "/usr/lib/cm4all/spawn/"])).code,
