@@ -253,13 +253,22 @@ async function steps(
     fn: async () => {
       await nameIdentity(c, "web2");
       // STATUS= follows a change within a second.
-      const statusText = (unit: string, pattern: RegExp) =>
-        waitFor(`STATUS= of ${unit} matching ${pattern}`, async () => {
-          const text = (await show(c, unit, ["StatusText"])).StatusText;
-          return pattern.test(text) ? text : undefined;
-        });
-      await statusText(ACCESSORY, /^[\d,]+ names? \(.*\), [\d,]+ leases?; [\d,]+ requests/);
-      await statusText(REAPER, /[\d,]+ scopes?, [\d,]+ cgroups watched/);
+      const statusText = async (unit: string, pattern: RegExp) => {
+        let last = "";
+        try {
+          await waitFor(`STATUS= of ${unit}`, async () => {
+            last = (await show(c, unit, ["StatusText"])).StatusText;
+            return pattern.test(last) ? last : undefined;
+          });
+        } catch {
+          throw new Error(`STATUS= of ${unit}: ${JSON.stringify(last)} does not match ${pattern}`);
+        }
+      };
+      await statusText(
+        ACCESSORY,
+        /^[\d,]+ names? \([\d,]+ PID, [\d,]+ user namespaces?\), [\d,]+ leases?; [\d,]+ requests?, [\d,]+ refused$/,
+      );
+      await statusText(REAPER, /^[\d,]+ scopes?, [\d,]+ cgroups? watched; /);
       assertMatch(await c.run(["systemctl", "status", "--no-pager", REAPER]), /Status: "/);
       const fields = await c.run([
         "journalctl",
