@@ -289,6 +289,14 @@ async function steps(
       const reaperState = JSON.parse(await c.run(["cm4all-spawnctl", "reaper", "--json"]));
       assert(reaperState.version !== undefined, "reaper --json has a version");
       assertMatch(await c.run(["cm4all-spawnctl", "metrics"]), /^# EOF$/m);
+      // The shipped metrics service (its timer is disabled by default), into
+      // node_exporter's textfile directory.
+      const prom = "/var/lib/prometheus/node-exporter";
+      await c.run(["mkdir", "-p", prom]);
+      await c.run(["systemctl", "start", "cm4all-spawn-metrics.service"]);
+      const written = await c.run(["cat", `${prom}/cm4all-spawn.prom`]);
+      assertMatch(written, /^cm4all_spawn_accessory_up 1$/m);
+      assertMatch(written, /^# EOF$/m);
       const refused = await c.exec([
         "setpriv",
         "--reuid=65534",
