@@ -4,7 +4,8 @@
 // would need a systemd on the host). powerOff() (always, in finally) stops
 // it with SIGTERM, as `poweroff` would, and removes the cgroups it ran in.
 //
-// Host-side footprint, all removed by powerOff(): one cgroup per container in
+// Host-side footprint, all removed by powerOff(): nspawn's directory
+// /run/systemd/nspawn/propagate/NAME, and one cgroup per container in
 // the cgroup2 tree (and, on hybrid hosts, in the name=systemd tree, where
 // nspawn --keep-unit otherwise creates /payload and /supervisor in the root
 // and two containers would share them). Mounts (overlay, tmpfs, binds) live
@@ -311,6 +312,10 @@ export class Container {
       Deno.writeTextFileSync(`${this.#cgroups[0]}/cgroup.kill`, "1");
     } catch { /* gone or empty */ }
     for (const dir of [...this.#cgroups].reverse()) removeCgroupTree(dir);
+    // nspawn's mount-propagation directory, left when it was killed.
+    try {
+      Deno.removeSync(`/run/systemd/nspawn/propagate/${this.name}`);
+    } catch { /* removed by nspawn, as usual */ }
     return `${console}\n(systemd-nspawn exited ${status.code})`;
   }
 }
