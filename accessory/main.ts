@@ -187,6 +187,17 @@ exitOnSignals(["SIGTERM", "SIGINT"], async () => {
   for (const path of boundPaths) Deno.removeSync(path);
   Deno.removeSync(runtimeDirectory, { recursive: true });
 });
+// SIGUSR2 (package upgrades, see packaging/debian/postinst): exit at once like
+// a crash, leaving the names' inits running for the next start to adopt; a
+// restart (SIGTERM) would end them.
+Deno.addSignalListener("SIGUSR2", () => {
+  logNotice("SIGUSR2: exiting, leaving the names to the next start");
+  try {
+    for (const path of boundPaths) Deno.removeSync(path);
+    Deno.removeSync(runtimeDirectory, { recursive: true });
+  } catch { /* the next start binds anew */ }
+  Deno.exit(0);
+});
 // The original daemon has nothing to reload either.
 Deno.addSignalListener("SIGHUP", () => logNotice("SIGHUP: reload (nothing to reload)"));
 

@@ -1,7 +1,14 @@
 // cm4all-spawn-reaper: watches cgroups below the spawner scopes, logs their
 // accounting once they run empty, hands them to the Lua hook, deletes them.
 import { InvalidArgumentError } from "commander";
-import { collect, fatal, newProgram, parseCommandLine, usageError } from "../shared/cli.ts";
+import {
+  collect,
+  EXIT_CONFIG,
+  fatal,
+  newProgram,
+  parseCommandLine,
+  usageError,
+} from "../shared/cli.ts";
 import {
   errorMessage,
   log,
@@ -173,7 +180,10 @@ async function loadHook(): Promise<ReaperHook> {
       allowExec: options.luaAllowExec === true,
     });
   } catch (error) {
-    fatal(NAME, errorMessage(error));
+    if (options.simulate !== undefined) fatal(NAME, errorMessage(error));
+    // The daemon: a script that cannot load will not load on a restart either.
+    writeAllSync(Deno.stderr, `${NAME}: ${errorMessage(error)}\n`);
+    Deno.exit(EXIT_CONFIG);
   }
 }
 
