@@ -2,7 +2,7 @@
 import { EventLoop } from "../ffi/event_loop.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import { errorMessage, logError, logNotice, logWarning } from "../shared/log.ts";
-import { kill as killPid, SIGNALS } from "../ffi/process.ts";
+import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { SLEEP } from "./init_links.ts";
 import { findOrphanedInitName, findOrphanedInits } from "./orphaned_inits.ts";
 import { PidNamespace } from "./pid_namespace.ts";
@@ -81,15 +81,17 @@ export class AccessoryDaemon {
 
   /**
    * Takes over the inits a crashed predecessor with the same instance key
-   * left running: NAME maps to the same PID namespace again (processes in it
-   * keep running); its TTL starts now. A duplicate or unadoptable one is
-   * killed. Returns the names adopted.
+   * left running (only processes the kernel shows the daemon's kind made:
+   * see init_marker.ts): NAME maps to the same PID namespace again
+   * (processes in it keep running); its TTL starts now. A duplicate,
+   * unadoptable or spare one is killed. Returns the names adopted.
    */
   adoptOrphans(): string[] {
     const sleep = Deno.realPathSync(SLEEP);
     const instance = this.factory.instance;
     const adopted: string[] = [];
-    for (const [pid, name] of findOrphanedInits(instance, sleep)) {
+    const orphans = findOrphanedInits(instance, sleep);
+    for (const [pid, name] of orphans.inits) {
       const stillIt = () => findOrphanedInitName(pid, instance, sleep) === name;
       try {
         const ok = this.registry.adopt(
@@ -107,7 +109,11 @@ export class AccessoryDaemon {
           `cannot adopt init pid ${pid} (${JSON.stringify(name)}): ${errorMessage(e)}; killing it`,
         );
       }
-      killPid(pid, SIGNALS.SIGKILL);
+      killIf(pid, () => findOrphanedInitName(pid, instance, sleep) === name);
+    }
+    for (const pid of orphans.spares) {
+      logNotice(`killing spare init pid ${pid} of a previous run`);
+      killIf(pid, () => findOrphanedInitName(pid, instance, sleep) === "");
     }
     return adopted;
   }
@@ -139,5 +145,18 @@ export class AccessoryDaemon {
     await Promise.race([gone, timeout]);
     clearTimeout(timer);
     await this.loop.close();
+  }
+}
+
+/** SIGKILL to `pid` if `stillIt` holds once a pidfd pins it (no pid reuse race). */
+function killIf(pid: number, stillIt: () => boolean): void {
+  let pidfd = -1;
+  try {
+    pidfd = pidfdOpen(pid);
+    if (stillIt()) pidfdSendSignal(pidfd, SIGNALS.SIGKILL);
+  } catch {
+    // gone already
+  } finally {
+    closeQuietly(pidfd);
   }
 }

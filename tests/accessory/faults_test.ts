@@ -84,6 +84,11 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
   const ns = makeNamespaces("adopted", { socket: address, ipc: true, pid: true });
   const [ipcIno, pidIno] = [ino(ns.ipc!), ino(ns.pid!)];
   const init = initOf(ns.pid!, first.children().keys())!;
+  // Issue 14: an init name ending in a space is adopted too (exact comm).
+  const spaced = makeNamespaces("abcdefghi ", { socket: address, pid: true });
+  const spacedIno = ino(spaced.pid!);
+  const spacedInit = initOf(spaced.pid!, first.children().keys())!;
+  closeNamespaces(spaced);
   const runtimeDir = runtimeDirectoryOf(init);
   // A customer process inside the PID namespace.
   const customer = new Deno.Command("nsenter", {
@@ -114,6 +119,12 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
     } finally {
       closeNamespaces(again);
     }
+    const spacedAgain = makeNamespaces("abcdefghi ", { socket: address, pid: true });
+    try {
+      assertEquals(ino(spacedAgain.pid!), spacedIno, "a trailing space in the comm is kept");
+    } finally {
+      closeNamespaces(spacedAgain);
+    }
     assert(alive(init) && alive(customer.pid), "adoption disturbed the namespace");
     const { code, log } = await second.stop();
     second = null;
@@ -125,7 +136,7 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
   } finally {
     await other?.stop();
     await second?.stop();
-    for (const pid of [init, customer.pid]) {
+    for (const pid of [init, spacedInit, customer.pid]) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch {

@@ -1,5 +1,6 @@
 // Integration (root): peer credentials, limits, fd hygiene of the daemon and
-// its children, truncated ancillary data (issue 7).
+// its children, truncated ancillary data (issue 7); attacks by an
+// unprivileged uid (issue 14).
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import {
   AccessoryConnection,
@@ -12,7 +13,21 @@ import {
 import { closeQuietly, pipe } from "../../ffi/fd.ts";
 import { MessageReceiver, MSG_NOSIGNAL, sendMessage } from "../../ffi/socket_message.ts";
 import { encodeRequest } from "../../shared/protocol.ts";
-import { Daemon, readProc, sleep, waitFor } from "./harness.ts";
+import {
+  alive,
+  childrenOf,
+  Daemon,
+  fdKind,
+  initOf,
+  readProc,
+  sleep,
+  uniqueAddress,
+  waitFor,
+} from "./harness.ts";
+import { initProcessName } from "../../accessory/init_name.ts";
+
+/** setpriv arguments that make a command run as nobody, without groups. */
+const NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"];
 
 const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
 const PEER_CLIENT = new URL("./peer_client.ts", import.meta.url).pathname;
@@ -348,5 +363,80 @@ Deno.test("a client out of fds (MSG_CTRUNC) refuses the partial response and clo
     assertEquals(result.error, "ProtocolError", text);
     assertMatch(result.message, /truncated/);
     assert(result.leaked <= 0, `the client kept fds of the partial response: ${text}`);
+  });
+});
+
+Deno.test("adoption: a fake init planted by an unprivileged uid is never adopted (issue 14)", async () => {
+  const address = uniqueAddress();
+  const dir = Deno.makeTempDirSync({ prefix: "fake-init-" });
+  Deno.chmodSync(dir, 0o755);
+  Deno.symlinkSync("/usr/bin/sleep", `${dir}/init-victim`);
+  // Every marker of a real init: environment, comm, PID 1, running sleep.
+  const fake = new Deno.Command("setpriv", {
+    args: [
+      ...NOBODY,
+      "unshare",
+      "-Urpif",
+      "--fork",
+      "env",
+      "-i",
+      `CM4ALL_SPAWN_ACCESSORY=${address}`,
+      "CM4ALL_SPAWN_NAME=victim",
+      `${dir}/init-victim`,
+      "infinity",
+    ],
+    stdin: "null",
+  }).spawn();
+  let fakeInit = 0;
+  let d: Daemon | null = null;
+  try {
+    assert(
+      await waitFor(() => {
+        fakeInit = [...childrenOf(fake.pid)].find(([, c]) => c === "init-victim")?.[0] ?? 0;
+        return fakeInit > 0;
+      }),
+      "the fake init did not start",
+    );
+    const fakePid = Deno.readLinkSync(`/proc/${fakeInit}/ns/pid`);
+    const fakeIpc = Deno.readLinkSync(`/proc/${fakeInit}/ns/ipc`);
+    d = await Daemon.start([], {}, [], address);
+    const ns = makeNamespaces("victim", { socket: address, ipc: true, pid: true });
+    try {
+      assert(fdKind(ns.pid!) !== fakePid, "root got the attacker's PID namespace");
+      assert(fdKind(ns.ipc!) !== fakeIpc, "root got the attacker's IPC namespace");
+    } finally {
+      closeNamespaces(ns);
+    }
+    assert(alive(fakeInit), "not the daemon's to kill either");
+    const { code, log } = await d.stop();
+    d = null;
+    assertEquals(code, 0, log);
+    assert(!/adopted/.test(log), log);
+  } finally {
+    await d?.stop();
+    for (const pid of [fakeInit, fake.pid]) {
+      try {
+        if (pid > 0) Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    await fake.status;
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a NAME whose 15-byte init name ends in a space gets its PID namespace at once (issue 14)", async () => {
+  await withDaemon([], (d) => {
+    for (const name of ["abcdefghi ", "abcdefghijkl ", "a         "]) {
+      const ns = makeNamespaces(name, { socket: d.address, pid: true, timeout: 10_000 });
+      try {
+        const init = initOf(ns.pid!, d.inits().keys());
+        assert(init !== null, `no init for ${JSON.stringify(name)}`);
+        assertEquals(readProc(`/proc/${init}/comm`), initProcessName(name) + "\n");
+      } finally {
+        closeNamespaces(ns);
+      }
+    }
   });
 });
