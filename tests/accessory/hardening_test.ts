@@ -4,13 +4,19 @@
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import {
   AccessoryConnection,
+  checkResponse,
   closeNamespaces,
   makeNamespaces,
   namespaceRequest,
   type Namespaces,
   ServerError,
 } from "../../shared/client.ts";
-import { closeQuietly, pipe } from "../../ffi/fd.ts";
+import { closeQuietly, pipe, write } from "../../ffi/fd.ts";
+import { connect, setIntOption, SOCK_SEQPACKET, SOL_SOCKET, unixSocket } from "../../ffi/socket.ts";
+import { SysError } from "../../ffi/sys_error.ts";
+import { bindListener, refuseFdPassing, SO_PASSRIGHTS } from "../../accessory/listener.ts";
+import { AccessoryDaemon } from "../../accessory/daemon.ts";
+import { SCM_MAX_FD } from "../../accessory/connection.ts";
 import { MessageReceiver, MSG_NOSIGNAL, sendMessage } from "../../ffi/socket_message.ts";
 import { encodeRequest } from "../../shared/protocol.ts";
 import {
@@ -284,39 +290,149 @@ Deno.test("the user namespace helper inherits only its pipes and /dev/null", asy
   });
 });
 
-Deno.test("fds sent to the daemon are closed; too many get an ERROR (truncated ancillary data)", async () => {
+/** True if this kernel has SO_PASSRIGHTS (Linux 6.16), so that listeners refuse fds. */
+function kernelRefusesFds(): boolean {
+  const fd = unixSocket(SOCK_SEQPACKET);
+  try {
+    return refuseFdPassing(fd);
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+/** True once every read end of the pipe is closed (a write fails with EPIPE). */
+function readEndClosed(writeEnd: number): boolean {
+  try {
+    write(writeEnd, new Uint8Array(1));
+    return false;
+  } catch (e) {
+    if (e instanceof SysError && e.code === "EPIPE") return true;
+    throw e;
+  }
+}
+
+Deno.test("fds sent to the daemon are refused by the kernel or closed; the connection stays usable", async () => {
   await withDaemon([], async (d) => {
     const c = new AccessoryConnection(d.address, 5000);
-    const pipes = Array.from({ length: 4 }, () => pipe());
+    const [r, w] = pipe();
     try {
-      closeNamespaces(c.request(namespaceRequest("warm", { ipc: true })));
-      await sleep(100);
-      const before = fdCount(d.pid);
       const request = namespaceRequest("warm", { ipc: true });
-      const buf = new Uint8Array(4096);
-      const receiver = new MessageReceiver();
-      for (let i = 0; i < 20; i++) {
-        // Two fds fit the daemon's receive buffer: served, fds closed.
-        sendMessage(c.fd, encodeRequest(request), pipes[0], MSG_NOSIGNAL);
-        closeNamespaces(c.receive(request));
-        // Eight do not (MSG_CTRUNC): an ERROR, the connection stays.
-        sendMessage(c.fd, encodeRequest(request), pipes.flat(), MSG_NOSIGNAL);
-        const m = receiver.receive(c.fd, buf, 0)!;
-        assertEquals(m.fds.length, 0);
-        assertMatch(
-          new TextDecoder().decode(buf.subarray(0, m.length)),
-          /Ancillary data truncated/,
-        );
+      closeNamespaces(c.request(request));
+      let error = "";
+      try {
+        sendMessage(c.fd, encodeRequest(request), [r], MSG_NOSIGNAL);
+        closeNamespaces(c.receive(request)); // served; the fd is closed
+      } catch (e) {
+        error = e instanceof SysError ? e.code : String(e);
+      }
+      closeQuietly(r);
+      if (kernelRefusesFds()) {
+        assertEquals(error, "EPERM", "SO_PASSRIGHTS 0 on the listener");
+      } else {
+        assertEquals(error, "");
+        assert(await waitFor(() => readEndClosed(w)), "the daemon kept the fd it was sent");
       }
       closeNamespaces(c.request(request));
-      await sleep(100);
-      assertEquals(fdCount(d.pid), before, "the daemon kept fds it was sent");
     } finally {
       c.close();
-      for (const p of pipes) p.forEach(closeQuietly);
+      closeQuietly(r);
+      closeQuietly(w);
     }
   });
 });
+
+/**
+ * A daemon in this process whose listener accepts fds, as on a kernel
+ * without SO_PASSRIGHTS: the fallback of connection.ts.
+ */
+async function withFdAcceptingDaemon(fn: (address: string) => Promise<void>) {
+  const address = uniqueAddress();
+  const listener = bindListener(address);
+  setIntOption(listener, SOL_SOCKET, SO_PASSRIGHTS, 1);
+  const runtimeDirectory = Deno.makeTempDirSync({ prefix: "fd-accepting-" });
+  const daemon = new AccessoryDaemon({ listeners: [listener], namespaceTtl: 60, runtimeDirectory });
+  const running = daemon.run();
+  try {
+    await fn(address);
+  } finally {
+    await daemon.stop();
+    await running;
+    Deno.removeSync(runtimeDirectory, { recursive: true });
+  }
+}
+
+/** Python: connect, wait a second, send the request; "answered" or "timeout" within 5 s. */
+const TIMED_REQUEST = `
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect("\\0" + sys.argv[1][1:])
+time.sleep(1)
+s.send(bytes.fromhex(sys.argv[2]))
+s.settimeout(5)
+try:
+    s.recv(4096)
+    print("answered")
+except socket.timeout:
+    print("timeout")
+`;
+
+/** A root client that never blocks this process's event loop: request, then poll. */
+async function requestWithoutBlocking(address: string, fds: number[] = []) {
+  const fd = unixSocket(SOCK_SEQPACKET);
+  try {
+    connect(fd, address);
+    const request = namespaceRequest("fallback", { ipc: true });
+    sendMessage(fd, encodeRequest(request), fds, MSG_NOSIGNAL);
+    const buf = new Uint8Array(4096);
+    const receiver = new MessageReceiver(8);
+    for (const end = performance.now() + 5000; performance.now() < end;) {
+      const m = receiver.receive(fd, buf);
+      if (m !== null) return checkResponse(request, buf.subarray(0, m.length), m.fds);
+      await sleep(10);
+    }
+    throw new Error("no response within 5 s");
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+Deno.test(
+  "without SO_PASSRIGHTS: all 253 fds of a datagram are closed, a lingering one off the loop thread (issue 14)",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    await withFdAcceptingDaemon(async (address) => {
+      const pipes = Array.from({ length: SCM_MAX_FD }, () => pipe());
+      try {
+        closeNamespaces(await requestWithoutBlocking(address, pipes.map(([r]) => r)));
+        for (const [r] of pipes) closeQuietly(r);
+        assert(
+          await waitFor(() => pipes.every(([, w]) => readEndClosed(w))),
+          "the daemon kept fds it was sent",
+        );
+      } finally {
+        for (const p of pipes) p.forEach(closeQuietly);
+      }
+      // Root asks from another process, a second after the attacker's fd
+      // arrived: a daemon that closed it on its loop thread would freeze this
+      // process, so only an outside client can tell, by its own timeout.
+      let root: Promise<Deno.CommandOutput> | undefined;
+      const attacker = await lingeringFdAttacker(address, async (send) => {
+        root = new Deno.Command("/usr/bin/python3", {
+          args: ["-c", TIMED_REQUEST, address, requestHex("root")],
+          stdout: "piped",
+        }).output();
+        await send();
+      });
+      try {
+        assertEquals(attacker.sent, "sent");
+        const out = await root!;
+        assertEquals(new TextDecoder().decode(out.stdout).trim(), "answered");
+      } finally {
+        await attacker.end();
+      }
+    });
+  },
+);
 
 Deno.test("out of fds, requests get an ERROR, never a partial set of fds", async () => {
   const d = await Daemon.start([], {}, ["prlimit", "--nofile=60:60", "--"]);
@@ -437,6 +553,65 @@ Deno.test("a NAME whose 15-byte init name ends in a space gets its PID namespace
       } finally {
         closeNamespaces(ns);
       }
+    }
+  });
+});
+
+const ATTACKER = new URL("./lingering_fd_attacker.py", import.meta.url).pathname;
+
+const requestHex = (name: string) =>
+  [...encodeRequest(namespaceRequest(name, { ipc: true }))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/**
+ * Starts the lingering-fd attacker as nobody; resolves with its send result
+ * once sent. With `go`, it sends only after go() was awaited.
+ */
+async function lingeringFdAttacker(
+  address: string,
+  go?: (send: () => Promise<void>) => Promise<void>,
+) {
+  const hex = requestHex("x");
+  const child = new Deno.Command("setpriv", {
+    args: [...NOBODY, "/usr/bin/python3", ATTACKER, address, hex, ...(go ? ["--wait"] : [])],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  if (go) {
+    await go(async () => {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode("go\n"));
+      writer.releaseLock();
+    });
+  }
+  const reader = child.stdout.getReader();
+  const line = await reader.read();
+  reader.releaseLock();
+  const sent = JSON.parse(new TextDecoder().decode(line.value)).send as string;
+  return {
+    sent,
+    async end() {
+      await child.stdin.close();
+      await child.stdout.cancel();
+      await child.status;
+    },
+  };
+}
+
+Deno.test("a lingering socket sent by an unprivileged uid never freezes the daemon (issue 14)", async () => {
+  await withDaemon([], async (d) => {
+    const attacker = await lingeringFdAttacker(d.address);
+    try {
+      // SO_PASSRIGHTS (Linux 6.16) refuses the fd at the sender; older
+      // kernels deliver it and the daemon closes it off its loop thread.
+      assertMatch(attacker.sent, /^(EPERM|sent)$/);
+      // The linger time is 60 s: root is served long before.
+      const ns = makeNamespaces("after-linger", { socket: d.address, ipc: true, timeout: 5000 });
+      assert(ns.ipc !== undefined);
+      closeNamespaces(ns);
+    } finally {
+      await attacker.end();
     }
   });
 });
