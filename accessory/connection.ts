@@ -40,19 +40,39 @@ export class Connection {
   #peer: Credentials | undefined;
   /** SO_PEERCRED: who connected. */
   readonly connector: Credentials | undefined;
+  readonly #idleTimeoutMs: number | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly fd: number,
     readonly loop: EventLoop,
     readonly handler: RequestHandler,
     readonly onClose: (connection: Connection) => void,
+    options: {
+      /** SO_PEERCRED if the caller read it already. */
+      connector?: Credentials;
+      /** Closes the connection after this long without a datagram. */
+      idleTimeoutMs?: number;
+    } = {},
   ) {
-    try {
-      this.connector = peerCredentials(fd);
-    } catch {
-      this.connector = undefined; // the policy refuses a peer without credentials
+    if (options.connector !== undefined) {
+      this.connector = options.connector;
+    } else {
+      try {
+        this.connector = peerCredentials(fd);
+      } catch {
+        this.connector = undefined; // the policy refuses a peer without credentials
+      }
     }
+    this.#idleTimeoutMs = options.idleTimeoutMs;
+    this.#armIdleTimer();
     loop.add(fd, EPOLLIN, () => this.#readable());
+  }
+
+  #armIdleTimer(): void {
+    if (this.#idleTimeoutMs === undefined) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.close(), this.#idleTimeoutMs);
   }
 
   get open(): boolean {
@@ -73,6 +93,7 @@ export class Connection {
         this.close();
         return;
       }
+      this.#armIdleTimer();
       if (message.flags & MSG_TRUNC) {
         this.#reject(`datagram larger than ${MAX_DATAGRAM} bytes`);
         return;
@@ -140,6 +161,7 @@ export class Connection {
   close(): void {
     if (!this.#open) return;
     this.#open = false;
+    clearTimeout(this.#idleTimer);
     this.loop.remove(this.fd);
     closeQuietly(this.fd);
     this.#queue.close();

@@ -28,6 +28,22 @@ const LIMIT_OPTIONS: [string, keyof Limits, string][] = [
   ["--max-map-bytes <bytes>", "maxMapBytes", "size of one uid_map/gid_map"],
   ["--max-map-lines <n>", "maxMapLines", "lines of one uid_map/gid_map"],
   ["--max-connections <n>", "maxConnections", "open client connections (beyond: closed)"],
+  ["--max-connections-per-uid <n>", "maxConnectionsPerUid", "open connections of one uid but 0"],
+  [
+    "--max-refused-connections <n>",
+    "maxRefusedConnections",
+    "open connections of uids not allowed, together",
+  ],
+  [
+    "--refused-idle-timeout <seconds>",
+    "refusedIdleTimeout",
+    "close a connection of a uid not allowed after this long without a request",
+  ],
+  [
+    "--max-user-namespaces-per-uid <n>",
+    "maxUserNamespacesPerUid",
+    "user namespaces made for one uid but 0, over all names",
+  ],
 ];
 
 function positiveInteger(option: string) {

@@ -15,6 +15,7 @@ import {
 } from "../../accessory/init_marker.ts";
 import { commBytes, commIs } from "../../accessory/process_comm.ts";
 import { RateLimitedLog } from "../../accessory/rate_limited_log.ts";
+import { ConnectionQuota, rootReserve } from "../../accessory/connection_quota.ts";
 import type { Request } from "../../shared/protocol.ts";
 
 const access = { uids: new Set([1000]), gids: new Set([50]) };
@@ -168,4 +169,31 @@ Deno.test("rate-limited log: a burst per interval, then a count of what was left
   assertEquals(lines[2], "event 10 (8 similar lines suppressed)");
   assert(log.log("event 11"));
   assertEquals(lines[3], "event 11");
+});
+
+Deno.test("connection quota: per uid, a pool for refused uids, room kept for uid 0 (issue 14)", () => {
+  const quota = new ConnectionQuota({
+    maxConnections: 16,
+    maxConnectionsPerUid: 3,
+    maxRefusedConnections: 2,
+  });
+  assertEquals(rootReserve(16), 2);
+  assertEquals(rootReserve(3), 0);
+  assertEquals(rootReserve(10_000), 64);
+  for (let i = 0; i < 3; i++) assertEquals(quota.admit(1000, true), null);
+  assertEquals(quota.admit(1000, true), "uid 1000 has 3 connections open (limit 3 per uid)");
+  assertEquals(quota.admit(65534, false), null);
+  assertEquals(quota.admit(65533, false), null);
+  assertEquals(quota.admit(65532, false), "2 connections of refused uids open (limit 2)");
+  quota.release(65533, false);
+  assertEquals(quota.admit(65532, false), null);
+  for (let uid = 2000; uid < 2009; uid++) assertEquals(quota.admit(uid, true), null);
+  assertEquals(quota.total, 14);
+  assertEquals(quota.admit(3000, true), "14 connections open (limit 16, 2 kept for uid 0)");
+  assertEquals(quota.admit(0, true), null);
+  assertEquals(quota.admit(0, true), null);
+  assertEquals(quota.admit(0, true), "16 connections open (limit 16)");
+  quota.release(1000, true);
+  assertEquals(quota.admit(1000, true), "15 connections open (limit 16, 2 kept for uid 0)");
+  assertEquals(quota.admit(0, true), null, "uid 0 has no per-uid quota");
 });

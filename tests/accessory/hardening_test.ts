@@ -615,3 +615,94 @@ Deno.test("a lingering socket sent by an unprivileged uid never freezes the daem
     }
   });
 });
+
+const HOG = new URL("./connection_hog.py", import.meta.url).pathname;
+
+/** COUNT idle connections held by nobody; open() asks how many the daemon left open. */
+async function connectionHog(address: string, count: number) {
+  const child = new Deno.Command("setpriv", {
+    args: [...NOBODY, "/usr/bin/python3", HOG, address, String(count)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const writer = child.stdin.getWriter();
+  let pending = "";
+  const next = async () => {
+    while (!pending.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error("the connection hog exited");
+      pending += value;
+    }
+    const line = pending.slice(0, pending.indexOf("\n"));
+    pending = pending.slice(line.length + 1);
+    return JSON.parse(line);
+  };
+  assertEquals(await next(), { connected: count });
+  return {
+    async open(): Promise<number> {
+      await writer.write(new TextEncoder().encode("\n"));
+      return (await next()).open;
+    },
+    async end() {
+      await writer.close().catch(() => {});
+      await lines.cancel().catch(() => {});
+      await child.status;
+    },
+  };
+}
+
+Deno.test("idle connections of a refused uid cannot lock root out; they are closed when idle (issue 14)", async () => {
+  await withDaemon([
+    "--max-connections",
+    "50",
+    "--max-refused-connections",
+    "8",
+    "--refused-idle-timeout",
+    "2",
+  ], async (d) => {
+    const hog = await connectionHog(d.address, 100);
+    try {
+      await sleep(300); // accepted (and the excess closed) by now
+      assertEquals(await hog.open(), 8, "refused uids share --max-refused-connections");
+      const ns = makeNamespaces("root-first", { socket: d.address, ipc: true, timeout: 5000 });
+      closeNamespaces(ns);
+      let open = 8;
+      for (const end = performance.now() + 6000; open > 0 && performance.now() < end;) {
+        await sleep(100);
+        open = await hog.open();
+      }
+      assertEquals(open, 0, "idle connections of a refused uid stay open");
+    } finally {
+      await hog.end();
+    }
+  }, (log) => assertMatch(log, /connections of refused uids open \(limit 8\)/));
+});
+
+Deno.test("an allowed uid other than 0 has a connection quota; root keeps its room (issue 14)", async () => {
+  await withDaemon([
+    "--allow-uid",
+    "65534",
+    "--max-connections",
+    "50",
+    "--max-connections-per-uid",
+    "10",
+    "--refused-idle-timeout",
+    "1",
+  ], async (d) => {
+    const hog = await connectionHog(d.address, 100);
+    try {
+      await sleep(1500); // longer than the idle timeout: allowed uids do not have one
+      assertEquals(await hog.open(), 10);
+      const held = Array.from({ length: 10 }, () => new AccessoryConnection(d.address, 5000));
+      try {
+        for (const c of held) closeNamespaces(c.request(namespaceRequest("root", { ipc: true })));
+      } finally {
+        for (const c of held) c.close();
+      }
+    } finally {
+      await hog.end();
+    }
+  }, (log) => assertMatch(log, /uid 65534 has 10 connections open \(limit 10 per uid\)/));
+});
