@@ -17,6 +17,7 @@ import { errorMessage, logInfo, logNotice } from "../shared/log.ts";
 import { listenFds, notify } from "../shared/systemd.ts";
 import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
 import { AccessoryDaemon } from "./daemon.ts";
+import { claimRuntimeDirectory, type RuntimeDirectory } from "./runtime_directory.ts";
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
 
 const NAME = "cm4all-spawn-accessory";
@@ -96,13 +97,17 @@ const access = {
   gids: new Set((options.allowGid ?? []).map((v) => id("--allow-gid", v))),
 };
 
-/** A private directory for the init symlinks: $RUNTIME_DIRECTORY (systemd) or /run. */
-function makeRuntimeDirectory(): string {
+/**
+ * The private directory for the init symlinks, in $RUNTIME_DIRECTORY
+ * (systemd) or /run, else the temporary directory; named after the instance
+ * so that a leftover of a killed run is reused (runtime_directory.ts).
+ */
+function makeRuntimeDirectory(instance: string): RuntimeDirectory {
   const base = Deno.env.get("RUNTIME_DIRECTORY")?.split(":")[0] ?? "/run";
   try {
-    return Deno.makeTempDirSync({ dir: base, prefix: `${NAME}.` });
+    return claimRuntimeDirectory(base, instance);
   } catch {
-    return Deno.makeTempDirSync({ prefix: `${NAME}.` });
+    return claimRuntimeDirectory(Deno.env.get("TMPDIR") ?? "/tmp", instance);
   }
 }
 
@@ -139,9 +144,12 @@ try {
   fatal(NAME, errorMessage(e));
 }
 
+const instance = instanceKey(listeners.map(socketName));
 let runtimeDirectory: string;
 try {
-  runtimeDirectory = makeRuntimeDirectory();
+  const claimed = makeRuntimeDirectory(instance);
+  runtimeDirectory = claimed.path;
+  if (claimed.reused) logNotice(`reusing ${runtimeDirectory}, left over by an earlier run`);
 } catch (e) {
   fatal(NAME, `cannot create a runtime directory: ${errorMessage(e)}`);
 }
@@ -151,7 +159,7 @@ const daemon = new AccessoryDaemon({
   namespaceTtl: options.namespaceTtl,
   runtimeDirectory,
   access,
-  instance: instanceKey(listeners.map(socketName)),
+  instance,
   limits: Object.fromEntries(LIMIT_OPTIONS.map(([, key]) => [key, options[key]])),
 });
 

@@ -1,9 +1,10 @@
 // Integration (root), issue 7: faults the daemon survives. A killed init, a
 // client dying with a lease, the daemon itself killed and restarted (it
-// adopts the inits of its predecessor).
+// adopts the inits of its predecessor, and reuses its runtime directory).
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../assert.ts";
 import { closeNamespaces, makeNamespaces } from "../../shared/client.ts";
-import { fstat } from "../../ffi/fd.ts";
+import { closeQuietly, fstat } from "../../ffi/fd.ts";
+import { claimRuntimeDirectory, runtimeDirectoryName } from "../../accessory/runtime_directory.ts";
 import {
   alive,
   Daemon,
@@ -130,6 +131,9 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
     second = null;
     assertEquals(code, 0, log);
     assertMatch(log, new RegExp(`"adopted": adopted init pid ${init} of a previous run`));
+    // Issue 14: the killed run's directory was taken over, and a clean stop removes it.
+    assert(log.includes(`reusing ${runtimeDir}, left over by an earlier run`), log);
+    assert(!exists(runtimeDir), `${runtimeDir} left behind`);
     // A clean stop ends the adopted init too, and with it its namespace.
     assert(await waitFor(() => !alive(init), 5000), "the adopted init survived a clean stop");
     assert(await waitFor(() => !alive(customer.pid), 5000));
@@ -144,6 +148,47 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
       }
     }
     await customer.status;
-    Deno.removeSync(runtimeDir, { recursive: true });
+    if (exists(runtimeDir)) Deno.removeSync(runtimeDir, { recursive: true });
+  }
+});
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("runtime directory: a leftover is emptied and reused; one in use or not private is not (issue 14)", () => {
+  const base = Deno.makeTempDirSync({ prefix: "runtime-base-" });
+  const locks: number[] = [];
+  try {
+    const first = claimRuntimeDirectory(base, "@instance");
+    locks.push(first.lock);
+    assertEquals(first.path, `${base}/${runtimeDirectoryName("@instance")}`);
+    assertEquals(first.reused, false);
+    Deno.symlinkSync("/usr/bin/sleep", `${first.path}/init-stale`);
+    // A live daemon holds it: another claim gets a fresh directory.
+    const second = claimRuntimeDirectory(base, "@instance");
+    locks.push(second.lock);
+    assertNotEquals(second.path, first.path);
+    // Killed (its lock gone): the next start takes it over, emptied.
+    closeQuietly(locks.shift()!);
+    const third = claimRuntimeDirectory(base, "@instance");
+    locks.push(third.lock);
+    assertEquals([third.path, third.reused], [first.path, true]);
+    assertEquals([...Deno.readDirSync(third.path)].length, 0);
+    // Someone else's directory under that name is never used.
+    const other = `${base}/${runtimeDirectoryName("@other")}`;
+    Deno.mkdirSync(other, { mode: 0o700 });
+    Deno.chownSync(other, 65534, 65534);
+    const fourth = claimRuntimeDirectory(base, "@other");
+    locks.push(fourth.lock);
+    assertNotEquals(fourth.path, other);
+  } finally {
+    locks.forEach(closeQuietly);
+    Deno.removeSync(base, { recursive: true });
   }
 });
