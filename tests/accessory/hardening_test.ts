@@ -54,7 +54,14 @@ async function withDaemon(
 }
 
 /** Runs peer_client.ts as uid/gid (no supplementary groups); its JSON lines. */
-async function asUser(uid: number, gid: number, address: string, name: string, count = 1) {
+async function asUser(
+  uid: number,
+  gid: number,
+  address: string,
+  name: string,
+  count = 1,
+  kind: "ipc" | "user" = "ipc",
+) {
   const denoDir = Deno.makeTempDirSync({ prefix: "h9-deno-dir-" });
   try {
     Deno.chownSync(denoDir, uid, gid);
@@ -70,6 +77,7 @@ async function asUser(uid: number, gid: number, address: string, name: string, c
         address,
         name,
         String(count),
+        kind,
       ],
       cwd: "/",
       env: { DENO_DIR: denoDir, HOME: denoDir, NO_COLOR: "1" },
@@ -705,4 +713,34 @@ Deno.test("an allowed uid other than 0 has a connection quota; root keeps its ro
       await hog.end();
     }
   }, (log) => assertMatch(log, /uid 65534 has 10 connections open \(limit 10 per uid\)/));
+});
+
+Deno.test("an allowed uid other than 0 may hold only --max-user-namespaces-per-uid user namespaces (issue 14)", async () => {
+  await withDaemon([
+    "--allow-uid",
+    "65534",
+    "--max-user-namespaces-per-uid",
+    "3",
+    "--namespace-ttl",
+    "1",
+  ], async (d) => {
+    const refusal = "Too many user namespaces for uid 65534: 3 (limit 3)";
+    assertEquals(await asUser(65534, 65534, d.address, "quota", 5, "user"), [
+      { fds: 1 },
+      { fds: 1 },
+      { fds: 1 },
+      { error: refusal },
+      { error: refusal },
+    ]);
+    // Over all names, not per name; root is not counted.
+    assertEquals(await asUser(65534, 65534, d.address, "other", 1, "user"), [{ error: refusal }]);
+    assertEquals(outcome(d.address, "root-user", { uidMap: "0 0 1\n" }), "ok");
+    // Expired names give their user namespaces back.
+    await sleep(2500);
+    assertEquals(await asUser(65534, 65534, d.address, "again", 3, "user"), [
+      { fds: 1 },
+      { fds: 1 },
+      { fds: 1 },
+    ]);
+  });
 });
