@@ -81,7 +81,15 @@ export class Connection {
 
   #readable(): void {
     for (let i = 0; i < BATCH && this.#open && !this.#paused; i++) {
-      const message = receiver.receive(this.fd, buffer);
+      let message;
+      try {
+        message = receiver.receive(this.fd, buffer);
+      } catch (e) {
+        // A client that reset its end is gone: not worth a log line.
+        if (!(e instanceof SysError && PEER_GONE.includes(e.code))) throw e;
+        this.close();
+        return;
+      }
       if (message === null) return;
       // Clients have no business sending fds; do not leak them, and do not
       // block on closing them: off this thread, and this connection is not
@@ -132,8 +140,15 @@ export class Connection {
     closer.closeAll(fds).then(() => {
       this.#paused = false;
       if (!this.#open) return;
-      this.loop.add(this.fd, EPOLLIN, () => this.#readable());
-      this.#readable(); // level-triggered anyway; no need to wait for the next turn
+      // Level-triggered: what is queued is read on the loop's next turn, where
+      // a failing handler is logged (not here, outside the loop: an unhandled
+      // rejection would end the daemon).
+      try {
+        this.loop.add(this.fd, EPOLLIN, () => this.#readable());
+      } catch (e) {
+        logWarning(`cannot watch connection fd ${this.fd} again: ${errorMessage(e)}; closing it`);
+        this.close();
+      }
     });
   }
 

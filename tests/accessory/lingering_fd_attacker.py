@@ -3,7 +3,8 @@
 # (SO_LINGER 60 s) with unsent data, then drops its own copy, so that the
 # daemon's close() would be the last one and block for the linger time.
 # Prints {"send": "sent"} or {"send": "<errno name>"}; holds everything open
-# until stdin closes. With --wait, sends only after a line on stdin. Python: an outside oracle with plain BSD sockets.
+# until stdin closes. With --signal ADDRESS, it sends only after a line on
+# stdin and then sends a datagram "done" to ADDRESS. Python: an outside oracle with plain BSD sockets.
 import array
 import errno
 import json
@@ -30,10 +31,11 @@ try:
 except BlockingIOError:
     pass
 
+signal = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--signal" else None
+if signal:
+    sys.stdin.readline()  # the test says when
 daemon = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 daemon.connect("\0" + address[1:])
-if len(sys.argv) > 3 and sys.argv[3] == "--wait":
-    sys.stdin.readline()  # the test says when
 try:
     daemon.sendmsg(
         [request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [lingering.fileno()]))]
@@ -42,7 +44,12 @@ try:
 except OSError as e:
     result = errno.errorcode.get(e.errno, str(e.errno))
 if result == "sent":
-    lingering.close()  # the daemon's copy is the last one now
+    lingering.close()  # the copy in flight to the daemon is the last one now
+if signal:
+    # The test keeps the daemon from reading until this arrives, so that the
+    # daemon's close is surely the last one.
+    done = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    done.sendto(b"done", "\0" + signal[1:])
 print(json.dumps({"send": result}), flush=True)
 sys.stdin.read()
 if result == "sent":
