@@ -152,6 +152,10 @@ const SYMBOLS = {
   // long syscall(long number, ...); used for
   // pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
   syscall4: { name: "syscall", parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
+
+  // PostgreSQL client (reaper/pg/socket_options.ts): requirepeer's peer check.
+  // int getpeername(int sockfd, struct sockaddr *addr, socklen_t *addrlen);
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;

@@ -1,5 +1,6 @@
-// Password authentication: MD5 and SCRAM-SHA-256 (RFC 5802/7677, without
-// channel binding). SASLprep is not applied: ASCII passwords are unaffected.
+// Password authentication: MD5 and SCRAM-SHA-256 (RFC 5802/7677), with
+// tls-server-end-point channel binding (SCRAM-SHA-256-PLUS, RFC 5929) over
+// TLS. SASLprep is not applied: ASCII passwords are unaffected.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 
 const encoder = new TextEncoder();
@@ -18,22 +19,48 @@ export class ScramError extends Error {
   override name = "ScramError";
 }
 
+/**
+ * The GS2 channel binding flag: "n" (client cannot bind), "y" (client could,
+ * server did not offer -PLUS) or binding data for "p=tls-server-end-point".
+ */
+export type ChannelBindingFlag = "n" | "y" | { endPoint: Uint8Array };
+
 /** One SCRAM-SHA-256 exchange: clientFirst → serverFirst → clientFinal → verify. */
 export class ScramClient {
   readonly #nonce: string;
   readonly #password: string;
+  readonly #binding: ChannelBindingFlag;
   #clientFirstBare = "";
   #serverSignature: Buffer | null = null;
+  #verified = false;
 
-  constructor(password: string, nonce = randomBytes(18).toString("base64")) {
+  constructor(
+    password: string,
+    binding: ChannelBindingFlag = "n",
+    nonce = randomBytes(18).toString("base64"),
+  ) {
     this.#password = password;
+    this.#binding = binding;
     this.#nonce = nonce;
+  }
+
+  get mechanism(): string {
+    return typeof this.#binding === "object" ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256";
+  }
+
+  /** True once the server's signature checked out with channel binding in use. */
+  get channelBound(): boolean {
+    return this.#verified && typeof this.#binding === "object";
+  }
+
+  #gs2Header(): string {
+    return typeof this.#binding === "object" ? "p=tls-server-end-point,," : `${this.#binding},,`;
   }
 
   clientFirst(): Uint8Array {
     // The server takes the user name from the startup message.
     this.#clientFirstBare = `n=*,r=${this.#nonce}`;
-    return encoder.encode(`n,,${this.#clientFirstBare}`);
+    return encoder.encode(`${this.#gs2Header()}${this.#clientFirstBare}`);
   }
 
   clientFinal(serverFirstBytes: Uint8Array): Uint8Array {
@@ -57,7 +84,11 @@ export class ScramClient {
     );
     const clientKey = hmac(salted, "Client Key");
     const storedKey = createHash("sha256").update(clientKey).digest();
-    const withoutProof = `c=biws,r=${nonce}`;
+    const header = encoder.encode(this.#gs2Header());
+    const cbind = typeof this.#binding === "object"
+      ? Buffer.concat([header, this.#binding.endPoint])
+      : Buffer.from(header);
+    const withoutProof = `c=${cbind.toString("base64")},r=${nonce}`;
     const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;
     const signature = hmac(storedKey, authMessage);
     const proof = Buffer.alloc(clientKey.length);
@@ -79,6 +110,7 @@ export class ScramClient {
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
       throw new ScramError("SCRAM: incorrect server signature");
     }
+    this.#verified = true;
   }
 }
 
@@ -93,4 +125,61 @@ function parseAttributes(text: string): Map<string, string> {
     if (eq > 0) attrs.set(part.slice(0, eq), part.slice(eq + 1));
   }
   return attrs;
+}
+
+const HASH_BY_SIGNATURE_OID: Record<string, string> = {
+  "1.2.840.113549.1.1.4": "sha256", // md5WithRSAEncryption: MD5 and SHA-1 become SHA-256
+  "1.2.840.113549.1.1.5": "sha256", // sha1WithRSAEncryption
+  "1.2.840.10045.4.1": "sha256", // ecdsa-with-SHA1
+  "1.2.840.113549.1.1.14": "sha224",
+  "1.2.840.113549.1.1.11": "sha256",
+  "1.2.840.113549.1.1.12": "sha384",
+  "1.2.840.113549.1.1.13": "sha512",
+  "1.2.840.10045.4.3.1": "sha224",
+  "1.2.840.10045.4.3.2": "sha256",
+  "1.2.840.10045.4.3.3": "sha384",
+  "1.2.840.10045.4.3.4": "sha512",
+};
+
+/** One DER TLV at `at`: where its contents start and end. */
+function derElement(der: Uint8Array, at: number): { start: number; end: number } {
+  let len = der[at + 1];
+  let start = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[start + i];
+    start += n;
+  }
+  return { start, end: start + len };
+}
+
+function oidText(bytes: Uint8Array): string {
+  const parts = [Math.floor(bytes[0] / 40), bytes[0] % 40];
+  let v = 0;
+  for (const b of bytes.subarray(1)) {
+    v = v * 128 + (b & 0x7f);
+    if (!(b & 0x80)) {
+      parts.push(v);
+      v = 0;
+    }
+  }
+  return parts.join(".");
+}
+
+/**
+ * tls-server-end-point (RFC 5929): the server certificate hashed with its
+ * signature's hash (SHA-256 for MD5/SHA-1), as libpq computes it.
+ */
+export function tlsServerEndPoint(certDer: Uint8Array): Uint8Array {
+  const cert = derElement(certDer, 0); // Certificate ::= SEQUENCE {
+  const tbs = derElement(certDer, cert.start); //   tbsCertificate,
+  const algorithm = derElement(certDer, tbs.end); //   signatureAlgorithm SEQUENCE {
+  const oid = derElement(certDer, algorithm.start); //     algorithm OID, ... } ... }
+  const name = oidText(certDer.subarray(oid.start, oid.end));
+  const hash = HASH_BY_SIGNATURE_OID[name];
+  if (hash === undefined) {
+    throw new ScramError(`could not find digest for the certificate's signature algorithm ${name}`);
+  }
+  return new Uint8Array(createHash(hash).update(certDer).digest());
 }
