@@ -1,7 +1,7 @@
 // Test helpers for the libpq compatibility tests: one query through our
 // client, and the same connection string through `psql` (libpq, the oracle).
 import { PgConnection, type QueryOutcome } from "../../reaper/pg/connection.ts";
-import { resolveConninfo } from "../../reaper/pg/conninfo.ts";
+import { ConninfoError, type ConnParams, resolveConninfo } from "../../reaper/pg/conninfo.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -25,8 +25,16 @@ export async function queryWith(
   waitDeadlineMs = 600_000,
 ): Promise<QueryRun> {
   const events: string[] = [];
+  let params: ConnParams | ConninfoError;
+  try {
+    params = resolveConninfo(conninfo, { HOME: "/nonexistent", ...env }, "root");
+  } catch (e) {
+    // As pg:new does: the connection's queries report it.
+    if (!(e instanceof ConninfoError)) throw e;
+    params = e;
+  }
   const c = new PgConnection({
-    params: resolveConninfo(conninfo, { HOME: "/nonexistent", ...env }, "root"),
+    params,
     waitDeadlineMs,
     retryInitialMs: 50,
     retryMaxMs: 200,
