@@ -14,6 +14,7 @@ import {
 import { findPassword, readPassfile } from "./passfile.ts";
 import { applyTcpOptions, findTcpFd, newPeerUids, socketFds } from "./socket_options.ts";
 import { loadTlsFiles, type TlsFiles, verifyHostName } from "./tls_files.ts";
+import { checkRevocation } from "./crl.ts";
 import { passwdNameForUid } from "./os_user.ts";
 import { formatServerError } from "./error_format.ts";
 import {
@@ -783,7 +784,6 @@ function startTls(socket: net.Socket, hostname: string, params: ConnParams): Pro
           cert: files.cert,
           key: files.key,
           passphrase: files.passphrase,
-          crl: files.crl,
           minVersion: params.tls.minVersion,
           maxVersion: params.tls.maxVersion ?? undefined,
           // The host name is checked below, with libpq's messages.
@@ -791,6 +791,14 @@ function startTls(socket: net.Socket, hostname: string, params: ConnParams): Pro
         });
         secure.once("secureConnect", () => {
           secure.removeAllListeners("error");
+          if (files.crls !== undefined) {
+            const revoked = checkRevocation(peerChain(secure), files.crls);
+            if (revoked !== null) {
+              secure.destroy();
+              reject(new AttemptError(`SSL error: certificate verify failed (${revoked})`, false));
+              return;
+            }
+          }
           if (params.sslmode === "verify-full") {
             const mismatch = verifyHostName(secure.getPeerCertificate(), hostname);
             if (mismatch !== null) {
@@ -808,6 +816,19 @@ function startTls(socket: net.Socket, hostname: string, params: ConnParams): Pro
     });
     socket.write(sslRequest());
   });
+}
+
+/** The server's verified chain, leaf first, as DER. */
+function peerChain(socket: tls.TLSSocket): Uint8Array[] {
+  const chain: Uint8Array[] = [];
+  const seen = new Set<unknown>();
+  let cert = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+  while (cert?.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    chain.push(new Uint8Array(cert.raw));
+    cert = cert.issuerCertificate;
+  }
+  return chain;
 }
 
 /** libpq: "SSL error: certificate verify failed"; resets stay healable. */

@@ -2,6 +2,7 @@
 // ~/.postgresql defaults, sslcert/sslkey (with libpq's key permission rule),
 // sslcrl/sslcrldir, and verify-full's host name check with libpq's messages.
 import type { ConnParams } from "./conninfo.ts";
+import { type Crl, parseCrl, pemBlocks } from "./crl.ts";
 
 export class TlsConfigError extends Error {
   override name = "TlsConfigError";
@@ -13,7 +14,8 @@ export interface TlsFiles {
   cert?: string;
   key?: string;
   passphrase?: string;
-  crl?: string[];
+  /** Revocation lists, checked after the handshake (crl.ts). */
+  crls?: Crl[];
 }
 
 const NO_ROOT_HINT = "Either provide the file, use the system's trusted roots with " +
@@ -70,7 +72,15 @@ export function loadTlsFiles(params: ConnParams): TlsFiles {
         if (entry.isFile) crls.push(Deno.readTextFileSync(`${t.crlDir}/${entry.name}`));
       }
     }
-    if (crls.length > 0) files.crl = crls;
+    if (crls.length > 0) {
+      try {
+        files.crls = crls.flatMap((text) => pemBlocks(text, "X509 CRL")).map(parseCrl);
+      } catch (e) {
+        throw new TlsConfigError(
+          `could not load SSL certificate revocation list: ${(e as Error).message}`,
+        );
+      }
+    }
   }
   if (t.sendCert && t.cert !== null) {
     const cert = readIfExists(t.cert);

@@ -57,6 +57,32 @@ Deno.test(
           'server certificate for "localhost" (and 1 other name) does not match host name "otherhost"';
         assert(!o2.ok && o2.text.includes(libpqText), o2.text);
         assert(e2.includes(libpqText), e2);
+        // sslcrl / sslcrldir: a CRL revoking the server's certificate refuses it.
+        const emptyCrl = await certs.crl("none", []);
+        const revokingCrl = await certs.crl("server", [certs.serverCert]);
+        const full = tcp("localhost", `user=postgres sslmode=verify-full ${ca}`);
+        assertEquals(valueOf(await queryWith(`${full} sslcrl=${emptyCrl}`, SSL)), "true postgres");
+        const e3 = errorOf(await queryWith(`${full} sslcrl=${revokingCrl}`, SSL));
+        assertMatch(e3, /SSL error: certificate verify failed \(certificate revoked\)/);
+        const o3r = await psqlOracle(`${full} sslcrl=${revokingCrl}`, "SELECT 1");
+        assert(!o3r.ok && o3r.text.includes("certificate verify failed"), o3r.text);
+        const crlDir = `${certs.dir}/crl_server`;
+        for (
+          const f of [
+            "index.txt",
+            "index.txt.attr",
+            "index.txt.old",
+            "crlnumber",
+            "crlnumber.old",
+            "ca.cnf",
+          ]
+        ) {
+          await Deno.remove(`${crlDir}/${f}`).catch(() => {});
+        }
+        assertMatch(
+          errorOf(await queryWith(`${full} sslcrldir=${crlDir}`, SSL)),
+          /certificate verify failed \(certificate revoked\)/,
+        );
         // A root.crt in ~/.postgresql makes even sslmode=require verify the chain (libpq).
         const home = await Deno.makeTempDir();
         try {

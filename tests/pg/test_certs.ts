@@ -102,6 +102,23 @@ export class TestCerts {
     ], `${name} certificate`);
   }
 
+  /** A CRL signed by our CA that revokes these certificate files; returns its path. */
+  async crl(name: string, revoke: string[]): Promise<string> {
+    const d = `${this.dir}/crl_${name}`;
+    await Deno.mkdir(d);
+    await Deno.writeTextFile(`${d}/index.txt`, "");
+    await Deno.writeTextFile(`${d}/crlnumber`, "01\n");
+    await Deno.writeTextFile(
+      `${d}/ca.cnf`,
+      `[ca]\ndefault_ca = CA_default\n[CA_default]\ndatabase = ${d}/index.txt\n` +
+        `crlnumber = ${d}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n`,
+    );
+    const ca = ["-config", `${d}/ca.cnf`, "-keyfile", `${this.dir}/ca.key`, "-cert", this.caCert];
+    for (const cert of revoke) await openssl(["ca", ...ca, "-revoke", cert], "revoke");
+    await openssl(["ca", ...ca, "-gencrl", "-out", `${d}/crl.pem`], "gencrl");
+    return `${d}/crl.pem`;
+  }
+
   async remove(): Promise<void> {
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
