@@ -435,3 +435,75 @@ Deno.test(
     });
   },
 );
+
+/** FATAL ErrorResponse bytes with this SQLSTATE and message. */
+function errorResponse(code: string, message: string): Uint8Array {
+  const body = enc.encode(`SFATAL\0VFATAL\0C${code}\0M${message}\0\0`);
+  const out = new Uint8Array(5 + body.length);
+  out[0] = 0x45; // 'E'
+  new DataView(out.buffer).setInt32(1, 4 + body.length);
+  out.set(body, 5);
+  return out;
+}
+
+/**
+ * A Unix-socket front for a real server: the first `refusals` connections get
+ * this error after the startup packet, later ones are piped to the server.
+ */
+function startupFront(
+  pg: PgTestServer,
+  dir: string,
+  code: string,
+  message: string,
+  refusals: number,
+) {
+  const path = `${dir}/.s.PGSQL.${pg.port}`;
+  const listener = Deno.listen({ transport: "unix", path });
+  let seen = 0;
+  (async () => {
+    for await (const conn of listener) {
+      if (seen++ < refusals) {
+        await conn.read(new Uint8Array(1024)); // the startup packet
+        await conn.write(errorResponse(code, message)).catch(() => {});
+        conn.close();
+        continue;
+      }
+      const upstream = await Deno.connect({ transport: "unix", path: pg.socketPath });
+      conn.readable.pipeTo(upstream.writable).catch(() => {});
+      upstream.readable.pipeTo(conn.writable).catch(() => {});
+    }
+  })().catch(() => {});
+  return { close: () => listener.close(), attempts: () => seen };
+}
+
+Deno.test(
+  "a server starting up is waited out; a refused role fails at once",
+  testOpts,
+  async () => {
+    await withPgServer(async (pg) => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const starting = startupFront(pg, dir, "57P03", "the database system is starting up", 3);
+        try {
+          const run = await queryWith(`host=${dir} port=${pg.port} user=postgres`, "SELECT 'up'");
+          assertEquals(valueOf(run), "up");
+          assertEquals(starting.attempts(), 4);
+          assertMatch(run.events[0], /FATAL: the database system is starting up/);
+        } finally {
+          starting.close();
+        }
+        await Deno.remove(`${dir}/.s.PGSQL.${pg.port}`).catch(() => {});
+        const refusing = startupFront(pg, dir, "28000", 'role "x" is not permitted to log in', 3);
+        try {
+          const run = await queryWith(`host=${dir} port=${pg.port} user=postgres`, "SELECT 'up'");
+          assertMatch(errorOf(run), /FATAL: role "x" is not permitted to log in/);
+          assertEquals(refusing.attempts(), 1);
+        } finally {
+          refusing.close();
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
+);
