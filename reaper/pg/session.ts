@@ -741,11 +741,17 @@ function configureSocket(
     return;
   }
   socket.setNoDelay?.(true);
+  const k = params.keepalives;
   const fd = findTcpFd(socket.localPort ?? 0, socket.remotePort ?? 0);
   if (fd === null) {
+    const defaults = k.enabled && k.idle === null && k.interval === null && k.count === null &&
+      params.tcpUserTimeout === null;
+    if (defaults) {
+      socket.setKeepAlive?.(true);
+      return;
+    }
     throw new AttemptError("could not set socket options: the socket's fd was not found", false);
   }
-  const k = params.keepalives;
   applyTcpOptions(fd, {
     keepalives: k.enabled,
     idle: k.idle,

@@ -4,6 +4,7 @@ import { assert, assertEquals, assertThrows } from "../assert.ts";
 import {
   type ConninfoFiles,
   DEFAULT_ONLY_KEYWORDS,
+  describeConninfo,
   parseRequireAuth,
   parseServiceFile,
   resolveConninfo,
@@ -319,4 +320,16 @@ Deno.test("tls-server-end-point hashes the certificate with its signature's hash
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the status target shows the connection string without passwords", () => {
+  assertEquals(
+    describeConninfo("host=/run/pg dbname=acct password=secret application_name='a b'"),
+    "host=/run/pg dbname=acct application_name='a b'",
+  );
+  assertEquals(
+    describeConninfo("postgresql://u:secret@db/acct?sslpassword=k"),
+    "user=u host=db dbname=acct",
+  );
+  assertEquals(describeConninfo("dbname='unterminated"), "(invalid connection string)");
 });
