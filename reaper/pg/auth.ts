@@ -2,6 +2,7 @@
 // tls-server-end-point channel binding (SCRAM-SHA-256-PLUS, RFC 5929) over
 // TLS. SASLprep is not applied: ASCII passwords are unaffected.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+import { children, oidText, tlv } from "./der.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -141,42 +142,15 @@ const HASH_BY_SIGNATURE_OID: Record<string, string> = {
   "1.2.840.10045.4.3.4": "sha512",
 };
 
-/** One DER TLV at `at`: where its contents start and end. */
-function derElement(der: Uint8Array, at: number): { start: number; end: number } {
-  let len = der[at + 1];
-  let start = at + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + der[start + i];
-    start += n;
-  }
-  return { start, end: start + len };
-}
-
-function oidText(bytes: Uint8Array): string {
-  const parts = [Math.floor(bytes[0] / 40), bytes[0] % 40];
-  let v = 0;
-  for (const b of bytes.subarray(1)) {
-    v = v * 128 + (b & 0x7f);
-    if (!(b & 0x80)) {
-      parts.push(v);
-      v = 0;
-    }
-  }
-  return parts.join(".");
-}
-
 /**
  * tls-server-end-point (RFC 5929): the server certificate hashed with its
  * signature's hash (SHA-256 for MD5/SHA-1), as libpq computes it.
  */
 export function tlsServerEndPoint(certDer: Uint8Array): Uint8Array {
-  const cert = derElement(certDer, 0); // Certificate ::= SEQUENCE {
-  const tbs = derElement(certDer, cert.start); //   tbsCertificate,
-  const algorithm = derElement(certDer, tbs.end); //   signatureAlgorithm SEQUENCE {
-  const oid = derElement(certDer, algorithm.start); //     algorithm OID, ... } ... }
-  const name = oidText(certDer.subarray(oid.start, oid.end));
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm SEQUENCE { OID, ... }, ... }
+  const [, algorithm] = children(certDer, tlv(certDer, 0));
+  const oid = children(certDer, algorithm)[0];
+  const name = oidText(certDer.subarray(oid.contentStart, oid.end));
   const hash = HASH_BY_SIGNATURE_OID[name];
   if (hash === undefined) {
     throw new ScramError(`could not find digest for the certificate's signature algorithm ${name}`);

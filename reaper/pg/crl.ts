@@ -4,58 +4,13 @@
 // every certificate but a self-signed root needs a CRL from its issuer,
 // signed by that issuer and not expired, that does not list its serial.
 import { verify, X509Certificate } from "node:crypto";
-
-interface Tlv {
-  tag: number;
-  /** The whole element (tag, length, contents). */
-  start: number;
-  contentStart: number;
-  end: number;
-}
-
-function tlv(der: Uint8Array, at: number): Tlv {
-  const tag = der[at];
-  let len = der[at + 1];
-  let contentStart = at + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + der[contentStart + i];
-    contentStart += n;
-  }
-  if (contentStart + len > der.length) throw new Error("truncated DER");
-  return { tag, start: at, contentStart, end: contentStart + len };
-}
-
-/** The elements inside a constructed element. */
-function children(der: Uint8Array, parent: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let at = parent.contentStart; at < parent.end;) {
-    const t = tlv(der, at);
-    out.push(t);
-    at = t.end;
-  }
-  return out;
-}
+import { children, oidText, type Tlv, tlv } from "./der.ts";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const bytes = (der: Uint8Array, t: Tlv) => der.subarray(t.start, t.end);
 /** An INTEGER's value as hex without leading zero bytes (serial numbers). */
 const intHex = (der: Uint8Array, t: Tlv) =>
   hex(der.subarray(t.contentStart, t.end)).replace(/^(00)+(?=.)/, "");
-
-function oidText(b: Uint8Array): string {
-  const parts = [Math.floor(b[0] / 40), b[0] % 40];
-  let v = 0;
-  for (const x of b.subarray(1)) {
-    v = v * 128 + (x & 0x7f);
-    if (!(x & 0x80)) {
-      parts.push(v);
-      v = 0;
-    }
-  }
-  return parts.join(".");
-}
 
 const SIGNATURE_HASH: Record<string, string> = {
   "1.2.840.113549.1.1.5": "sha1",
