@@ -267,8 +267,9 @@ export class PgSession {
       }
     });
     timeout.catch(() => {});
+    const connecting = connectSocket(target, params);
     try {
-      socket = await Promise.race([connectSocket(target, params), timeout]);
+      socket = await Promise.race([connecting, timeout]);
       if (useTls && target.kind === "tcp") {
         socket = await Promise.race([
           startTls(socket, target.serverName ?? target.hostname, params),
@@ -282,8 +283,12 @@ export class PgSession {
       if (refusal !== null) throw new AttemptError(refusal, true);
       return session;
     } catch (e) {
-      if (session !== null) session.#events = {};
-      socket?.destroy();
+      if (session !== null) {
+        session.#events = {};
+        session.close(); // Terminate, so the server does not log a lost client
+      } else if (socket !== null) socket.destroy();
+      // A connect still under way after the timeout is dropped when it completes.
+      else connecting.then((s) => s.destroy(), () => {});
       if (e instanceof AttemptError) throw e;
       throw new AttemptError(
         e instanceof Error ? e.message : String(e),

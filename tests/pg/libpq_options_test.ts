@@ -460,18 +460,28 @@ function startupFront(
   const path = `${dir}/.s.PGSQL.${pg.port}`;
   const listener = Deno.listen({ transport: "unix", path });
   let seen = 0;
-  (async () => {
-    for await (const conn of listener) {
-      if (seen++ < refusals) {
+  const serve = async (conn: Deno.UnixConn, refuse: boolean) => {
+    try {
+      if (refuse) {
         await conn.read(new Uint8Array(1024)); // the startup packet
-        await conn.write(errorResponse(code, message)).catch(() => {});
+        await conn.write(errorResponse(code, message));
         conn.close();
-        continue;
+        return;
       }
       const upstream = await Deno.connect({ transport: "unix", path: pg.socketPath });
       conn.readable.pipeTo(upstream.writable).catch(() => {});
       upstream.readable.pipeTo(conn.writable).catch(() => {});
+    } catch {
+      // the client or the server went away: the client sees the connection end
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
     }
+  };
+  (async () => {
+    for await (const conn of listener) serve(conn, seen++ < refusals);
   })().catch(() => {});
   return { close: () => listener.close(), attempts: () => seen };
 }
@@ -485,9 +495,13 @@ Deno.test(
       try {
         const starting = startupFront(pg, dir, "57P03", "the database system is starting up", 3);
         try {
-          const run = await queryWith(`host=${dir} port=${pg.port} user=postgres`, "SELECT 'up'");
+          // connect_timeout: an attempt stuck on a loaded machine is retried, not waited for.
+          const run = await queryWith(
+            `host=${dir} port=${pg.port} user=postgres connect_timeout=20`,
+            "SELECT 'up'",
+          );
           assertEquals(valueOf(run), "up");
-          assertEquals(starting.attempts(), 4);
+          assert(starting.attempts() >= 4, String(starting.attempts()));
           assertMatch(run.events[0], /FATAL: the database system is starting up/);
         } finally {
           starting.close();
