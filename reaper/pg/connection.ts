@@ -100,6 +100,8 @@ export class PgConnection {
   #unreachableSince: number | undefined;
   #lastError: string | undefined;
   #unregister: () => void = () => {};
+  #statusTarget: string;
+  #registered = false;
 
   constructor(options: PgConnectionOptions) {
     this.#params = options.params;
@@ -108,8 +110,15 @@ export class PgConnection {
     this.#retryInitialMs = options.retryInitialMs ?? pgDefaults.retryInitialMs;
     this.#retryMaxMs = options.retryMaxMs ?? pgDefaults.retryMaxMs;
     this.#onEvent = options.onEvent ?? (() => {});
-    const target = options.statusTarget ?? "";
-    if (target !== "") this.#unregister = registerPgStatus({ status: () => this.status(target) });
+    this.#statusTarget = options.statusTarget ?? "";
+  }
+
+  /** Shows up in the status registry from its first connect on (an unused pg:new does not). */
+  #register(): void {
+    const target = this.#statusTarget;
+    if (target === "" || this.#registered || this.#closed) return;
+    this.#registered = true;
+    this.#unregister = registerPgStatus({ status: () => this.status(target) });
   }
 
   /** What connection_status.ts shows. */
@@ -246,6 +255,7 @@ export class PgConnection {
 
   async #connect(): Promise<void> {
     if (this.#closed || this.#connecting || this.#session !== null) return;
+    this.#register();
     this.#connecting = true;
     let session: PgSession | null = null;
     let error: string | null = null;

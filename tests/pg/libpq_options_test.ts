@@ -413,8 +413,10 @@ Deno.test(
       });
       const mine = () => pgConnectionStatuses().filter((s) => s.target === target);
       try {
-        assertEquals(mine().map((s) => s.state), ["connecting"]);
-        await c.execute(enc.encode("SELECT 1")).outcome;
+        assertEquals(mine(), []); // not used yet
+        const first = c.execute(enc.encode("SELECT 1")).outcome;
+        assertEquals(mine().map((s) => [s.state, s.queriesWaiting]), [["connecting", 1]]);
+        await first;
         assertEquals(mine(), [{ target, state: "connected", queriesWaiting: 0 }]);
         await pg.stop();
         const pending = c.execute(enc.encode("SELECT 2")).outcome;
