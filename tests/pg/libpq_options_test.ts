@@ -508,10 +508,20 @@ Deno.test(
         } finally {
           starting.close();
         }
-        await Deno.remove(`${dir}/.s.PGSQL.${pg.port}`).catch(() => {});
-        const refusing = startupFront(pg, dir, "28000", 'role "x" is not permitted to log in', 3);
+        // A fresh directory: Deno unlinks a closed listener's path late, maybe after a new bind.
+        await Deno.mkdir(`${dir}/2`);
+        const refusing = startupFront(
+          pg,
+          `${dir}/2`,
+          "28000",
+          'role "x" is not permitted to log in',
+          3,
+        );
         try {
-          const run = await queryWith(`host=${dir} port=${pg.port} user=postgres`, "SELECT 'up'");
+          const run = await queryWith(
+            `host=${dir}/2 port=${pg.port} user=postgres`,
+            "SELECT 'up'",
+          );
           assertMatch(errorOf(run), /FATAL: role "x" is not permitted to log in/);
           assertEquals(refusing.attempts(), 1);
         } finally {
