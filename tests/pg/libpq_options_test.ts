@@ -199,6 +199,45 @@ Deno.test(
 );
 
 Deno.test(
+  "a real hot standby: primary, standby, prefer-standby, read-only, read-write",
+  testOpts,
+  async () => {
+    const primary = await PgTestServer.create({ hba: ["local replication all trust"] });
+    let standby: PgTestServer | null = null;
+    try {
+      standby = await PgTestServer.createStandby(primary);
+      const s = standby;
+      assertEquals((await s.psql("SELECT pg_is_in_recovery()")).trim(), "t");
+      const hosts = (first: PgTestServer, second: PgTestServer, attrs: string) =>
+        `host=${first.socketDir},${second.socketDir} port=${first.port},${second.port} ` +
+        `user=postgres dbname=postgres target_session_attrs=${attrs}`;
+      const cases: [PgTestServer, PgTestServer, string, PgTestServer][] = [
+        [s, primary, "primary", primary],
+        [s, primary, "read-write", primary],
+        [primary, s, "standby", s],
+        [primary, s, "read-only", s],
+        [primary, s, "prefer-standby", s],
+        [primary, s, "any", primary],
+      ];
+      for (const [first, second, attrs, expected] of cases) {
+        const conninfo = hosts(first, second, attrs);
+        assertEquals(valueOf(await queryWith(conninfo, "SHOW port")), String(expected.port), attrs);
+        assertEquals((await psqlOracle(conninfo, "SHOW port")).text, String(expected.port), attrs);
+      }
+      // prefer-standby without a standby reachable: any server will do.
+      await s.stop();
+      assertEquals(
+        valueOf(await queryWith(hosts(primary, s, "prefer-standby"), "SHOW port")),
+        String(primary.port),
+      );
+    } finally {
+      await standby?.destroy();
+      await primary.destroy();
+    }
+  },
+);
+
+Deno.test(
   "load_balance_hosts=random spreads connections; disable keeps the order",
   testOpts,
   async () => {

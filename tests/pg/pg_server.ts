@@ -174,6 +174,51 @@ export class PgTestServer {
     return server;
   }
 
+  /**
+   * A hot standby of `primary` (pg_basebackup -R over its socket; the primary
+   * needs the hba line "local replication all trust"). Unix socket only.
+   */
+  static async createStandby(primary: PgTestServer): Promise<PgTestServer> {
+    const dir = await Deno.makeTempDir({ prefix: "spawn-pgtest-" });
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    const server = new PgTestServer(dir, port);
+    live.add(server);
+    installEmergencyCleanup();
+    try {
+      await run(["chown", "postgres:postgres", dir], "chown");
+      await Deno.chmod(dir, 0o755);
+      await run(
+        asPostgres([
+          `${BIN}/pg_basebackup`,
+          "-D",
+          server.dataDir,
+          "-h",
+          primary.socketDir,
+          "-p",
+          String(primary.port),
+          "-U",
+          "postgres",
+          "-R",
+          "-X",
+          "stream",
+          "--no-sync",
+        ]),
+        "pg_basebackup",
+      );
+      // Later lines win: this server's own socket and port.
+      await Deno.writeTextFile(
+        `${server.dataDir}/postgresql.conf`,
+        `listen_addresses = ''\nunix_socket_directories = '${dir}'\nport = ${port}\nhot_standby = on\n`,
+        { append: true },
+      );
+      await server.start();
+    } catch (e) {
+      await server.destroy();
+      throw e;
+    }
+    return server;
+  }
+
   async start(): Promise<void> {
     await run(
       asPostgres([
