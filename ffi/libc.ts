@@ -162,6 +162,9 @@ const SYMBOLS = {
   close_blocking: { name: "close", parameters: ["i32"], result: "i32", nonblocking: true },
   // int flock(int fd, int operation);
   flock: { parameters: ["i32", "i32"], result: "i32" },
+  // PostgreSQL client (reaper/pg/socket_options.ts): requirepeer's peer check.
+  // int getpeername(int sockfd, struct sockaddr *addr, socklen_t *addrlen);
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;

@@ -115,6 +115,14 @@ export function socketName(fd: number): string {
   return parseSockaddrUn(buf, len[0]);
 }
 
+/** getpeername(2) of an AF_UNIX socket: the path it is connected to. */
+export function peerName(fd: number): string {
+  const buf = new Uint8Array(110);
+  const len = new Uint32Array([110]);
+  check(libc.getpeername(fd, buf, new Uint8Array(len.buffer)), "getpeername");
+  return parseSockaddrUn(buf, len[0]);
+}
+
 /** True if fd is a listening socket of the given type (for socket activation). */
 export function isListeningSocket(fd: number, type: number): boolean {
   try {

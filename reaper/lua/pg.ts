@@ -15,7 +15,13 @@ import {
 import { formatLuaJitNumber, formatShortestNumber } from "./number_format.ts";
 import { logNotice, logWarning } from "../../shared/log.ts";
 import { ArrayCodecError, decodeArray, encodeArray } from "../pg/array_codec.ts";
-import { ConninfoError, type ConnParams, resolveConninfo } from "../pg/conninfo.ts";
+import {
+  ConninfoError,
+  type ConnParams,
+  describeConninfo,
+  resolveConninfo,
+  UnsupportedOptionError,
+} from "../pg/conninfo.ts";
 import {
   DuplicateChannelError,
   type ParamsSource,
@@ -91,10 +97,13 @@ export function installPg(L: LuaState, runtime: LuaRuntime, options: PgOptions =
       osUser ??= osUserName();
       params = resolveConninfo(conninfo, env, osUser);
     } catch (e) {
-      // Like PQconnectStart: the object exists, its queries report the error.
+      // A keyword we do not implement is refused now (issue 11), not ignored.
+      if (e instanceof UnsupportedOptionError) raiseWhere(L, `pg:new: ${e.message}`);
+      // Otherwise like PQconnectStart: the object exists, its queries report the error.
       params = e instanceof ConninfoError ? e : new ConninfoError(String(e));
     }
-    const conn = new PgConnection({ params, schema, waitDeadlineMs, onEvent });
+    const statusTarget = describeConninfo(conninfo);
+    const conn = new PgConnection({ params, schema, waitDeadlineMs, onEvent, statusTarget });
     connections.add(conn);
     const data: ConnectionData = lua.lua_newuserdata(L, 0);
     data.conn = conn;

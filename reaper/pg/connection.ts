@@ -6,7 +6,15 @@
 // unreachable, queued queries wait for the reconnection up to
 // `waitDeadlineMs` instead of failing at the first failed attempt; a query
 // lost mid-flight returns an error saying so, and unsent queries are retried.
+// Configuration errors (authentication, unknown database or role, TLS
+// verification, invalid options) are not waited out: they fail the queued
+// queries at once, and the next query tries again.
 import { ConninfoError, type ConnParams } from "./conninfo.ts";
+import {
+  type PgConnectionState,
+  type PgConnectionStatus,
+  registerPgStatus,
+} from "./connection_status.ts";
 import { collapseWhitespace } from "./error_format.ts";
 import { ConnectError, ConnectionLostError, PgSession, type QueryOutcome } from "./session.ts";
 
@@ -29,8 +37,10 @@ export interface PgConnectionOptions {
   /** Back-off between failed attempts: first retry immediate, then doubling. */
   retryInitialMs?: number;
   retryMaxMs?: number;
-  /** Connection-level events (lost, failed, re-established), for the log. */
+  /** Connection-level events (lost, failed, re-established, warnings), for the log. */
   onEvent?: (message: string) => void;
+  /** What the status registry shows as the target (no password); "" = not registered. */
+  statusTarget?: string;
 }
 
 /** The default for waitDeadlineMs; the daemon may change it (SPAWN_REAPER_PG_WAIT). */
@@ -87,6 +97,11 @@ export class PgConnection {
   #inflight: Request | null = null;
   #channels = new Map<string, Channel>();
   #closed = false;
+  #unreachableSince: number | undefined;
+  #lastError: string | undefined;
+  #unregister: () => void = () => {};
+  #statusTarget: string;
+  #registered = false;
 
   constructor(options: PgConnectionOptions) {
     this.#params = options.params;
@@ -95,6 +110,36 @@ export class PgConnection {
     this.#retryInitialMs = options.retryInitialMs ?? pgDefaults.retryInitialMs;
     this.#retryMaxMs = options.retryMaxMs ?? pgDefaults.retryMaxMs;
     this.#onEvent = options.onEvent ?? (() => {});
+    this.#statusTarget = options.statusTarget ?? "";
+  }
+
+  /** Shows up in the status registry from its first connect on (an unused pg:new does not). */
+  #register(): void {
+    const target = this.#statusTarget;
+    if (target === "" || this.#registered || this.#closed) return;
+    this.#registered = true;
+    this.#unregister = registerPgStatus({ status: () => this.status(target) });
+  }
+
+  /** What connection_status.ts shows. */
+  status(target: string): PgConnectionStatus {
+    const state: PgConnectionState = this.#closed
+      ? "closed"
+      : this.#session !== null
+      ? "connected"
+      : this.#unreachableSince !== undefined
+      ? "unreachable"
+      : "connecting";
+    const status: PgConnectionStatus = { target, state, queriesWaiting: this.#waiting() };
+    if (state === "unreachable") status.unreachableSince = this.#unreachableSince;
+    if (this.#lastError !== undefined) status.lastError = this.#lastError;
+    return status;
+  }
+
+  /** Script queries queued or running (internal LISTENs not counted). */
+  #waiting(): number {
+    return this.#queue.filter((r) => !r.internal).length +
+      (this.#inflight !== null && !this.#inflight.internal ? 1 : 0);
   }
 
   get connected(): boolean {
@@ -150,6 +195,7 @@ export class PgConnection {
     }
     this.#session?.close();
     this.#session = null;
+    this.#unregister();
   }
 
   #enqueueListen(name: Uint8Array): void {
@@ -209,15 +255,17 @@ export class PgConnection {
 
   async #connect(): Promise<void> {
     if (this.#closed || this.#connecting || this.#session !== null) return;
+    this.#register();
     this.#connecting = true;
     let session: PgSession | null = null;
     let error: string | null = null;
+    let healable = true;
     try {
       if (this.#params instanceof ConninfoError) throw this.#params;
       session = await PgSession.open(this.#params, {
         onNotification: (channel) => this.#notified(channel),
         onClose: (reason) => this.#sessionClosed(session, reason),
-      });
+      }, { warn: (m) => this.#onEvent(`warning: ${m}`) });
       if (this.#schema !== "") {
         const outcome = await session.query(
           new TextEncoder().encode(`SET SCHEMA '${escapeLiteral(this.#schema, session)}'`),
@@ -230,6 +278,7 @@ export class PgConnection {
       }
     } catch (e) {
       session = null;
+      healable = !(e instanceof ConninfoError) && !(e instanceof ConnectError && !e.healable);
       error = e instanceof ConnectionLostError
         ? `Failed to set schema; ${e.message}`
         : e instanceof Error
@@ -242,27 +291,36 @@ export class PgConnection {
       return;
     }
     if (session === null || session.closed) {
-      this.#connectFailed(error ?? "server closed the connection unexpectedly");
+      this.#connectFailed(error ?? "server closed the connection unexpectedly", healable);
       return;
     }
     if (this.#failedAttempts > 0) this.#onEvent(`reconnected to ${describe(session)}`);
     this.#session = session;
     this.#failedAttempts = 0;
     this.#lastConnectError = null;
+    this.#unreachableSince = undefined;
     // Re-LISTEN behind the queries that waited for this connection.
     for (const channel of this.#channels.values()) this.#queueListenOnce(channel.name);
     this.#pump();
   }
 
-  #connectFailed(message: string): void {
+  #connectFailed(message: string, healable: boolean): void {
     const text = collapseWhitespace(message);
-    if (this.#failedAttempts === 0) this.#onEvent(`PostgreSQL connect failed: ${text}`);
+    if (this.#failedAttempts === 0 || !healable) {
+      this.#onEvent(`PostgreSQL connect failed: ${text}`);
+    }
     this.#lastConnectError = text;
+    this.#lastError = text;
+    this.#unreachableSince ??= performance.now();
     this.#failedAttempts++;
-    if (this.#params instanceof ConninfoError) {
-      // Retrying cannot fix a bad connection string: fail everything now.
-      for (const r of this.#queue) this.#finish(r, { kind: "error", message: text });
-      this.#queue = [];
+    if (!healable) {
+      // Waiting cannot fix the configuration: fail every script query now;
+      // LISTENs stay queued for the next attempt, which the next query starts.
+      for (const r of this.#queue) {
+        if (!r.internal) this.#finish(r, { kind: "error", message: text });
+      }
+      this.#queue = this.#queue.filter((r) => r.internal);
+      this.#failedAttempts = 0;
       return;
     }
     if (this.#waitDeadlineMs <= 0) {
@@ -293,6 +351,8 @@ export class PgConnection {
     if (session === null || session !== this.#session) return;
     this.#session = null;
     if (this.#closed) return;
+    this.#lastError = collapseWhitespace(reason);
+    this.#unreachableSince ??= performance.now();
     this.#onEvent(`PostgreSQL connection lost: ${collapseWhitespace(reason)}`);
     // The in-flight query (if any) is answered by its own rejection.
     if (this.#inflight === null) this.#reconnectIfNeeded();
@@ -344,7 +404,11 @@ export class PgConnection {
           kind: "error",
           message: `Connection lost while the query was running: ${reason} (${describe(session)})`,
         });
-        if (this.#session === session) this.#session = null;
+        if (this.#session === session) {
+          this.#session = null;
+          this.#lastError = reason;
+          this.#unreachableSince ??= performance.now();
+        }
         // Queued queries were not sent: they wait for the reconnection.
         this.#reconnectIfNeeded();
       },

@@ -72,6 +72,7 @@ Deno.test("resolve: libpq defaults (socket dir, port, user = OS user, dbname = u
     kind: "unix",
     path: "/var/run/postgresql/.s.PGSQL.5432",
     port: 5432,
+    passHost: "localhost",
   }]);
   assertEquals([p.user, p.dbname, p.password, p.sslmode], ["alice", "alice", null, "prefer"]);
   assertEquals([p.applicationName, p.connectTimeout, p.options], [null, null, null]);
@@ -89,7 +90,12 @@ Deno.test("resolve: PG* environment variables fill what the string leaves out", 
     PGCONNECT_TIMEOUT: "7",
   };
   const p = resolveConninfo("dbname=given", env, "alice");
-  assertEquals(p.targets, [{ kind: "unix", path: "/run/pg/.s.PGSQL.6000", port: 6000 }]);
+  assertEquals(p.targets, [{
+    kind: "unix",
+    path: "/run/pg/.s.PGSQL.6000",
+    port: 6000,
+    passHost: "/run/pg",
+  }]);
   assertEquals(
     [p.dbname, p.user, p.password, p.applicationName, p.sslmode, p.connectTimeout],
     ["given", "envuser", "envpw", "envapp", "disable", 7],
@@ -101,16 +107,22 @@ Deno.test("resolve: PG* environment variables fill what the string leaves out", 
 Deno.test("resolve: TCP hosts, multiple hosts and ports, trailing slash on a socket dir", () => {
   const p = resolveConninfo("host=db1,/tmp/x/ port=5433,5434", {}, "u");
   assertEquals(p.targets, [
-    { kind: "tcp", hostname: "db1", port: 5433 },
-    { kind: "unix", path: "/tmp/x/.s.PGSQL.5434", port: 5434 },
+    { kind: "tcp", hostname: "db1", port: 5433, passHost: "db1" },
+    { kind: "unix", path: "/tmp/x/.s.PGSQL.5434", port: 5434, passHost: "/tmp/x/" },
   ]);
   const q = resolveConninfo("postgresql://h1:1,h2/db", {}, "u");
   assertEquals(q.targets, [
-    { kind: "tcp", hostname: "h1", port: 1 },
-    { kind: "tcp", hostname: "h2", port: 5432 },
+    { kind: "tcp", hostname: "h1", port: 1, passHost: "h1" },
+    { kind: "tcp", hostname: "h2", port: 5432, passHost: "h2" },
   ]);
   const a = resolveConninfo("host=name hostaddr=127.0.0.1", {}, "u");
-  assertEquals(a.targets, [{ kind: "tcp", hostname: "127.0.0.1", port: 5432, serverName: "name" }]);
+  assertEquals(a.targets, [{
+    kind: "tcp",
+    hostname: "127.0.0.1",
+    port: 5432,
+    serverName: "name",
+    passHost: "name",
+  }]);
   assertEquals(describeTarget(p.targets[0]), 'server at "db1", port 5433');
   assertEquals(describeTarget(p.targets[1]), 'server on socket "/tmp/x/.s.PGSQL.5434"');
 });

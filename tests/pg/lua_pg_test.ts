@@ -378,3 +378,21 @@ async function waitForAsync(cond: () => Promise<boolean>, ms = 5000): Promise<vo
 }
 
 assert(true);
+
+Deno.test("pg:new refuses an unsupported keyword at once, naming it (issue 11)", opts, async () => {
+  const lua = createPgLua({ env: {} });
+  try {
+    lua.main(`
+      local ok, err = pcall(pg.new, pg, "dbname=x gssencmode=require")
+      assert(not ok)
+      assert(err:find('pg:new: connection option "gssencmode=require" is not supported', 1, true), err)
+      ok, err = pcall(pg.new, pg, "postgresql:///x?replication=database")
+      assert(err:find('connection option "replication=database" is not supported', 1, true), err)
+      -- harmless defaults are accepted; other bad values still give a connection (spec 5.1)
+      assert(type(pg:new("gssencmode=disable replication=off")) == "userdata")
+      assert(type(pg:new("sslmode=bogus")) == "userdata")
+    `);
+  } finally {
+    await lua.close();
+  }
+});

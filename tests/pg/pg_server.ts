@@ -6,6 +6,8 @@
 // or `const pg = await PgTestServer.create(); try { ... } finally { await pg.destroy(); }`.
 // stop()/start() simulate a server restart. Everything is removed by destroy().
 
+import type { TestCerts } from "./test_certs.ts";
+
 const BIN = "/usr/lib/postgresql/15/bin";
 
 async function run(cmd: string[], what: string): Promise<string> {
@@ -33,6 +35,10 @@ export interface PgTestServerOptions {
   tcp?: boolean;
   /** ssl = on with a fresh self-signed certificate for CN "localhost". */
   ssl?: boolean;
+  /** ssl = on with this CA's server certificate; the CA also verifies client certificates. */
+  certs?: TestCerts;
+  /** pg_hba.conf lines placed before the defaults (first match wins). */
+  hba?: string[];
 }
 
 export class PgTestServer {
@@ -134,15 +140,76 @@ export class PgTestServer {
         await Deno.chmod(`${server.dataDir}/server.key`, 0o600);
         settings.ssl = "on";
       }
+      if (options.certs) {
+        const c = options.certs;
+        for (
+          const [from, to] of [[c.serverCert, "server.crt"], [c.serverKey, "server.key"], [
+            c.caCert,
+            "root.crt",
+          ]]
+        ) {
+          await Deno.copyFile(from, `${server.dataDir}/${to}`);
+          await run(["chown", "postgres:postgres", `${server.dataDir}/${to}`], "chown");
+          await Deno.chmod(`${server.dataDir}/${to}`, 0o600);
+        }
+        settings.ssl = "on";
+        settings.ssl_ca_file = "'root.crt'";
+      }
       const conf = Object.entries(settings).map(([k, v]) => `${k} = ${v}\n`).join("");
       await Deno.writeTextFile(`${server.dataDir}/postgresql.conf`, conf, { append: true });
       // Password users for the authentication tests; everyone else: trust.
       await Deno.writeTextFile(
         `${server.dataDir}/pg_hba.conf`,
-        "local all scram_user scram-sha-256\n" +
+        (options.hba ?? []).map((l) => l + "\n").join("") +
+          "local all scram_user scram-sha-256\n" +
           "local all md5_user md5\n" +
           "local all all trust\n" +
           "host all all 127.0.0.1/32 trust\n",
+      );
+      await server.start();
+    } catch (e) {
+      await server.destroy();
+      throw e;
+    }
+    return server;
+  }
+
+  /**
+   * A hot standby of `primary` (pg_basebackup -R over its socket; the primary
+   * needs the hba line "local replication all trust"). Unix socket only.
+   */
+  static async createStandby(primary: PgTestServer): Promise<PgTestServer> {
+    const dir = await Deno.makeTempDir({ prefix: "spawn-pgtest-" });
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    const server = new PgTestServer(dir, port);
+    live.add(server);
+    installEmergencyCleanup();
+    try {
+      await run(["chown", "postgres:postgres", dir], "chown");
+      await Deno.chmod(dir, 0o755);
+      await run(
+        asPostgres([
+          `${BIN}/pg_basebackup`,
+          "-D",
+          server.dataDir,
+          "-h",
+          primary.socketDir,
+          "-p",
+          String(primary.port),
+          "-U",
+          "postgres",
+          "-R",
+          "-X",
+          "stream",
+          "--no-sync",
+        ]),
+        "pg_basebackup",
+      );
+      // Later lines win: this server's own socket and port.
+      await Deno.writeTextFile(
+        `${server.dataDir}/postgresql.conf`,
+        `listen_addresses = ''\nunix_socket_directories = '${dir}'\nport = ${port}\nhot_standby = on\n`,
+        { append: true },
       );
       await server.start();
     } catch (e) {

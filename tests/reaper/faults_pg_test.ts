@@ -40,13 +40,20 @@ async function backendRunning(pg: PgTestServer, pattern: string): Promise<number
 
 async function waitRows(pg: PgTestServer, n: number, what: string, reaper: Reaper): Promise<void> {
   const end = Date.now() + 60_000;
+  let found: string[] | string = "none read yet";
   for (;;) {
     try {
-      if ((await pgRows(pg)).length >= n) return;
-    } catch {
+      found = await pgRows(pg);
+      if (found.length >= n) return;
+    } catch (e) {
       // server still in recovery
+      found = `unreadable: ${e instanceof Error ? e.message : String(e)}`;
     }
-    if (Date.now() > end) throw new Error(`${what}: rows never reached ${n}\n${reaper.stderr}`);
+    if (Date.now() > end) {
+      throw new Error(
+        `${what}: rows never reached ${n}; found ${JSON.stringify(found)}\n${reaper.stderr}`,
+      );
+    }
     await sleep(200);
   }
 }
