@@ -5,6 +5,7 @@ import { collect, fatal, newProgram, parseCommandLine, usageError } from "../sha
 import { errorMessage, log, logInfo, logNotice, writeAllSync } from "../shared/log.ts";
 import { notify } from "../shared/systemd.ts";
 import { normalizeCgroupPath } from "./cgroup/path.ts";
+import { utf8ByteString } from "../ffi/byte_string.ts";
 import { cgroupDirectory } from "./cgroup/snapshot.ts";
 import { findCgroup2Root } from "./cgroup/root.ts";
 import { ReaperDaemon } from "./daemon.ts";
@@ -100,7 +101,10 @@ if (options.checkLua !== undefined) {
 
 let scopes: string[];
 try {
-  scopes = (options.scope ?? [...DEFAULT_SCOPES]).map((s) => normalizeCgroupPath(s, "--scope"));
+  // Cgroup paths are byte strings (the kernel's bytes): arguments are UTF-8.
+  scopes = (options.scope ?? [...DEFAULT_SCOPES]).map((s) =>
+    utf8ByteString(normalizeCgroupPath(s, "--scope"))
+  );
 } catch (error) {
   usageError(NAME, errorMessage(error));
 }
@@ -159,18 +163,19 @@ async function loadHook(): Promise<ReaperHook> {
 const hook = await loadHook();
 
 if (options.simulate !== undefined) {
-  let path: string;
+  let text: string;
   try {
-    path = normalizeCgroupPath(options.simulate, "--simulate");
+    text = normalizeCgroupPath(options.simulate, "--simulate");
   } catch (error) {
     usageError(NAME, errorMessage(error));
   }
-  const directory = cgroupDirectory(cgroupRoot, path);
+  const path = utf8ByteString(text);
+  const directory = cgroupDirectory(cgroupRoot, text);
   try {
     if (!Deno.statSync(directory).isDirectory) throw new Error("not a directory");
   } catch (error) {
     await hook.close();
-    fatal(NAME, `--simulate ${path}: ${directory}: ${errorMessage(error)}`);
+    fatal(NAME, `--simulate ${text}: ${directory}: ${errorMessage(error)}`);
   }
   const ok = await simulateRelease({ root: cgroupRoot, path, scopes, hook });
   await hook.close();

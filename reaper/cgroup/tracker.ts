@@ -10,6 +10,16 @@
 // cgroup.events open: the open file pins its inode, without which the
 // kernel skips the change notification, and it is re-read with pread.
 // Changes then arrive on the directory watch as IN_MODIFY "cgroup.events".
+//
+// Paths and names are byte strings (exact kernel bytes); log lines show
+// them through printable(). What cannot be known is kept, never taken for
+// "empty": a cgroup whose watch, cgroup.events or accounting could not be
+// read (EMFILE, ENOSPC, ENAMETOOLONG...) stays, with its parent, and the
+// failures are logged once per episode with counts; a catch-up pass retries
+// with back-off until nothing is left behind. A reaped cgroup trades its
+// cgroup.events fd for the hook's directory fd (one fd per cgroup), and its
+// hook runs once per population: a deletion that fails (EBUSY) is retried
+// without reaping it again.
 import {
   IN_CREATE,
   IN_DELETE,
@@ -28,9 +38,13 @@ import { childPath, pathComponents, statsSuffix } from "./path.ts";
 import { DeletionQueue, REAL_TIMERS, type TimerId, type Timers } from "./deletion_queue.ts";
 import { formatStatsLine } from "./stats_line.ts";
 import type { Priority } from "../../shared/log.ts";
+import { printable, printableText } from "../printable.ts";
 
 /** Changed children of one parent in a batch from which prepareChildren() pays. */
 const PREPARE_THRESHOLD = 8;
+/** Back-off of the catch-up pass after failures (and while the root is gone). */
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 60_000;
 
 type Kind = "ancestor" | "scope" | "cgroup";
 
@@ -47,6 +61,10 @@ class Node {
   /** Consecutive EBUSY answers to rmdir while it looked empty. */
   busy = 0;
   retryTimer: TimerId | null = null;
+  /** Stats line written and hook called for the current population. */
+  accounted = false;
+  /** A subdirectory could not be registered: not known to be childless. */
+  incomplete = false;
   constructor(
     readonly name: string,
     readonly path: string,
@@ -66,7 +84,7 @@ interface Pending {
 
 export interface TrackerOptions {
   fs: CgroupFs;
-  /** Normalized scope paths (leading "/", never "/"). */
+  /** Normalized scope paths (leading "/", never "/"), byte strings. */
   scopes: readonly string[];
   hook: ReaperHook;
   /** Receives each stats line (without newline). */
@@ -77,12 +95,36 @@ export interface TrackerOptions {
   maxDeferralMs?: number;
   /** Longest wait between attempts on a cgroup whose rmdir keeps saying EBUSY. */
   maxBusyBackoffMs?: number;
+  /** First wait before a catch-up pass after failures (doubling up to maxRetryMs). */
+  firstRetryMs?: number;
+  maxRetryMs?: number;
 }
 
 export interface TrackerCounters {
   reaped: number;
   deleted: number;
   rescans: number;
+  /** Catch-up passes run after failures (resources short, unreadable files). */
+  catchUps: number;
+  /** Reaps put off because the accounting could not be read. */
+  accountingDeferred: number;
+}
+
+/** Failures that leave something unknown until the next catch-up pass. */
+type FailureKind = "watch" | "events" | "populated" | "evidence" | "accounting" | "list";
+const FAILURE_TEXT: Record<FailureKind, string> = {
+  watch: "could not register",
+  events: "could not open cgroup.events of",
+  populated: "could not read cgroup.events of",
+  evidence: "could not read cpu.stat of",
+  accounting: "could not read the accounting of",
+  list: "could not list the subdirectories of",
+};
+
+interface FailureTally {
+  count: number;
+  example: string;
+  error: string;
 }
 
 export class CgroupTracker {
@@ -97,13 +139,28 @@ export class CgroupTracker {
   readonly #queue: DeletionQueue<Pending>;
   #root: Node | null = null;
   #initialCandidates: Node[] | null = null;
-  readonly counters: TrackerCounters = { reaped: 0, deleted: 0, rescans: 0 };
+  readonly counters: TrackerCounters = {
+    reaped: 0,
+    deleted: 0,
+    rescans: 0,
+    catchUps: 0,
+    accountingDeferred: 0,
+  };
+  /** Failures of the current pass, by kind. */
+  #failures = new Map<FailureKind, FailureTally>();
+  /** A failure episode was logged; its end is logged too ("caught up"). */
+  #episode = false;
+  #retryMs: number;
+  #retryTimer: TimerId | null = null;
+  /** Paths the start-up scan could not register: found later, they count as initial. */
+  readonly #startupMissed = new Set<string>();
 
   constructor(options: TrackerOptions) {
     this.#options = options;
     this.#fs = options.fs;
     this.#hook = options.hook;
     this.#timers = options.timers ?? REAL_TIMERS;
+    this.#retryMs = options.firstRetryMs ?? FIRST_RETRY_MS;
     this.#scopes = new Set(options.scopes);
     for (const scope of options.scopes) {
       if (scope === "/") throw new Error("the cgroup root cannot be a scope");
@@ -116,7 +173,8 @@ export class CgroupTracker {
       }
     }
     this.#queue = new DeletionQueue<Pending>(
-      (path, pending) => this.#guard(`deleting '${path}'`, () => this.#delete(path, pending)),
+      (path, pending) =>
+        this.#guard(`deleting '${printable(path)}'`, () => this.#delete(path, pending)),
       (pending) => this.#closeDirFd(pending),
       this.#timers,
       options.deletionDelayMs ?? 50,
@@ -136,27 +194,50 @@ export class CgroupTracker {
     return this.#byWd.size;
   }
 
+  /** A catch-up pass is scheduled (something failed and is retried). */
+  get catchingUp(): boolean {
+    return this.#retryTimer !== null;
+  }
+
   /**
    * The start-up scan: registers everything that exists. Empty cgroups found
-   * here are reaped by reapInitial(), called once the daemon is ready.
+   * here are reaped by reapInitial(), called once the daemon is ready. Only
+   * a missing root throws; anything else is kept and retried.
    */
   start(): void {
     if (this.#root) throw new Error("tracker already started");
-    const root = new Node("", "/", null, "ancestor", null, true);
-    const wd = this.#fs.watchDirectory("/");
+    this.#initialCandidates = [];
+    let wd: number | null;
+    try {
+      wd = this.#fs.watchDirectory("/");
+    } catch (error) {
+      // ENOSPC, EMFILE...: retry rather than exit and leave everything unreaped
+      this.#startupMissed.add("/");
+      this.#fail("watch", "/", error);
+      this.#endPass();
+      return;
+    }
     if (wd === null) throw new Error("the cgroup root directory does not exist");
+    this.#startRoot(wd, true);
+    this.#endPass();
+  }
+
+  #startRoot(wd: number, initial: boolean): void {
+    const root = new Node("", "/", null, "ancestor", null, true);
     root.dirWd = wd;
     this.#byWd.set(wd, root);
     this.#root = root;
-    this.#initialCandidates = [];
-    this.#scanChildren(root, true);
+    this.#scanChildren(root, initial);
   }
 
   /** Reaps the empty cgroups found by start() (children before parents). */
   reapInitial(): void {
     const candidates = this.#initialCandidates ?? [];
     this.#initialCandidates = null;
-    for (const node of candidates) this.#guard(`'${node.path}'`, () => this.#consider(node));
+    for (const node of candidates) {
+      this.#guard(`'${printable(node.path)}'`, () => this.#consider(node));
+    }
+    this.#endPass();
   }
 
   /** Runs fn, logging instead of throwing: timer callbacks must never throw. */
@@ -164,8 +245,104 @@ export class CgroupTracker {
     try {
       fn();
     } catch (error) {
-      this.#options.log("error", `${what}: ${describe(error)}`);
+      this.#options.log("error", `${what}: ${printableText(describe(error))}`);
     }
+    this.#endPass();
+  }
+
+  /** Notes a failure that left `path` (and below) unknown; #endPass() reports it. */
+  #fail(kind: FailureKind, path: string, error: unknown): void {
+    const tally = this.#failures.get(kind);
+    if (tally) tally.count++;
+    else this.#failures.set(kind, { count: 1, example: path, error: describe(error) });
+  }
+
+  /**
+   * Ends a pass (start-up scan, event batch, deletion, catch-up): failures
+   * are logged once per episode, with counts, and a catch-up is scheduled.
+   */
+  #endPass(): void {
+    if (this.#failures.size === 0) return;
+    const failures = this.#failures;
+    this.#failures = new Map();
+    if (!this.#episode) {
+      this.#episode = true;
+      const parts = [...failures].map(([kind, t]) =>
+        `${FAILURE_TEXT[kind]} ${t.count} cgroup${t.count === 1 ? "" : "s"} ` +
+        `(e.g. '${printable(t.example)}': ${printableText(t.error)})`
+      );
+      this.#options.log(
+        "error",
+        `${parts.join("; ")}; kept, retrying from ${this.#retryMs / 1000} s on ` +
+          `(logged once until caught up)`,
+      );
+    }
+    this.#scheduleCatchUp();
+  }
+
+  #scheduleCatchUp(): void {
+    if (this.#retryTimer !== null || this.#closed) return;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(delay * 2, this.#options.maxRetryMs ?? MAX_RETRY_MS);
+    this.#retryTimer = this.#timers.setTimeout(() => {
+      this.#retryTimer = null;
+      this.#guard("catch-up", () => this.catchUp());
+    }, delay);
+  }
+
+  #closed = false;
+
+  /**
+   * Registers and reads again whatever failed before: a full reconciliation
+   * with the file system (the retry timer runs it; tests may call it).
+   */
+  catchUp(): void {
+    this.counters.catchUps++;
+    if (!this.#root) {
+      this.#tryRoot();
+    } else if (this.#fs.rootReplaced?.()) {
+      this.#rootLost();
+      return;
+    } else {
+      this.#reconcile(this.#root);
+    }
+    if (this.#failures.size > 0 || !this.#root) {
+      this.#episode = true; // reported when it began
+      this.#endPass();
+      if (!this.#root) this.#scheduleCatchUp();
+      return;
+    }
+    this.#startupMissed.clear();
+    this.#retryMs = this.#options.firstRetryMs ?? FIRST_RETRY_MS;
+    if (this.#episode) {
+      this.#episode = false;
+      this.#options.log("notice", `caught up: ${this.trackedCgroups} cgroups tracked`);
+    }
+  }
+
+  /** The root directory went away (removed, unmounted): wait for it to come back. */
+  #rootLost(): void {
+    const root = this.#root;
+    this.#root = null;
+    if (root) this.#drop(root);
+    this.#options.log("warning", "the cgroup root is gone: waiting for it to come back");
+    this.#episode = true;
+    this.#retryMs = this.#options.firstRetryMs ?? FIRST_RETRY_MS;
+    this.#scheduleCatchUp();
+  }
+
+  #tryRoot(): void {
+    if (this.#fs.reopenRoot && !this.#fs.reopenRoot()) return;
+    let wd: number | null;
+    try {
+      wd = this.#fs.watchDirectory("/");
+    } catch (error) {
+      this.#fail("watch", "/", error);
+      return;
+    }
+    if (wd === null) return;
+    this.#startRoot(wd, this.#initialCandidates !== null || this.#startupMissed.has("/"));
+    this.#options.log("notice", `watching the cgroup root (${this.trackedCgroups} cgroups)`);
   }
 
   /** Handles a batch of inotify events. */
@@ -180,11 +357,15 @@ export class CgroupTracker {
       try {
         this.#handleEvent(event);
       } catch (error) {
-        this.#options.log("error", `inotify event for wd ${event.wd}: ${describe(error)}`);
+        this.#options.log(
+          "error",
+          `inotify event for wd ${event.wd}: ${printableText(describe(error))}`,
+        );
         overflow = true; // our picture may be incomplete: reconcile with the file system
       }
     }
     if (overflow) this.rescan();
+    this.#endPass();
   }
 
   /** Gives the fs a hint for parents with many cgroup.events changes in this batch. */
@@ -211,11 +392,16 @@ export class CgroupTracker {
     this.counters.rescans++;
     this.#fs.controlsChanged?.(null);
     this.#options.log("warning", "inotify queue overflow or error: rescanning all cgroups");
-    this.#reconcile(this.#root);
+    if (this.#fs.rootReplaced?.()) this.#rootLost();
+    else this.#reconcile(this.#root);
+    this.#endPass();
   }
 
   /** Shutdown: pending deletions are dropped, watches and timers released. */
   close(): void {
+    this.#closed = true;
+    if (this.#retryTimer !== null) this.#timers.clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
     this.#queue.clear();
     if (this.#root) this.#drop(this.#root);
     this.#root = null;
@@ -256,6 +442,8 @@ export class CgroupTracker {
       if (parent) {
         this.#drop(node);
         this.#consider(parent);
+      } else if (node === this.#root) {
+        this.#rootLost();
       }
     }
   }
@@ -266,13 +454,26 @@ export class CgroupTracker {
     return this.#wanted.get(parent.path)?.has(pathComponents(path).at(-1)!) ? "ancestor" : null;
   }
 
-  /** Registers parent/name (and everything below it) if it matters. */
+  /**
+   * Registers parent/name (and everything below it) if it matters. A
+   * failure skips that subtree only, and the parent is then not known to be
+   * childless until a catch-up pass registers it.
+   */
   #attach(parent: Node, name: string, initial: boolean): void {
     if (parent.children.has(name)) return;
     const path = childPath(parent.path, name);
     const kind = this.#classify(parent, path);
     if (kind === null) return;
-    const wd = this.#fs.watchDirectory(path);
+    initial ||= this.#startupMissed.has(path);
+    let wd: number | null;
+    try {
+      wd = this.#fs.watchDirectory(path);
+    } catch (error) {
+      this.#fail("watch", path, error);
+      parent.incomplete = true;
+      if (initial) this.#startupMissed.add(path);
+      return;
+    }
     if (wd === null) return;
     const stale = this.#byWd.get(wd);
     if (stale) {
@@ -290,14 +491,7 @@ export class CgroupTracker {
     node.dirWd = wd;
     this.#byWd.set(wd, node);
     parent.children.set(name, node);
-    if (kind === "cgroup") {
-      const events = this.#fs.openEvents(path);
-      if (events === null) {
-        this.#drop(node);
-        return;
-      }
-      node.events = events;
-    }
+    if (kind === "cgroup" && !this.#openEvents(node)) return;
     this.#scanChildren(node, initial);
     if (kind !== "cgroup" || node.dropped) return;
     if (this.#initialCandidates && initial) {
@@ -307,20 +501,61 @@ export class CgroupTracker {
     }
   }
 
+  /** Opens cgroup.events; false if the cgroup is gone (then dropped). A failure keeps it. */
+  #openEvents(node: Node): boolean {
+    try {
+      const events = this.#fs.openEvents(node.path);
+      if (events === null) {
+        this.#drop(node);
+        return false;
+      }
+      node.events = events;
+    } catch (error) {
+      this.#fail("events", node.path, error); // kept: populated reads "unknown"
+    }
+    return true;
+  }
+
   #scanChildren(node: Node, initial: boolean): void {
+    let names: Iterable<string>;
     if (node.kind === "ancestor") {
-      for (const name of this.#wanted.get(node.path) ?? []) this.#attach(node, name, initial);
+      names = this.#wanted.get(node.path) ?? [];
     } else {
-      for (const name of this.#fs.subdirectories(node.path)) this.#attach(node, name, initial);
+      try {
+        names = this.#fs.subdirectories(node.path);
+      } catch (error) {
+        this.#fail("list", node.path, error);
+        node.incomplete = true;
+        if (initial) this.#startupMissed.add(node.path);
+        return;
+      }
+    }
+    for (const name of names) {
+      try {
+        this.#attach(node, name, initial);
+      } catch (error) {
+        // e.g. a RangeError from a subtree nested deeper than the JS stack
+        this.#fail("watch", childPath(node.path, name), error);
+        node.incomplete = true;
+      }
     }
   }
 
   /** Reaps the cgroup if it is empty, childless and (decision 10) was used. */
   #consider(node: Node): void {
-    if (node.kind !== "cgroup" || node.dropped || node.queued || node.children.size > 0) return;
+    if (node.kind !== "cgroup" || node.dropped || node.queued) return;
+    if (node.children.size > 0 || node.incomplete) return;
     if (!this.#readEmpty(node)) return;
-    if (!node.initial && !node.seenPopulated) {
-      if (!this.#fs.showsUse(node.path)) return;
+    if (node.accounted) {
+      // Reaped already in this population; only the deletion is retried.
+      this.#queueDeletion(node, null);
+    } else if (!node.initial && !node.seenPopulated) {
+      const used = this.#fs.showsUse(node.path);
+      if (used === null) {
+        this.#fail("evidence", node.path, "unreadable");
+        return;
+      }
+      if (!used) return;
       // A process moved in after the first read may already show CPU time
       // (the kernel can charge it time spent before the move), so "empty"
       // must hold after the evidence was read, not only before.
@@ -333,14 +568,20 @@ export class CgroupTracker {
 
   /** cgroup.events says populated 0 (a populated 1 is remembered as evidence). */
   #readEmpty(node: Node): boolean {
-    const populated = this.#fs.populated(node.events);
-    if (populated === null) return false; // gone; its deletion event follows
-    if (populated) {
-      node.seenPopulated = true;
-      node.busy = 0;
-      return false;
+    switch (this.#fs.populated(node.events)) {
+      case "no":
+        return true;
+      case "yes":
+        node.seenPopulated = true;
+        node.busy = 0;
+        node.accounted = false; // a new population, to be accounted when it ends
+        return false;
+      case "unknown": // cannot know: keep it, never take it for empty
+        this.#fail("populated", node.path, node.events < 0 ? "not open" : "read failed");
+        return false;
+      default:
+        return false; // gone; its deletion event follows
     }
-    return true;
   }
 
   #reap(node: Node, afterShowsUse: boolean): void {
@@ -348,9 +589,28 @@ export class CgroupTracker {
       this.#timers.clearTimeout(node.retryTimer);
       node.retryTimer = null;
     }
-    const { cgroup, problems } = this.#fs.snapshot(node.path, afterShowsUse);
-    for (const problem of problems) this.#options.log("error", `'${node.path}': ${problem}`);
-    const line = formatStatsLine(statsSuffix(node.path, node.scope), cgroup, cgroup.takenAt);
+    const snapshot = this.#fs.snapshot(node.path, afterShowsUse);
+    const { cgroup, problems } = snapshot;
+    if (!snapshot.complete) {
+      // Deleting it now would lose its accounting for good: keep and retry.
+      if (cgroup.dirFd !== null) this.#fs.closeFd(cgroup.dirFd);
+      this.counters.accountingDeferred++;
+      this.#fail("accounting", node.path, problems.join("; ") || "unreadable");
+      return;
+    }
+    if ((snapshot.subdirectories ?? 0) > 0) {
+      // The kernel counts subdirectories we have not registered (yet): not
+      // childless. Their creation events or the catch-up pass bring them.
+      if (cgroup.dirFd !== null) this.#fs.closeFd(cgroup.dirFd);
+      node.incomplete = true;
+      this.#scheduleCatchUp();
+      return;
+    }
+    for (const problem of problems) {
+      this.#options.log("error", `'${printable(node.path)}': ${printableText(problem)}`);
+    }
+    const suffix = printable(statsSuffix(node.path, node.scope));
+    const line = formatStatsLine(suffix, cgroup, cgroup.takenAt);
     if (line !== null) {
       try {
         this.#options.writeStatsLine(line);
@@ -359,6 +619,7 @@ export class CgroupTracker {
       }
     }
     this.counters.reaped++;
+    node.accounted = true;
     let result: Promise<boolean>;
     try {
       result = this.#hook.cgroupReleased(cgroup);
@@ -366,10 +627,21 @@ export class CgroupTracker {
       result = Promise.reject(error);
     }
     result.catch((error) => {
-      this.#options.log("error", `cgroup_released('${node.path}'): ${describe(error)}`);
+      this.#options.log(
+        "error",
+        `cgroup_released('${printable(node.path)}'): ${printableText(describe(error))}`,
+      );
     });
+    // One fd per cgroup: the hook's directory fd replaces cgroup.events
+    // (reopened should the deletion fail).
+    if (node.events >= 0) this.#fs.closeEvents(node.events);
+    node.events = -1;
+    this.#queueDeletion(node, cgroup.dirFd);
+  }
+
+  #queueDeletion(node: Node, dirFd: number | null): void {
     node.queued = true;
-    this.#queue.add(node.path, { node, dirFd: cgroup.dirFd });
+    this.#queue.add(node.path, { node, dirFd });
   }
 
   #delete(path: string, pending: Pending): void {
@@ -388,25 +660,30 @@ export class CgroupTracker {
       const parent = node.parent!;
       this.#drop(node);
       this.#consider(parent);
-    } else if (r === -Errno.EBUSY) {
-      // Repopulated or a child appeared: watch again, keeping `initial`.
-      this.#scanChildren(node, false);
-      if (node.dropped || node.children.size > 0) return;
-      node.busy++;
-      const backoff = Math.min(
-        (this.#options.deletionDelayMs ?? 50) * 2 ** (node.busy - 1),
-        this.#options.maxBusyBackoffMs ?? 30_000,
+      return;
+    }
+    // Still there: watch it again (repopulated, a child appeared, or an error).
+    if (node.events < 0 && !this.#openEvents(node)) return;
+    this.#scanChildren(node, false);
+    if (node.dropped || node.children.size > 0) return;
+    if (r !== -Errno.EBUSY && node.busy === 0) {
+      this.#options.log(
+        "error",
+        `Failed to delete '${printable(path)}': ${this.#fs.describeErrno(-r)}; retrying`,
       );
-      if (node.busy === 1) {
-        this.#consider(node);
-      } else {
-        node.retryTimer = this.#timers.setTimeout(() => {
-          node.retryTimer = null;
-          this.#guard(`'${node.path}'`, () => this.#consider(node));
-        }, backoff);
-      }
+    }
+    node.busy++;
+    const backoff = Math.min(
+      (this.#options.deletionDelayMs ?? 50) * 2 ** (node.busy - 1),
+      this.#options.maxBusyBackoffMs ?? 30_000,
+    );
+    if (node.busy === 1 && r === -Errno.EBUSY) {
+      this.#consider(node);
     } else {
-      this.#options.log("error", `Failed to delete '${path}': ${this.#fs.describeErrno(-r)}`);
+      node.retryTimer = this.#timers.setTimeout(() => {
+        node.retryTimer = null;
+        this.#guard(`'${printable(node.path)}'`, () => this.#consider(node));
+      }, backoff);
     }
   }
 
@@ -437,28 +714,44 @@ export class CgroupTracker {
 
   #reconcile(node: Node): void {
     if (node.dropped) return;
-    const present = node.kind === "ancestor"
-      ? [...(this.#wanted.get(node.path) ?? [])]
-      : this.#fs.subdirectories(node.path);
-    if (node.kind !== "ancestor") {
+    let present: string[];
+    if (node.kind === "ancestor") {
+      present = [...(this.#wanted.get(node.path) ?? [])];
+    } else {
+      try {
+        present = this.#fs.subdirectories(node.path);
+      } catch (error) {
+        this.#fail("list", node.path, error);
+        node.incomplete = true;
+        return;
+      }
       const onDisk = new Set(present);
       for (const child of [...node.children.values()]) {
         if (!onDisk.has(child.name)) this.#drop(child);
       }
     }
+    node.incomplete = false; // set again below by whatever still fails
     for (const name of present) {
-      const child = node.children.get(name);
-      if (!child) {
-        this.#attach(node, name, false);
-        continue;
-      }
-      // Same wd = same inode; otherwise it was deleted and re-created.
-      const wd = this.#fs.watchDirectory(child.path);
-      if (wd === child.dirWd) {
-        this.#reconcile(child);
-      } else {
-        this.#drop(child);
-        this.#attach(node, name, false);
+      try {
+        const child = node.children.get(name);
+        if (!child) {
+          this.#attach(node, name, false);
+          continue;
+        }
+        // Same wd = same inode; otherwise it was deleted and re-created.
+        const wd = this.#fs.watchDirectory(child.path);
+        if (wd === child.dirWd) {
+          if (child.kind === "cgroup" && child.events < 0 && !child.queued) {
+            if (!this.#openEvents(child)) continue;
+          }
+          this.#reconcile(child);
+        } else {
+          this.#drop(child);
+          this.#attach(node, name, false);
+        }
+      } catch (error) {
+        this.#fail("watch", childPath(node.path, name), error);
+        node.incomplete = true;
       }
     }
     this.#consider(node);
