@@ -122,7 +122,8 @@ const FAILURE_TEXT: Record<FailureKind, string> = {
 };
 
 interface FailureTally {
-  count: number;
+  /** Distinct cgroups (one may fail several times in a pass). */
+  paths: Set<string>;
   example: string;
   error: string;
 }
@@ -253,8 +254,8 @@ export class CgroupTracker {
   /** Notes a failure that left `path` (and below) unknown; #endPass() reports it. */
   #fail(kind: FailureKind, path: string, error: unknown): void {
     const tally = this.#failures.get(kind);
-    if (tally) tally.count++;
-    else this.#failures.set(kind, { count: 1, example: path, error: describe(error) });
+    if (tally) tally.paths.add(path);
+    else this.#failures.set(kind, { paths: new Set([path]), example: path, error: describe(error) });
   }
 
   /**
@@ -268,13 +269,13 @@ export class CgroupTracker {
     if (!this.#episode) {
       this.#episode = true;
       const parts = [...failures].map(([kind, t]) =>
-        `${FAILURE_TEXT[kind]} ${t.count} cgroup${t.count === 1 ? "" : "s"} ` +
+        `${FAILURE_TEXT[kind]} ${t.paths.size} cgroup${t.paths.size === 1 ? "" : "s"} ` +
         `(e.g. '${printable(t.example)}': ${printableText(t.error)})`
       );
       this.#options.log(
         "error",
         `${parts.join("; ")}; kept, retrying from ${this.#retryMs / 1000} s on ` +
-          `(logged once until caught up)`,
+          `(logged once until all is read)`,
       );
     }
     this.#scheduleCatchUp();
@@ -543,7 +544,13 @@ export class CgroupTracker {
 
   /** Reaps the cgroup if it is empty, childless and (decision 10) was used. */
   #consider(node: Node): void {
-    if (node.kind !== "cgroup" || node.dropped || node.queued) return;
+    if (node.kind !== "cgroup" || node.dropped) return;
+    if (node.queued) {
+      // Waiting for a retried deletion: a process moving in starts a new
+      // population, to be billed when it ends.
+      if (node.accounted && node.events >= 0) this.#readEmpty(node);
+      return;
+    }
     if (node.children.size > 0 || node.incomplete) return;
     if (!this.#readEmpty(node)) return;
     if (node.accounted) {

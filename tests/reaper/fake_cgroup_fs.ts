@@ -47,7 +47,7 @@ export class FakeCgroupFs implements CgroupFs {
   readonly failing: Partial<
     Record<"watch" | "events" | "populated" | "accounting" | "list", (path: string) => boolean>
   > = {};
-  failErrno = Errno.EMFILE;
+  failErrno: number = Errno.EMFILE;
   readonly #pathOf = new Map<number, string>(); // inode -> path (for failing.populated)
 
   #inject(kind: keyof FakeCgroupFs["failing"], path: string, call: string): void {
