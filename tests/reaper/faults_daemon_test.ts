@@ -335,3 +335,130 @@ Deno.test({
     }
   },
 });
+
+// ---- issue 14: hostile names, paths past PATH_MAX, exhausted limits, a root that comes back ----
+
+/** Runs a bash script (bash for $'\xNN' names) in dir; throws with its stderr. */
+async function bash(script: string, wrapper: string[] = []): Promise<string> {
+  const argv = [...wrapper, "bash", "-c", "set -e\n" + script];
+  const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdin: "null" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`bash failed: ${new TextDecoder().decode(out.stderr)}\n${script}`);
+  }
+  return text;
+}
+
+/** Directories below dir, any depth, byte-exact (find -print0 counts them). */
+async function countBelow(dir: string): Promise<number> {
+  const out = await bash(`find '${dir}' -mindepth 1 -type d | wc -l`);
+  return Number(out.trim());
+}
+
+const HEX_SCRIPT = `
+function cgroup_released(c)
+  print("HEX " .. (c.path:gsub(".", function(ch) return string.format("%02x", ch:byte()) end)))
+end
+`;
+
+function hex(bytes: number[] | string): string {
+  const b = typeof bytes === "string" ? [...new TextEncoder().encode(bytes)] : bytes;
+  return b.map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+Deno.test({
+  name: "names that are not UTF-8 or hold control characters: reaped once, Lua gets the bytes, the log escapes them",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    const script = await Deno.makeTempFile({ suffix: ".lua" });
+    let reaper: Reaper | null = null;
+    try {
+      Deno.writeTextFileSync(script, HEX_SCRIPT);
+      cg.mkdir("/s");
+      reaper = new Reaper(["--cgroup-root", cg.path, "--scope", "/s", "--lua", script]);
+      await reaper.waitForLog(READY);
+      const run = (d: string) => `sh -c 'echo $$ > "$1/cgroup.procs" && exec true' sh ${d}`;
+      await bash(`cd '${cg.abs("/s")}'
+        mkdir $'caf\\xe9' && ${run("$'caf\\xe9'")}
+        mkdir -p $'job/\\xff\\xfe' && ${run("$'job/\\xff\\xfe'")}
+        mkdir $'esc\\x1b[31mred\\r' && ${run("$'esc\\x1b[31mred\\r'")}`); // cgroupfs refuses "\n" in names (EINVAL)
+      await waitFor(() => reaper!.stdout.split("\n").filter((l) => l.startsWith("HEX ")).length >= 4,
+        "four reaps", 20_000);
+      await sleep(1500); // a parent reaped again would show up here
+      const want = [
+        hex("/s/caf") + "e9",
+        hex("/s/job/") + "fffe",
+        hex("/s/job"),
+        hex("/s/esc") + "1b" + hex("[31mred") + "0d",
+      ].sort();
+      const got = reaper.stdout.split("\n").filter((l) => l.startsWith("HEX ")).map((l) => l.slice(4))
+        .sort();
+      assertEquals(got, want, "each exactly once, exact bytes");
+      await waitFor(() => subdirectories(cg.abs("/s")).length === 0, "all deleted", 10_000);
+      assert(await countBelow(cg.abs("/s")) === 0);
+      const err = reaper.stderr;
+      assert(/^caf\\xe9:/m.test(err), err);
+      assert(/^job\/\\xff\\xfe:/m.test(err), err);
+      assert(/^esc\\x1b\[31mred\\x0d:/m.test(err), err);
+      assert(!/\x1b|\r/.test(err), "no raw ESC or CR in the log");
+    } finally {
+      await reaper?.stop();
+      await cg.cleanup();
+      Deno.removeSync(script);
+    }
+  },
+});
+
+Deno.test({
+  name: "a workload (uid 65534) nesting cgroups past PATH_MAX: no exit, its tree reaped, others served",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    let reaper: Reaper | null = null;
+    const name = "x".repeat(250);
+    // 18 levels of 251 bytes: 4500 bytes below the job, past PATH_MAX (4096)
+    const nest = (job: string, procs: boolean) =>
+      bash(
+        `cd '${cg.abs("/s/" + job)}'
+         for i in $(seq 18); do mkdir ${name}; cd ${name}; done
+         ${procs ? "sh -c 'echo $$ > cgroup.procs && exec true'" : "true"}`,
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+      );
+    const delegate = (job: string) => {
+      cg.mkdir(`/s/${job}`);
+      for (const f of ["", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"]) {
+        Deno.chownSync(cg.abs(`/s/${job}${f}`), 65534, 65534);
+      }
+    };
+    try {
+      cg.mkdir("/s");
+      delegate("early");
+      await nest("early", false);
+      reaper = new Reaper(["--cgroup-root", cg.path, "--scope", "/s", "--lua", "/dev/null"]);
+      await reaper.waitForLog(READY); // exited 1 with ENAMETOOLONG before
+      await waitFor(() => !cg.exists("/s/early"), "the deep tree found at start-up reaped", 30_000);
+      // While running: the workload nests again and runs a process at the bottom
+      delegate("late");
+      // the workload's process starts in its delegated cgroup
+      await bash(
+        `echo $$ > '${cg.abs("/s/late/cgroup.procs")}'
+         exec setpriv --reuid=65534 --regid=65534 --clear-groups bash -c '
+           cd "$0"; for i in $(seq 18); do mkdir ${name}; cd ${name}; done
+           sh -c "echo \\$\\$ > cgroup.procs && exec true"' '${cg.abs("/s/late")}'`,
+      );
+      await waitFor(() => !cg.exists("/s/late"), "the deep tree made while running reaped", 30_000);
+      // and everyone else is still served
+      cg.mkdir("/s/other");
+      await cg.runIn("/s/other");
+      await waitFor(() => !cg.exists("/s/other"), "another cgroup reaped", 10_000);
+      assertEquals(reaper.exited, null);
+      assertEquals(reaper.count(/error|Failed/i), 0, reaper.stderr);
+      assertEquals(reaper.count(/^late\/(x+\/){17}x+: .*cpu=/), 1, "the deepest, once");
+      assertEquals(reaper.count(/^late\//), 18, "each level once");
+    } finally {
+      await reaper?.stop();
+      await cg.cleanup();
+    }
+  },
+});
