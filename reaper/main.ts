@@ -6,6 +6,7 @@ import { errorMessage, log, logInfo, logNotice, writeAllSync } from "../shared/l
 import { notify } from "../shared/systemd.ts";
 import { normalizeCgroupPath } from "./cgroup/path.ts";
 import { utf8ByteString } from "../ffi/byte_string.ts";
+import { printable } from "./printable.ts";
 import { cgroupDirectory } from "./cgroup/snapshot.ts";
 import { findCgroup2Root } from "./cgroup/root.ts";
 import { ReaperDaemon } from "./daemon.ts";
@@ -183,16 +184,8 @@ if (options.simulate !== undefined) {
 }
 
 const daemon = new ReaperDaemon({ root: cgroupRoot, scopes, hook });
-try {
-  daemon.start();
-} catch (error) {
-  await hook.close();
-  fatal(NAME, `${cgroupRoot}: ${errorMessage(error)}`);
-}
-logInfo(
-  `watching ${scopes.join(", ")} below ${cgroupRoot} (${daemon.trackedCgroups} cgroups found)`,
-);
-
+// Signal listeners first: each costs an fd, and a scan of more cgroups than
+// the fd limit allows uses up every fd it can get (the rest is retried).
 exitOnSignals(["SIGTERM", "SIGINT", "SIGQUIT"], async () => {
   await daemon.stop();
   await hook.close();
@@ -204,6 +197,17 @@ Deno.addSignalListener("SIGHUP", () => {
     log("error", `reload: ${errorMessage(error)}`);
   }
 });
+
+try {
+  daemon.start();
+} catch (error) {
+  await hook.close();
+  fatal(NAME, `${cgroupRoot}: ${errorMessage(error)}`);
+}
+logInfo(
+  `watching ${scopes.map(printable).join(", ")} below ${cgroupRoot} ` +
+    `(${daemon.trackedCgroups} cgroups found)`,
+);
 
 notify("READY=1"); // the start-up scan is registered; its reaps run next
 await daemon.run();

@@ -87,4 +87,10 @@ export interface CgroupFs {
   reopenRoot?(): boolean;
   /** Optional: the root path now names another directory than the one in use. */
   rootReplaced?(): boolean;
+  /**
+   * Optional: watches the root's parent directory, whose events for
+   * rootName tell when the root is removed or made again (the root's own
+   * IN_DELETE_SELF waits for every fd on it to close). The wd, or null.
+   */
+  watchRootParent?(): { wd: number; rootName: string } | null;
 }

@@ -28,11 +28,12 @@ import {
 } from "../../ffi/fd.ts";
 import { statxLinkCount } from "../../ffi/fs.ts";
 import { DT_DIR, openatAnyLength, PATH_CHUNK, readDirectory, rmdirAt } from "../../ffi/directory.ts";
-import { byteString, type ByteString } from "../../ffi/byte_string.ts";
+import { byteString, type ByteString, utf8ByteString } from "../../ffi/byte_string.ts";
 import { Errno } from "../../ffi/errno_names.ts";
 import { strerror, SysError } from "../../ffi/sys_error.ts";
 import type { CgroupFs, CgroupSnapshot, Populated, WatchEvent } from "./fs.ts";
-import { parsePopulated, showsUse, SINGLE_VALUE_LIMIT } from "./stats.ts";
+import { emptyStats, parsePopulated, showsUse, SINGLE_VALUE_LIMIT } from "./stats.ts";
+import { FdBudget } from "./fd_budget.ts";
 import { MULTI_LINE_LIMIT } from "./stats.ts";
 import { readSmallFile } from "./files.ts";
 import { hasBirthTime, openRoot, relativeBytes, snapshotCgroup } from "./snapshot.ts";
@@ -70,6 +71,8 @@ export class KernelCgroupFs implements CgroupFs {
   readonly #btime: boolean;
   /** cpu.stat text of the last showsUse() that answered true. */
   #evidence: { path: string; cpuStat: string } | null = null;
+  /** cgroup.events fds and hook directory fds held, against the fd limit. */
+  readonly fdBudget = new FdBudget();
 
   constructor(readonly root: string) {
     this.#btime = hasBirthTime(root);
@@ -115,12 +118,16 @@ export class KernelCgroupFs implements CgroupFs {
   }
 
   openEvents(path: ByteString): number | null {
+    if (!this.fdBudget.allows()) throw new SysError("openat(cgroup.events): fd budget", Errno.EMFILE);
     const rel = join(relativeBytes(path), encoder.encode("/cgroup.events"));
     const fd = openatAnyLength(this.#rootFd, rel, O_RDONLY, GONE);
-    return fd < 0 ? null : fd;
+    if (fd < 0) return null;
+    this.fdBudget.held++;
+    return fd;
   }
 
   closeEvents(handle: number): void {
+    this.fdBudget.held--;
     closeQuietly(handle);
   }
 
@@ -194,6 +201,14 @@ export class KernelCgroupFs implements CgroupFs {
   }
 
   snapshot(path: ByteString, afterShowsUse = false): CgroupSnapshot {
+    if (!this.fdBudget.allows()) {
+      return {
+        cgroup: { path, dirFd: null, btime: null, takenAt: Date.now() / 1000, stats: emptyStats() },
+        problems: ["no fd to spare for the directory (fd budget, EMFILE)"],
+        complete: false,
+        subdirectories: null,
+      };
+    }
     // The evidence was read while the cgroup was empty (populated 0 before
     // and after), which is when the accounting is to be read: reuse it.
     const cpuStat = afterShowsUse && this.#evidence?.path === path ? this.#evidence.cpuStat : null;
@@ -212,6 +227,7 @@ export class KernelCgroupFs implements CgroupFs {
       },
     });
     const dirFd = snapshot.cgroup.dirFd;
+    if (dirFd !== null) this.fdBudget.held++; // until closeFd()
     if (missed.length > 0 && dirFd !== null) {
       // Missing because the cgroup was removed meanwhile teaches nothing.
       const fd = openatAllowing(dirFd, "cgroup.events", O_PATH, GONE);
@@ -241,12 +257,27 @@ export class KernelCgroupFs implements CgroupFs {
     }
   }
 
+  /** Closes a snapshot's directory fd. */
   closeFd(fd: number): void {
+    this.fdBudget.held--;
     closeQuietly(fd);
   }
 
   describeErrno(errno: number): string {
     return strerror(errno);
+  }
+
+  watchRootParent(): { wd: number; rootName: string } | null {
+    const slash = this.root.lastIndexOf("/");
+    if (slash < 0 || this.root === "/") return null;
+    try {
+      const parent = slash === 0 ? "/" : this.root.slice(0, slash);
+      const wd = inotifyAddWatch(this.inotifyFd, parent, IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+        IN_MOVED_TO | IN_ONLYDIR);
+      return { wd, rootName: utf8ByteString(this.root.slice(slash + 1)) };
+    } catch {
+      return null; // then only the root's own IN_DELETE_SELF and rescans notice
+    }
   }
 
   rootReplaced(): boolean {

@@ -155,6 +155,8 @@ export class CgroupTracker {
   #retryTimer: TimerId | null = null;
   /** Paths the start-up scan could not register: found later, they count as initial. */
   readonly #startupMissed = new Set<string>();
+  /** The watch on the root's parent directory (root removed / made again). */
+  #rootParent: { wd: number; rootName: string } | null = null;
 
   constructor(options: TrackerOptions) {
     this.#options = options;
@@ -208,6 +210,7 @@ export class CgroupTracker {
   start(): void {
     if (this.#root) throw new Error("tracker already started");
     this.#initialCandidates = [];
+    this.#rootParent = this.#fs.watchRootParent?.() ?? null;
     let wd: number | null;
     try {
       wd = this.#fs.watchDirectory("/");
@@ -418,6 +421,15 @@ export class CgroupTracker {
   }
 
   #handleEvent(event: WatchEvent): void {
+    if (event.wd === this.#rootParent?.wd) {
+      if (event.name !== this.#rootParent.rootName || !(event.mask & IN_ISDIR)) return;
+      if (event.mask & (IN_DELETE | IN_MOVED_FROM)) {
+        if (this.#root) this.#rootLost();
+      } else if (!this.#root) {
+        this.catchUp(); // made again: watch it now, not at the next retry
+      }
+      return;
+    }
     const node = this.#byWd.get(event.wd);
     if (!node || node.dropped) return;
     if (event.mask & IN_ISDIR) {
@@ -596,10 +608,16 @@ export class CgroupTracker {
       this.#timers.clearTimeout(node.retryTimer);
       node.retryTimer = null;
     }
+    // One fd per cgroup: the hook's directory fd replaces cgroup.events
+    // (reopened should the reap be put off or the deletion fail), and it is
+    // closed first so that a process at its fd limit can still reap.
+    if (node.events >= 0) this.#fs.closeEvents(node.events);
+    node.events = -1;
     const snapshot = this.#fs.snapshot(node.path, afterShowsUse);
     const { cgroup, problems } = snapshot;
     if (!snapshot.complete) {
-      // Deleting it now would lose its accounting for good: keep and retry.
+      // Deleting it now would lose its accounting for good: keep and retry
+      // (the catch-up pass opens cgroup.events again).
       if (cgroup.dirFd !== null) this.#fs.closeFd(cgroup.dirFd);
       this.counters.accountingDeferred++;
       this.#fail("accounting", node.path, problems.join("; ") || "unreadable");
@@ -610,6 +628,7 @@ export class CgroupTracker {
       // childless. Their creation events or the catch-up pass bring them.
       if (cgroup.dirFd !== null) this.#fs.closeFd(cgroup.dirFd);
       node.incomplete = true;
+      this.#openEvents(node);
       this.#scheduleCatchUp();
       return;
     }
@@ -639,10 +658,6 @@ export class CgroupTracker {
         `cgroup_released('${printable(node.path)}'): ${printableText(describe(error))}`,
       );
     });
-    // One fd per cgroup: the hook's directory fd replaces cgroup.events
-    // (reopened should the deletion fail).
-    if (node.events >= 0) this.#fs.closeEvents(node.events);
-    node.events = -1;
     this.#queueDeletion(node, cgroup.dirFd);
   }
 

@@ -21,13 +21,15 @@ export function sleep(ms: number): Promise<void> {
 /** Polls cond every `every` ms until it holds; throws after timeoutMs. */
 export async function waitFor(
   cond: () => boolean,
-  what: string,
+  what: string | (() => string),
   timeoutMs = 10_000,
   every = 10,
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) {
+      throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    }
     await sleep(every);
   }
 }

@@ -462,3 +462,121 @@ Deno.test({
     }
   },
 });
+
+/** The lowest fd number the process does not use: a limit there makes every open fail. */
+function lowestFreeFd(pid: number): number {
+  const used = new Set([...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => Number(e.name)));
+  let n = 0;
+  while (used.has(n)) n++;
+  return n;
+}
+
+async function setNofile(pid: number, limit: number): Promise<void> {
+  await bash(`prlimit --pid ${pid} --nofile=${limit}:`); // the soft limit only
+}
+
+Deno.test({
+  name: "a burst of exits with no fd to spare: nothing deleted without its accounting, each billed once",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    let reaper: Reaper | null = null;
+    const n = 150;
+    try {
+      cg.mkdir("/s");
+      await bash(`cd '${cg.abs("/s")}'; for i in $(seq ${n}); do mkdir job$i
+        sh -c 'echo $$ > "$1/cgroup.procs" && exec sleep 1000' sh job$i >/dev/null 2>&1 & done`);
+      await waitFor(
+        () => Deno.readTextFileSync(cg.abs(`/s/job${n}/cgroup.events`)).includes("populated 1"),
+        "the last job running",
+      );
+      reaper = new Reaper(["--cgroup-root", cg.path, "--scope", "/s", "--lua", "/dev/null"]);
+      await reaper.waitForLog(new RegExp(`\\(${n} cgroups found\\)`));
+      await setNofile(reaper.pid, lowestFreeFd(reaper.pid));
+      Deno.writeTextFileSync(cg.abs("/s/cgroup.kill"), "1"); // every job exits at once
+      // A reap trades the cgroup's cgroup.events fd for the hook's directory
+      // fd, so reaping goes on even at the limit; what cannot be read waits.
+      const left = () => leftovers(cg, "/s").length;
+      await waitFor(() => left() < n, "reaps begin at the limit", 20_000);
+      const check = () => {
+        for (let i = 1; i <= n; i++) {
+          const lines = reaper!.count(new RegExp(`^job${i}: .*cpu=`));
+          if (cg.exists(`/s/job${i}`)) assert(lines <= 1, `job${i}: ${lines} lines`);
+          else assertEquals(lines, 1, `job${i} deleted: billed exactly once, with its cpu time`);
+        }
+      };
+      check();
+      await sleep(2000);
+      check();
+      await setNofile(reaper.pid, 20000);
+      await waitFor(() => left() === 0, "all reaped", 60_000);
+      check();
+      assert(reaper.count(/could not/) <= 1, "logged once:\n" + reaper.stderr);
+      assertEquals(reaper.exited, null);
+    } finally {
+      await reaper?.stop();
+      await cg.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "start-up with too few fds (EMFILE): no exit, logged once, all caught up as fds free up",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    let reaper: Reaper | null = null;
+    const n = 300;
+    try {
+      cg.mkdir("/s");
+      await bash(`cd '${cg.abs("/s")}'; for i in $(seq ${n}); do mkdir old$i; done`);
+      reaper = new Reaper(
+        ["--cgroup-root", cg.path, "--scope", "/s", "--lua", "/dev/null"],
+        ["prlimit", "--nofile=200:200"],
+      );
+      await reaper.waitForLog(READY); // exited 1 before
+      await reaper.waitForLog(/could not/);
+      // Deno raises its soft limit to the hard one, and without
+      // CAP_SYS_RESOURCE nobody can raise that again: fds free up as the
+      // cgroups registered first are reaped, and the catch-up gets the rest.
+      await waitFor(
+        () => leftovers(cg, "/s").length === 0,
+        () => `all reaped:\n${reaper!.stderr.split("\n").filter((l) => !/^old/.test(l)).join("\n")}`,
+        60_000,
+      );
+      assertEquals(reaper.count(/could not/), 1, reaper.stderr);
+      const reaped = reaper.stderr.match(/^old\d+(?=:)/gm) ?? [];
+      assertEquals(new Set(reaped).size, n, "each found at start-up reaped");
+      assertEquals(reaped.length, n, "each once");
+      assertEquals(reaper.exited, null);
+    } finally {
+      await reaper?.stop();
+      await cg.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "a cgroup root removed and re-created is watched again",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    let reaper: Reaper | null = null;
+    try {
+      cg.mkdir("/r/s");
+      reaper = new Reaper(["--cgroup-root", cg.abs("/r"), "--scope", "/s", "--lua", "/dev/null"]);
+      await reaper.waitForLog(READY);
+      Deno.removeSync(cg.abs("/r/s"));
+      Deno.removeSync(cg.abs("/r"));
+      await reaper.waitForLog(/cgroup root is gone/);
+      cg.mkdir("/r/s/job");
+      await reaper.waitForLog(/watching the cgroup root/);
+      await cg.runIn("/r/s/job");
+      await waitFor(() => !cg.exists("/r/s/job"), "a cgroup below the new root reaped", 30_000);
+      assertEquals(reaper.count(/^job: /), 1);
+    } finally {
+      await reaper?.stop();
+      await cg.cleanup();
+    }
+  },
+});
