@@ -2,7 +2,7 @@
 import { libc } from "./libc.ts";
 import { check, checkAllowing, cstr } from "./sys_error.ts";
 import { Errno } from "./errno_names.ts";
-import { byteString, type ByteString } from "./byte_string.ts";
+import { type ByteString, byteString } from "./byte_string.ts";
 
 export const IN_MODIFY = 0x2;
 export const IN_ATTRIB = 0x4;

@@ -38,7 +38,9 @@ export async function simulateRelease(options: SimulateOptions): Promise<boolean
   }
   const shown = printable(options.path);
   try {
-    for (const problem of snapshot.problems) write("error", `'${shown}': ${printableText(problem)}`);
+    for (const problem of snapshot.problems) {
+      write("error", `'${shown}': ${printableText(problem)}`);
+    }
     const { cgroup } = snapshot;
     const suffix = printable(statsSuffix(options.path, scopeOf(options.path, options.scopes)));
     const line = formatStatsLine(suffix, cgroup, cgroup.takenAt);

@@ -23,7 +23,9 @@ export class FdBudget {
   /** fds held now (counted by the caller). */
   held = 0;
 
-  constructor(readonly readLimits: () => string = () => Deno.readTextFileSync("/proc/self/limits")) {
+  constructor(
+    readonly readLimits: () => string = () => Deno.readTextFileSync("/proc/self/limits"),
+  ) {
     this.#limit = this.#read() ?? 1024;
   }
 

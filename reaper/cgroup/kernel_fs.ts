@@ -27,8 +27,14 @@ import {
   read,
 } from "../../ffi/fd.ts";
 import { statxLinkCount } from "../../ffi/fs.ts";
-import { DT_DIR, openatAnyLength, PATH_CHUNK, readDirectory, rmdirAt } from "../../ffi/directory.ts";
-import { byteString, type ByteString, utf8ByteString } from "../../ffi/byte_string.ts";
+import {
+  DT_DIR,
+  openatAnyLength,
+  PATH_CHUNK,
+  readDirectory,
+  rmdirAt,
+} from "../../ffi/directory.ts";
+import { type ByteString, byteString, utf8ByteString } from "../../ffi/byte_string.ts";
 import { Errno } from "../../ffi/errno_names.ts";
 import { strerror, SysError } from "../../ffi/sys_error.ts";
 import type { CgroupFs, CgroupSnapshot, Populated, WatchEvent } from "./fs.ts";
@@ -118,7 +124,9 @@ export class KernelCgroupFs implements CgroupFs {
   }
 
   openEvents(path: ByteString): number | null {
-    if (!this.fdBudget.allows()) throw new SysError("openat(cgroup.events): fd budget", Errno.EMFILE);
+    if (!this.fdBudget.allows()) {
+      throw new SysError("openat(cgroup.events): fd budget", Errno.EMFILE);
+    }
     const rel = join(relativeBytes(path), encoder.encode("/cgroup.events"));
     const fd = openatAnyLength(this.#rootFd, rel, O_RDONLY, GONE);
     if (fd < 0) return null;
@@ -272,8 +280,12 @@ export class KernelCgroupFs implements CgroupFs {
     if (slash < 0 || this.root === "/") return null;
     try {
       const parent = slash === 0 ? "/" : this.root.slice(0, slash);
-      const wd = inotifyAddWatch(this.inotifyFd, parent, IN_CREATE | IN_DELETE | IN_MOVED_FROM |
-        IN_MOVED_TO | IN_ONLYDIR);
+      const wd = inotifyAddWatch(
+        this.inotifyFd,
+        parent,
+        IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+          IN_MOVED_TO | IN_ONLYDIR,
+      );
       return { wd, rootName: utf8ByteString(this.root.slice(slash + 1)) };
     } catch {
       return null; // then only the root's own IN_DELETE_SELF and rescans notice

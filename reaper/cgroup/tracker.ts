@@ -258,7 +258,11 @@ export class CgroupTracker {
   #fail(kind: FailureKind, path: string, error: unknown): void {
     const tally = this.#failures.get(kind);
     if (tally) tally.paths.add(path);
-    else this.#failures.set(kind, { paths: new Set([path]), example: path, error: describe(error) });
+    else {this.#failures.set(kind, {
+        paths: new Set([path]),
+        example: path,
+        error: describe(error),
+      });}
   }
 
   /**

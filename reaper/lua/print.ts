@@ -1,6 +1,12 @@
 // print writes to stdout, one complete line per call, synchronously, so every
-// line reaches journald at once (§1.5). Arguments stay bytes (binary-safe).
+// line reaches journald at once (§1.5). Printable UTF-8 is written as it is;
+// control characters and bytes that are not UTF-8 are written as \xHH, so a
+// value a workload controls (a cgroup name, an xattr) cannot end the line,
+// forge another one or steer a terminal (issue 14 items 8, 10).
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
+import { escapeBytes } from "../printable.ts";
+
+const encoder = new TextEncoder();
 
 const TAB = 0x09;
 const NEWLINE = 0x0a;
@@ -19,7 +25,7 @@ export function installPrint(
     const parts: Uint8Array[] = [];
     let size = n === 0 ? 1 : n;
     for (let i = 1; i <= n; i++) {
-      const s: Uint8Array = lauxlib.luaL_tolstring(P, i);
+      const s: Uint8Array = encoder.encode(escapeBytes(lauxlib.luaL_tolstring(P, i)));
       parts.push(s);
       size += s.length;
       lua.lua_pop(P, 1);

@@ -96,7 +96,7 @@ Deno.test("print writes one line per call, tab-separated, binary-safe", async ()
       runCases(L, [{ code: `print(1, 2.0, "a\\0b", nil, true, 3e9); print()`, values: [] }]),
       [],
     );
-    assertEquals(out, ["1\t2\ta\0b\tnil\ttrue\t3000000000\n", "\n"]);
+    assertEquals(out, ["1\t2\ta\\x00b\tnil\ttrue\t3000000000\n", "\n"]); // issue 14: escaped
   } finally {
     await runtime.close();
   }

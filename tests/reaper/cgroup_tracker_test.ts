@@ -575,7 +575,10 @@ Deno.test("watches exhausted at start-up (ENOSPC): no exit, logged once with cou
   t.tracker.reapInitial();
   t.settle(100);
   assertEquals(t.paths().sort(), [0, 1, 2, 3, 4].map((i) => `${SCOPE}/old${i}`));
-  assert(t.fs.exists(`${SCOPE}/parent`), "a parent whose child could not be watched is not childless");
+  assert(
+    t.fs.exists(`${SCOPE}/parent`),
+    "a parent whose child could not be watched is not childless",
+  );
   const complaints = t.logs.filter((l) => l.includes("could not register"));
   assertEquals(complaints.length, 1, t.logs.join("\n"));
   assertMatch(complaints[0], /could not register 6 cgroups .*ENOSPC/);

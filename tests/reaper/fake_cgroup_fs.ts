@@ -1,11 +1,6 @@
 // An in-memory cgroup hierarchy with inotify-like events, for driving the
 // tracker without root. Events queue up until drain(), like an inotify fd.
-import type {
-  CgroupFs,
-  CgroupSnapshot,
-  Populated,
-  WatchEvent,
-} from "../../reaper/cgroup/fs.ts";
+import type { CgroupFs, CgroupSnapshot, Populated, WatchEvent } from "../../reaper/cgroup/fs.ts";
 import { SysError } from "../../ffi/sys_error.ts";
 import { childPath } from "../../reaper/cgroup/path.ts";
 import { emptyStats } from "../../reaper/cgroup/stats.ts";

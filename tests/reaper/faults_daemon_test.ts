@@ -367,7 +367,8 @@ function hex(bytes: number[] | string): string {
 }
 
 Deno.test({
-  name: "names that are not UTF-8 or hold control characters: reaped once, Lua gets the bytes, the log escapes them",
+  name:
+    "names that are not UTF-8 or hold control characters: reaped once, Lua gets the bytes, the log escapes them",
   ...opts,
   fn: async () => {
     const cg = new TestCgroupRoot();
@@ -383,8 +384,11 @@ Deno.test({
         mkdir $'caf\\xe9' && ${run("$'caf\\xe9'")}
         mkdir -p $'job/\\xff\\xfe' && ${run("$'job/\\xff\\xfe'")}
         mkdir $'esc\\x1b[31mred\\r' && ${run("$'esc\\x1b[31mred\\r'")}`); // cgroupfs refuses "\n" in names (EINVAL)
-      await waitFor(() => reaper!.stdout.split("\n").filter((l) => l.startsWith("HEX ")).length >= 4,
-        "four reaps", 20_000);
+      await waitFor(
+        () => reaper!.stdout.split("\n").filter((l) => l.startsWith("HEX ")).length >= 4,
+        "four reaps",
+        20_000,
+      );
       await sleep(1500); // a parent reaped again would show up here
       const want = [
         hex("/s/caf") + "e9",
@@ -392,7 +396,9 @@ Deno.test({
         hex("/s/job"),
         hex("/s/esc") + "1b" + hex("[31mred") + "0d",
       ].sort();
-      const got = reaper.stdout.split("\n").filter((l) => l.startsWith("HEX ")).map((l) => l.slice(4))
+      const got = reaper.stdout.split("\n").filter((l) => l.startsWith("HEX ")).map((l) =>
+        l.slice(4)
+      )
         .sort();
       assertEquals(got, want, "each exactly once, exact bytes");
       await waitFor(() => subdirectories(cg.abs("/s")).length === 0, "all deleted", 10_000);
@@ -411,7 +417,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a workload (uid 65534) nesting cgroups past PATH_MAX: no exit, its tree reaped, others served",
+  name:
+    "a workload (uid 65534) nesting cgroups past PATH_MAX: no exit, its tree reaped, others served",
   ...opts,
   fn: async () => {
     const cg = new TestCgroupRoot();
@@ -476,7 +483,8 @@ async function setNofile(pid: number, limit: number): Promise<void> {
 }
 
 Deno.test({
-  name: "a burst of exits with no fd to spare: nothing deleted without its accounting, each billed once",
+  name:
+    "a burst of exits with no fd to spare: nothing deleted without its accounting, each billed once",
   ...opts,
   fn: async () => {
     const cg = new TestCgroupRoot();
@@ -541,7 +549,8 @@ Deno.test({
       // cgroups registered first are reaped, and the catch-up gets the rest.
       await waitFor(
         () => leftovers(cg, "/s").length === 0,
-        () => `all reaped:\n${reaper!.stderr.split("\n").filter((l) => !/^old/.test(l)).join("\n")}`,
+        () =>
+          `all reaped:\n${reaper!.stderr.split("\n").filter((l) => !/^old/.test(l)).join("\n")}`,
         60_000,
       );
       assertEquals(reaper.count(/could not/), 1, reaper.stderr);
@@ -574,6 +583,64 @@ Deno.test({
       await cg.runIn("/r/s/job");
       await waitFor(() => !cg.exists("/r/s/job"), "a cgroup below the new root reaped", 30_000);
       assertEquals(reaper.count(/^job: /), 1);
+    } finally {
+      await reaper?.stop();
+      await cg.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "example script: a workload's own xattrs (uid 65534) cannot set the account or forge a line",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    let reaper: Reaper | null = null;
+    const example = new URL("../../reaper/lua/example_reaper.lua", import.meta.url).pathname;
+    const forged = "alice\\nreleased /forged account=alice cpu=999";
+    try {
+      cg.mkdir("/bp-spawn.scope/job/wl");
+      // the spawner's level: root-owned, account set by root
+      await bash(
+        `/usr/bin/python3 -c 'import os; os.setxattr("${
+          cg.abs("/bp-spawn.scope/job")
+        }", "user.account", b"bob")'`,
+      );
+      // the workload's delegated cgroup
+      for (const f of ["", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"]) {
+        Deno.chownSync(cg.abs(`/bp-spawn.scope/job/wl${f}`), 65534, 65534);
+      }
+      reaper = new Reaper([
+        "--cgroup-root",
+        cg.path,
+        "--scope",
+        "/bp-spawn.scope",
+        "--lua",
+        example,
+      ]);
+      await reaper.waitForLog(READY);
+      await bash(
+        `echo $$ > '${cg.abs("/bp-spawn.scope/job/wl/cgroup.procs")}'
+         exec setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import os
+wl = "${cg.abs("/bp-spawn.scope/job/wl")}"
+x = wl + "/evil.scope/x"
+os.makedirs(x)
+for d in (wl, wl + "/evil.scope", x):
+    os.setxattr(d, "user.account", b"${forged}")
+pid = os.fork()
+if pid == 0:
+    with open(x + "/cgroup.procs", "w") as f: f.write(str(os.getpid()))
+    os._exit(0)
+os.waitpid(pid, 0)
+'`,
+      );
+      await waitFor(() => !cg.exists("/bp-spawn.scope/job"), "all reaped", 20_000);
+      const lines = reaper.stdout.split("\n").filter((l) => l !== "");
+      assertEquals(lines.length, 4, reaper.stdout); // x, evil.scope, wl, job
+      for (const line of lines) assertMatch(line, /^released \S+ account=bob /);
+      assert(!reaper.stdout.includes("/forged"), reaper.stdout);
     } finally {
       await reaper?.stop();
       await cg.cleanup();
