@@ -647,3 +647,50 @@ os.waitpid(pid, 0)
     }
   },
 });
+
+Deno.test({
+  name:
+    "inotify watches exhausted (ENOSPC) at start-up: no exit, logged once, all billed once as watches free up",
+  ...opts,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    let reaper: Reaper | null = null;
+    const n = 60;
+    try {
+      cg.mkdir("/s");
+      await bash(`cd '${cg.abs("/s")}'; for i in $(seq ${n}); do mkdir job$i
+        sh -c 'echo $$ > "$1/cgroup.procs" && exec sleep 1000' sh job$i >/dev/null 2>&1 & done`);
+      await waitFor(
+        () => Deno.readTextFileSync(cg.abs(`/s/job${n}/cgroup.events`)).includes("populated 1"),
+        "the last job running",
+      );
+      // A user namespace of its own (root mapped to root) has its own watch
+      // limit (user.max_inotify_watches): only this daemon is short.
+      reaper = new Reaper(
+        ["--cgroup-root", cg.path, "--scope", "/s", "--lua", "/dev/null"],
+        [
+          "unshare",
+          "-U",
+          "--map-user=0",
+          "--map-group=0",
+          "bash",
+          "-c",
+          'echo 40 > /proc/sys/user/max_inotify_watches && exec "$@"',
+          "bash",
+        ],
+      );
+      await reaper.waitForLog(READY); // exited 1 before
+      await reaper.waitForLog(/could not register \d+ cgroups .*ENOSPC/);
+      Deno.writeTextFileSync(cg.abs("/s/cgroup.kill"), "1");
+      await waitFor(() => leftovers(cg, "/s").length === 0, "all reaped", 60_000);
+      for (let i = 1; i <= n; i++) {
+        assertEquals(reaper.count(new RegExp(`^job${i}: .*cpu=`)), 1, `job${i} billed once`);
+      }
+      assertEquals(reaper.count(/could not/), 1, reaper.stderr);
+      assertEquals(reaper.exited, null);
+    } finally {
+      await reaper?.stop();
+      await cg.cleanup();
+    }
+  },
+});
