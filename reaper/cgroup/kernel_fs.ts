@@ -41,7 +41,10 @@ import type { CgroupFs, CgroupSnapshot, Populated, WatchEvent } from "./fs.ts";
 import { emptyStats, parsePopulated, showsUse, SINGLE_VALUE_LIMIT } from "./stats.ts";
 import { FdBudget } from "./fd_budget.ts";
 import { MULTI_LINE_LIMIT } from "./stats.ts";
-import { readSmallFile } from "./files.ts";
+import { readSmallFile, TRANSIENT_ERRNOS } from "./files.ts";
+import type { FileResult } from "./stats.ts";
+import { logWarning } from "../../shared/log.ts";
+import { printable } from "../printable.ts";
 import { hasBirthTime, openRoot, relativeBytes, snapshotCgroup } from "./snapshot.ts";
 import { AbsentFiles } from "./absent_files.ts";
 import type { FileReader } from "./stats.ts";
@@ -186,7 +189,18 @@ export class KernelCgroupFs implements CgroupFs {
     const used = showsUse(null, forks.kind === "ok" ? forks.text : null);
     // Without evidence the cgroup waits for a populated 1 -> 0 transition;
     // an unreadable file means "cannot know" and is asked again later.
-    if (!used && (cpu.kind === "error" || forks.kind === "error")) return null;
+    const transient = (r: FileResult) =>
+      r.kind === "error" && TRANSIENT_ERRNOS.includes(r.errno ?? 0);
+    if (!used && (transient(cpu) || transient(forks))) return null;
+    if (!used && cpu.kind === "error") {
+      // Not transient (EACCES): the cgroup waits for a populated 1 -> 0
+      // transition; say so, or it would be left behind silently.
+      logWarning(
+        `'${
+          printable(path)
+        }': cannot read cpu.stat (${cpu.message}); kept until it is seen populated`,
+      );
+    }
     return used;
   }
 

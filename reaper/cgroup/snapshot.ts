@@ -6,11 +6,12 @@ import { statxBirthTime } from "../../ffi/fs.ts";
 import { openatAnyLength } from "../../ffi/directory.ts";
 import { type ByteString, stringBytes } from "../../ffi/byte_string.ts";
 import { Errno } from "../../ffi/errno_names.ts";
-import { SysError } from "../../ffi/sys_error.ts";
 import { errorMessage } from "../../shared/log.ts";
 import type { CgroupSnapshot } from "./fs.ts";
 import { type FileReader, readCgroupStats } from "./stats.ts";
-import { readSmallFile } from "./files.ts";
+import { isTransient, readSmallFile, TRANSIENT_ERRNOS } from "./files.ts";
+
+const encoder = new TextEncoder();
 
 const GONE: readonly number[] = [Errno.ENOENT, Errno.ENOTDIR, Errno.ENODEV];
 
@@ -56,8 +57,9 @@ export function hasBirthTime(directory: string): boolean {
 /**
  * Opens rootFd/path and reads btime, the number of subdirectories and the
  * accounting files. The caller owns dirFd. `complete` is false when the
- * directory or a file could not be read for a reason other than its absence
- * (EMFILE, ENOMEM, ...): the accounting is then unknown, not zero.
+ * directory or a file could not be read because resources were short
+ * (EMFILE, ENOMEM, ...): the accounting is then unknown, not zero, and can
+ * be read later. Other errors (EACCES) are problems, as before.
  */
 export function snapshotCgroup(
   rootFd: number,
@@ -71,8 +73,12 @@ export function snapshotCgroup(
     const fd = openatAnyLength(rootFd, relativeBytes(path), O_RDONLY | O_DIRECTORY, GONE);
     dirFd = fd < 0 ? null : fd;
   } catch (error) {
-    complete = false;
-    problems.push(`failed to open the directory: ${errorMessage(error)}`);
+    // Resources short: the accounting is unknown, not absent. Anything
+    // else (EACCES) would not change: read the files by path instead.
+    if (isTransient(error)) {
+      complete = false;
+      problems.push(`failed to open the directory: ${errorMessage(error)}`);
+    }
   }
   let btime: number | null = null;
   let subdirectories: number | null = null;
@@ -82,13 +88,15 @@ export function snapshotCgroup(
       subdirectories = Math.max(0, st.nlink - 2);
       if (options.btime !== false) btime = st.btime === 0 ? null : st.btime;
     } catch (error) {
-      if (!(error instanceof SysError && GONE.includes(error.errno))) complete = false;
+      if (isTransient(error)) complete = false;
     }
   }
+  const fallback = relativeBytes(path);
   const read: FileReader = (name, limit) => {
-    if (dirFd === null) return { kind: "missing" };
-    const result = readSmallFile(dirFd, name, limit);
-    if (result.kind === "error") complete = false;
+    const result = dirFd !== null
+      ? readSmallFile(dirFd, name, limit)
+      : readSmallFile(rootFd, new Uint8Array([...fallback, 0x2f, ...encoder.encode(name)]), limit);
+    if (result.kind === "error" && TRANSIENT_ERRNOS.includes(result.errno ?? 0)) complete = false;
     return result;
   };
   const reading = readCgroupStats(options.reader ? options.reader(read) : read);
