@@ -82,6 +82,15 @@ interface Pending {
   dirFd: number | null;
 }
 
+/** One directory being registered: the names of its children still to do. */
+interface ScanFrame {
+  node: Node;
+  initial: boolean;
+  names: Iterator<string>;
+  /** Finish the node (consider it) once its children are done. */
+  finish: boolean;
+}
+
 export interface TrackerOptions {
   fs: CgroupFs;
   /** Normalized scope paths (leading "/", never "/"), byte strings. */
@@ -477,10 +486,73 @@ export class CgroupTracker {
    * childless until a catch-up pass registers it.
    */
   #attach(parent: Node, name: string, initial: boolean): void {
-    if (parent.children.has(name)) return;
+    const node = this.#register(parent, name, initial);
+    if (node) this.#walk(node, node.initial, true);
+  }
+
+  /** Registers everything below node (node itself is registered already). */
+  #scanChildren(node: Node, initial: boolean): void {
+    this.#walk(node, initial, false);
+  }
+
+  /**
+   * Depth first with an explicit stack, not recursion: a workload may nest
+   * cgroups deeper than the JS stack. A directory is finished (considered
+   * for reaping, or noted as a start-up candidate) after its children.
+   */
+  #walk(top: Node, initial: boolean, finishTop: boolean): void {
+    const stack: ScanFrame[] = [
+      { node: top, initial, names: this.#childNames(top, initial), finish: finishTop },
+    ];
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1];
+      const next = frame.node.dropped ? null : frame.names.next();
+      if (next === null || next.done) {
+        stack.pop();
+        if (frame.finish) this.#finish(frame.node);
+        continue;
+      }
+      try {
+        const child = this.#register(frame.node, next.value, frame.initial);
+        if (child) {
+          const names = this.#childNames(child, child.initial);
+          stack.push({ node: child, initial: child.initial, names, finish: true });
+        }
+      } catch (error) {
+        this.#fail("watch", childPath(frame.node.path, next.value), error);
+        frame.node.incomplete = true;
+      }
+    }
+  }
+
+  /** The children to register below node; none (and a failure noted) if unlistable. */
+  #childNames(node: Node, initial: boolean): Iterator<string> {
+    if (node.kind === "ancestor") return (this.#wanted.get(node.path) ?? new Set()).values();
+    try {
+      return this.#fs.subdirectories(node.path)[Symbol.iterator]();
+    } catch (error) {
+      this.#fail("list", node.path, error);
+      node.incomplete = true;
+      if (initial) this.#startupMissed.add(node.path);
+      return [][Symbol.iterator]();
+    }
+  }
+
+  #finish(node: Node): void {
+    if (node.kind !== "cgroup" || node.dropped) return;
+    if (this.#initialCandidates && node.initial) {
+      this.#initialCandidates.push(node); // reapInitial() decides once the daemon is ready
+    } else {
+      this.#consider(node);
+    }
+  }
+
+  /** Watches parent/name and makes its node, without its children; null if it does not matter. */
+  #register(parent: Node, name: string, initial: boolean): Node | null {
+    if (parent.children.has(name)) return null;
     const path = childPath(parent.path, name);
     const kind = this.#classify(parent, path);
-    if (kind === null) return;
+    if (kind === null) return null;
     initial ||= this.#startupMissed.has(path);
     let wd: number | null;
     try {
@@ -489,15 +561,15 @@ export class CgroupTracker {
       this.#fail("watch", path, error);
       parent.incomplete = true;
       if (initial) this.#startupMissed.add(path);
-      return;
+      return null;
     }
-    if (wd === null) return;
+    if (wd === null) return null;
     const stale = this.#byWd.get(wd);
     if (stale) {
       // The same inode under another name cannot happen on cgroupfs (no
       // renames); a leftover from a missed deletion can. Start afresh.
       this.#drop(stale);
-      if (parent.dropped) return;
+      if (parent.dropped) return null;
     }
     const scope = kind === "scope"
       ? path
@@ -508,14 +580,8 @@ export class CgroupTracker {
     node.dirWd = wd;
     this.#byWd.set(wd, node);
     parent.children.set(name, node);
-    if (kind === "cgroup" && !this.#openEvents(node)) return;
-    this.#scanChildren(node, initial);
-    if (kind !== "cgroup" || node.dropped) return;
-    if (this.#initialCandidates && initial) {
-      this.#initialCandidates.push(node); // reapInitial() decides once the daemon is ready
-    } else {
-      this.#consider(node);
-    }
+    if (kind === "cgroup" && !this.#openEvents(node)) return null;
+    return node;
   }
 
   /** Opens cgroup.events; false if the cgroup is gone (then dropped). A failure keeps it. */
@@ -531,31 +597,6 @@ export class CgroupTracker {
       this.#fail("events", node.path, error); // kept: populated reads "unknown"
     }
     return true;
-  }
-
-  #scanChildren(node: Node, initial: boolean): void {
-    let names: Iterable<string>;
-    if (node.kind === "ancestor") {
-      names = this.#wanted.get(node.path) ?? [];
-    } else {
-      try {
-        names = this.#fs.subdirectories(node.path);
-      } catch (error) {
-        this.#fail("list", node.path, error);
-        node.incomplete = true;
-        if (initial) this.#startupMissed.add(node.path);
-        return;
-      }
-    }
-    for (const name of names) {
-      try {
-        this.#attach(node, name, initial);
-      } catch (error) {
-        // e.g. a RangeError from a subtree nested deeper than the JS stack
-        this.#fail("watch", childPath(node.path, name), error);
-        node.incomplete = true;
-      }
-    }
   }
 
   /** Reaps the cgroup if it is empty, childless and (decision 10) was used. */
@@ -719,45 +760,47 @@ export class CgroupTracker {
   }
 
   /** Forgets a node and everything below it (the directory is gone). */
-  #drop(node: Node): void {
-    if (node.dropped) return;
-    node.dropped = true;
-    for (const child of node.children.values()) this.#drop(child);
-    node.children.clear();
-    if (node.dirWd >= 0) {
-      if (this.#byWd.get(node.dirWd) === node) this.#byWd.delete(node.dirWd);
-      this.#fs.unwatch(node.dirWd);
-      node.dirWd = -1;
+  #drop(top: Node): void {
+    if (top.dropped) return;
+    const stack = [top];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (node.dropped) continue;
+      node.dropped = true;
+      for (const child of node.children.values()) stack.push(child);
+      node.children.clear();
+      if (node.dirWd >= 0) {
+        if (this.#byWd.get(node.dirWd) === node) this.#byWd.delete(node.dirWd);
+        this.#fs.unwatch(node.dirWd);
+        node.dirWd = -1;
+      }
+      if (node.events >= 0) this.#fs.closeEvents(node.events);
+      node.events = -1;
+      // A directory made later under this path starts with its own controls.
+      if (node.kind !== "ancestor") this.#fs.controlsChanged?.(node.path);
+      if (node.retryTimer !== null) this.#timers.clearTimeout(node.retryTimer);
+      node.retryTimer = null;
     }
-    if (node.events >= 0) this.#fs.closeEvents(node.events);
-    node.events = -1;
-    // A directory made later under this path starts with its own controls.
-    if (node.kind !== "ancestor") this.#fs.controlsChanged?.(node.path);
-    if (node.retryTimer !== null) this.#timers.clearTimeout(node.retryTimer);
-    node.retryTimer = null;
-    if (node.parent?.children.get(node.name) === node) node.parent.children.delete(node.name);
+    if (top.parent?.children.get(top.name) === top) top.parent.children.delete(top.name);
   }
 
-  #reconcile(node: Node): void {
-    if (node.dropped) return;
-    let present: string[];
-    if (node.kind === "ancestor") {
-      present = [...(this.#wanted.get(node.path) ?? [])];
-    } else {
-      try {
-        present = this.#fs.subdirectories(node.path);
-      } catch (error) {
-        this.#fail("list", node.path, error);
-        node.incomplete = true;
-        return;
+  /** Reconciles the subtree with the file system (explicit stack, like #walk). */
+  #reconcile(top: Node): void {
+    const stack: { node: Node; names: Iterator<string> }[] = [];
+    const open = (node: Node) => {
+      const names = this.#reconcileStart(node);
+      if (names) stack.push({ node, names });
+    };
+    open(top);
+    while (stack.length > 0) {
+      const { node, names } = stack[stack.length - 1];
+      const next = node.dropped ? null : names.next();
+      if (next === null || next.done) {
+        stack.pop();
+        this.#consider(node);
+        continue;
       }
-      const onDisk = new Set(present);
-      for (const child of [...node.children.values()]) {
-        if (!onDisk.has(child.name)) this.#drop(child);
-      }
-    }
-    node.incomplete = false; // set again below by whatever still fails
-    for (const name of present) {
+      const name = next.value;
       try {
         const child = node.children.get(name);
         if (!child) {
@@ -770,7 +813,7 @@ export class CgroupTracker {
           if (child.kind === "cgroup" && child.events < 0 && !child.queued) {
             if (!this.#openEvents(child)) continue;
           }
-          this.#reconcile(child);
+          open(child);
         } else {
           this.#drop(child);
           this.#attach(node, name, false);
@@ -780,7 +823,29 @@ export class CgroupTracker {
         node.incomplete = true;
       }
     }
-    this.#consider(node);
+  }
+
+  /** Lists node, drops vanished children; the names to reconcile, or null. */
+  #reconcileStart(node: Node): Iterator<string> | null {
+    if (node.dropped) return null;
+    let present: string[];
+    if (node.kind === "ancestor") {
+      present = [...(this.#wanted.get(node.path) ?? [])];
+    } else {
+      try {
+        present = this.#fs.subdirectories(node.path);
+      } catch (error) {
+        this.#fail("list", node.path, error);
+        node.incomplete = true;
+        return null;
+      }
+      const onDisk = new Set(present);
+      for (const child of [...node.children.values()]) {
+        if (!onDisk.has(child.name)) this.#drop(child);
+      }
+    }
+    node.incomplete = false; // set again by whatever still fails
+    return present[Symbol.iterator]();
   }
 }
 

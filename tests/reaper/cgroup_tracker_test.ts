@@ -3,6 +3,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { CgroupTracker } from "../../reaper/cgroup/tracker.ts";
 import type { ReaperHook, ReleasedCgroup } from "../../reaper/hook.ts";
 import { FakeCgroupFs, FakeTimers } from "./fake_cgroup_fs.ts";
+import { childPath } from "../../reaper/cgroup/path.ts";
 import { Errno } from "../../ffi/errno_names.ts";
 
 const SCOPE = "/system.slice/system-cm4all.slice/bp-spawn.scope";
@@ -673,4 +674,27 @@ Deno.test("names that are not UTF-8 (byte strings) are tracked and reaped exactl
   t.settle(1000);
   assertEquals(t.paths(), [cafe, ff, `${SCOPE}/p`]);
   assertEquals(t.lines.map((l) => l.split(":")[0]), ["caf\\xe9", "p/\\xff\\xfe", "p"]);
+});
+
+Deno.test("a chain nested 5,000 deep (recursion overflowed the JS stack there) is registered and reaped bottom-up", () => {
+  const depth = 5_000;
+  let leaf = `${SCOPE}/job`;
+  const t = setup({
+    prepare: (fs) => {
+      fs.mkdir(leaf);
+      for (let i = 0; i < depth; i++) {
+        leaf = childPath(leaf, "a");
+        fs.mkdirChild(leaf);
+      }
+      fs.mkdir(`${SCOPE}/other`);
+      fs.drain();
+    },
+  });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  assertEquals(t.tracker.trackedCgroups, depth + 2);
+  assertEquals(t.logs, []);
+  for (let i = 0; i <= depth && t.fs.exists(`${SCOPE}/job`); i++) t.settle(50);
+  assert(!t.fs.exists(`${SCOPE}/job`), "the whole chain deleted");
+  assertEquals(t.released.length, depth + 2);
 });

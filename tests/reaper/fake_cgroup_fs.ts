@@ -93,6 +93,17 @@ export class FakeCgroupFs implements CgroupFs {
     }
   }
 
+  /** mkdir of one level below an existing directory, O(depth) (mkdir is O(depth^2)). */
+  mkdirChild(path: string): void {
+    const [parentPath, name] = this.#split(path);
+    const parent = this.#lookup(parentPath);
+    if (!parent) throw new Error(`no ${parentPath}`);
+    const child = new Dir(this.#nextInode++);
+    this.#live.set(child.inode, child);
+    parent.children.set(name, child);
+    this.#emit(parent.inode, IN_CREATE | IN_ISDIR, name);
+  }
+
   /** Moves a process in (true) or lets the last one exit (false); ancestors follow. */
   setPopulated(path: string, populated: boolean): void {
     const dir = this.#lookup(path);
