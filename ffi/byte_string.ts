@@ -29,3 +29,14 @@ const encoder = new TextEncoder();
 export function utf8ByteString(text: string): ByteString {
   return byteString(encoder.encode(text));
 }
+
+/** The byte arrays one after the other. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

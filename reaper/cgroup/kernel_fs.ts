@@ -34,7 +34,7 @@ import {
   readDirectory,
   rmdirAt,
 } from "../../ffi/directory.ts";
-import { type ByteString, byteString, utf8ByteString } from "../../ffi/byte_string.ts";
+import { type ByteString, byteString, concatBytes, utf8ByteString } from "../../ffi/byte_string.ts";
 import { Errno } from "../../ffi/errno_names.ts";
 import { strerror, SysError } from "../../ffi/sys_error.ts";
 import type { CgroupFs, CgroupSnapshot, Populated, WatchEvent } from "./fs.ts";
@@ -56,16 +56,6 @@ const DIRECTORY_MASK = IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM | 
   IN_MODIFY | IN_ONLYDIR;
 const GONE: readonly number[] = [Errno.ENOENT, Errno.ENOTDIR, Errno.ENODEV];
 const encoder = new TextEncoder();
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 export class KernelCgroupFs implements CgroupFs {
   readonly inotifyFd: number;
@@ -116,7 +106,7 @@ export class KernelCgroupFs implements CgroupFs {
 
   watchDirectory(path: ByteString): number | null {
     const rel = relativeBytes(path);
-    if (rel.length <= PATH_CHUNK) return this.#watch(join(this.#procPrefix, rel));
+    if (rel.length <= PATH_CHUNK) return this.#watch(concatBytes(this.#procPrefix, rel));
     const fd = openatAnyLength(this.#rootFd, rel, O_PATH | O_DIRECTORY, GONE);
     if (fd < 0) return null;
     try {
@@ -130,7 +120,7 @@ export class KernelCgroupFs implements CgroupFs {
     if (!this.fdBudget.allows()) {
       throw new SysError("openat(cgroup.events): fd budget", Errno.EMFILE);
     }
-    const rel = join(relativeBytes(path), encoder.encode("/cgroup.events"));
+    const rel = concatBytes(relativeBytes(path), encoder.encode("/cgroup.events"));
     const fd = openatAnyLength(this.#rootFd, rel, O_RDONLY, GONE);
     if (fd < 0) return null;
     this.fdBudget.held++;
@@ -159,7 +149,7 @@ export class KernelCgroupFs implements CgroupFs {
   }
 
   #file(path: ByteString, name: string): Uint8Array {
-    return join(relativeBytes(path), encoder.encode("/" + name));
+    return concatBytes(relativeBytes(path), encoder.encode("/" + name));
   }
 
   // A cpu.stat read flushes the kernel's per-CPU counters (rstat) of the

@@ -4,7 +4,7 @@
 import { close, O_DIRECTORY, O_PATH, O_RDONLY, open } from "../../ffi/fd.ts";
 import { statxBirthTime } from "../../ffi/fs.ts";
 import { openatAnyLength } from "../../ffi/directory.ts";
-import { type ByteString, stringBytes } from "../../ffi/byte_string.ts";
+import { type ByteString, concatBytes, stringBytes } from "../../ffi/byte_string.ts";
 import { Errno } from "../../ffi/errno_names.ts";
 import { errorMessage } from "../../shared/log.ts";
 import type { CgroupSnapshot } from "./fs.ts";
@@ -95,7 +95,7 @@ export function snapshotCgroup(
   const read: FileReader = (name, limit) => {
     const result = dirFd !== null
       ? readSmallFile(dirFd, name, limit)
-      : readSmallFile(rootFd, new Uint8Array([...fallback, 0x2f, ...encoder.encode(name)]), limit);
+      : readSmallFile(rootFd, concatBytes(fallback, encoder.encode("/" + name)), limit);
     if (result.kind === "error" && TRANSIENT_ERRNOS.includes(result.errno ?? 0)) complete = false;
     return result;
   };

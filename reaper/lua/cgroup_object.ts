@@ -8,7 +8,7 @@ import { pushBytes, pushCounter, raiseWhere } from "./lua_values.ts";
 import { closeQuietly, dupCloseOnExec, O_DIRECTORY, O_RDONLY } from "../../ffi/fd.ts";
 import { AT_FDCWD, fgetxattr } from "../../ffi/fs.ts";
 // reaper helper (issue 14): paths are byte strings, opened at any length
-import { stringBytes } from "../../ffi/byte_string.ts";
+import { concatBytes, stringBytes } from "../../ffi/byte_string.ts";
 import { openatAnyLength } from "../../ffi/directory.ts";
 import { printable } from "../printable.ts";
 import { SysError } from "../../ffi/sys_error.ts";
@@ -83,7 +83,7 @@ export class CgroupInfo {
   /** The directory fd for xattr reads, opening <root><path> if needed. */
   xattrFd(): number {
     if (this.fd === null) {
-      const path = new Uint8Array([...encoder.encode(this.group.cgroupRoot), ...this.pathBytes]);
+      const path = concatBytes(encoder.encode(this.group.cgroupRoot), this.pathBytes);
       this.fd = openatAnyLength(AT_FDCWD, path, O_RDONLY | O_DIRECTORY);
       this.#ownsFd = true;
     }
