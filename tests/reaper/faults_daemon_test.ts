@@ -610,6 +610,17 @@ Deno.test({
     const example = new URL("../../reaper/lua/example_reaper.lua", import.meta.url).pathname;
     const forged = "alice\\nreleased /forged account=alice cpu=999";
     try {
+      cg.mkdir("/bp-spawn.scope");
+      reaper = new Reaper([
+        "--cgroup-root",
+        cg.path,
+        "--scope",
+        "/bp-spawn.scope",
+        "--lua",
+        example,
+      ]);
+      await reaper.waitForLog(READY);
+      // made after start-up, so nothing is reaped before the workload ran
       cg.mkdir("/bp-spawn.scope/job/wl");
       // the spawner's level: root-owned, account set by root
       await bash(
@@ -621,15 +632,6 @@ Deno.test({
       for (const f of ["", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"]) {
         Deno.chownSync(cg.abs(`/bp-spawn.scope/job/wl${f}`), 65534, 65534);
       }
-      reaper = new Reaper([
-        "--cgroup-root",
-        cg.path,
-        "--scope",
-        "/bp-spawn.scope",
-        "--lua",
-        example,
-      ]);
-      await reaper.waitForLog(READY);
       await bash(
         `echo $$ > '${cg.abs("/bp-spawn.scope/job/wl/cgroup.procs")}'
          exec setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
@@ -647,6 +649,7 @@ os.waitpid(pid, 0)
 '`,
       );
       await waitFor(() => !cg.exists("/bp-spawn.scope/job"), "all reaped", 20_000);
+      await reaper.stop(); // every line read
       const lines = reaper.stdout.split("\n").filter((l) => l !== "");
       assertEquals(lines.length, 4, reaper.stdout); // x, evil.scope, wl, job
       for (const line of lines) assertMatch(line, /^released \S+ account=bob /);
