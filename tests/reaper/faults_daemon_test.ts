@@ -663,7 +663,7 @@ os.waitpid(pid, 0)
 
 Deno.test({
   name:
-    "inotify watches exhausted (ENOSPC) at start-up: no exit, logged once, all billed once as watches free up",
+    "inotify watches exhausted (ENOSPC) at start-up and while running: no exit, logged once per episode, all billed once as watches free up",
   ...opts,
   fn: async () => {
     const cg = new TestCgroupRoot();
@@ -690,12 +690,25 @@ Deno.test({
       await reaper.waitForLog(/could not register \d+ cgroups .*ENOSPC/);
       Deno.writeTextFileSync(cg.abs("/s/cgroup.kill"), "1");
       await waitFor(() => leftovers(cg, "/s").length === 0, "all reaped", 60_000);
+      await reaper.waitForLog(/caught up/);
+      // While running: more jobs than watches again; those that could not be
+      // watched are registered once watches free up (they stayed before).
+      await bash(`cd '${cg.abs("/s")}'; for i in $(seq ${n}); do mkdir late$i
+        sh -c 'echo $$ > "$1/cgroup.procs" && exec sleep 1000' sh late$i >/dev/null 2>&1 & done`);
+      await waitFor(
+        () => Deno.readTextFileSync(cg.abs(`/s/late${n}/cgroup.events`)).includes("populated 1"),
+        "the last late job running",
+      );
+      await sleep(500);
+      Deno.writeTextFileSync(cg.abs("/s/cgroup.kill"), "1");
+      await waitFor(() => leftovers(cg, "/s").length === 0, "all late ones reaped", 60_000);
       assertEquals(reaper.exited, null);
       await reaper.stop(); // every line read
       for (let i = 1; i <= n; i++) {
         assertEquals(reaper.count(new RegExp(`^job${i}: .*cpu=`)), 1, `job${i} billed once`);
+        assertEquals(reaper.count(new RegExp(`^late${i}: .*cpu=`)), 1, `late${i} billed once`);
       }
-      assertEquals(reaper.count(/could not/), 1, reaper.stderr);
+      assertEquals(reaper.count(/could not register/), 2, "once per episode:\n" + reaper.stderr);
     } finally {
       await reaper?.stop();
       await cg.cleanup();
