@@ -96,7 +96,10 @@ export class Connection {
 
   #reject(reason: string): void {
     const who = this.#peer ? `pid ${this.#peer.pid} uid ${this.#peer.uid}` : `fd ${this.fd}`;
-    malformedLog.log(`malformed request from ${who}: ${reason}; closing the connection`);
+    malformedLog.log(
+      `malformed request from ${who}: ${reason}; closing the connection`,
+      this.#peer ? { SPAWN_PEER_PID: this.#peer.pid, SPAWN_PEER_UID: this.#peer.uid } : undefined,
+    );
     this.close();
   }
 

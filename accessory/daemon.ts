@@ -98,13 +98,19 @@ export class AccessoryDaemon {
         );
         if (ok) {
           adopted.push(name);
-          logNotice(`${JSON.stringify(name)}: adopted init pid ${pid} of a previous run`);
+          logNotice(`${JSON.stringify(name)}: adopted init pid ${pid} of a previous run`, {
+            SPAWN_NAME: name,
+          });
           continue;
         }
-        logWarning(`${JSON.stringify(name)}: second init pid ${pid} of a previous run; killing it`);
+        logWarning(
+          `${JSON.stringify(name)}: second init pid ${pid} of a previous run; killing it`,
+          { SPAWN_NAME: name },
+        );
       } catch (e) {
         logWarning(
           `cannot adopt init pid ${pid} (${JSON.stringify(name)}): ${errorMessage(e)}; killing it`,
+          { SPAWN_NAME: name },
         );
       }
       killPid(pid, SIGNALS.SIGKILL);

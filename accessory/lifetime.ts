@@ -6,14 +6,22 @@
 export class Lifetime {
   #holds = 0;
   #deadline: number;
+  #lastRequest: number;
 
   constructor(readonly ttl: number, now: number) {
     this.#deadline = now + ttl;
+    this.#lastRequest = now;
   }
 
   /** A request for the name: restarts the countdown. */
   touch(now: number): void {
     this.#deadline = now + this.ttl;
+    this.#lastRequest = now;
+  }
+
+  /** When the last request came (or the name was made), for the control socket. */
+  get lastRequest(): number {
+    return this.#lastRequest;
   }
 
   hold(): void {

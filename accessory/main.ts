@@ -13,8 +13,13 @@ import { instanceKey } from "./init_marker.ts";
 import { markInheritedCloseOnExec } from "../shared/inherited_fds.ts";
 import { exitOnSignals } from "../shared/shutdown.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import { errorMessage, logInfo, logNotice } from "../shared/log.ts";
-import { listenFds, notify } from "../shared/systemd.ts";
+import { errorMessage, logError, logInfo, logNotice, setLogIdentifier } from "../shared/log.ts";
+import { listenFds, notify, StatusNotifier } from "../shared/systemd.ts";
+import { useJournalIfConnected } from "../shared/journal_socket.ts";
+import { ControlServer } from "../shared/control_server.ts";
+import { defaultControlPath } from "../shared/control_protocol.ts";
+import { accessoryControlHandler } from "./control.ts";
+import { accessoryStatus, formatAccessoryStatus } from "./status.ts";
 import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
 import { AccessoryDaemon } from "./daemon.ts";
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
@@ -70,11 +75,25 @@ program
     "also allow UID to request namespaces (repeatable; uid 0 always may)",
     collect,
   )
-  .option("--allow-gid <gid>", "also allow GID to request namespaces (repeatable)", collect);
+  .option("--allow-gid <gid>", "also allow GID to request namespaces (repeatable)", collect)
+  .option(
+    "--control <path>",
+    "the control socket for cm4all-spawnctl (default: control in $RUNTIME_DIRECTORY, " +
+      "else /run/cm4all-spawn-accessory/control)",
+  );
 parseCommandLine(program, Deno.args);
 const options = program.opts<
-  { listen?: string[]; namespaceTtl: number; allowUid?: string[]; allowGid?: string[] } & Limits
+  {
+    listen?: string[];
+    namespaceTtl: number;
+    allowUid?: string[];
+    allowGid?: string[];
+    control?: string;
+  } & Limits
 >();
+setLogIdentifier(NAME);
+useJournalIfConnected();
+const startedAt = performance.now();
 const access = {
   uids: new Set((options.allowUid ?? []).map((v) => id("--allow-uid", v))),
   gids: new Set((options.allowGid ?? []).map((v) => id("--allow-gid", v))),
@@ -139,10 +158,45 @@ const daemon = new AccessoryDaemon({
   limits: Object.fromEntries(LIMIT_OPTIONS.map(([, key]) => [key, options[key]])),
 });
 
+const controlPath = options.control ?? defaultControlPath("accessory");
+let control: ControlServer | null = null;
+try {
+  control = new ControlServer(
+    controlPath,
+    daemon.loop,
+    "accessory",
+    accessoryControlHandler(daemon, startedAt),
+  );
+} catch (e) {
+  // Namespaces matter more than the inspection tool: serve on without it.
+  logError(errorMessage(e));
+}
+const status = new StatusNotifier(() =>
+  formatAccessoryStatus(accessoryStatus({
+    registry: daemon.registry,
+    handler: daemon.handler,
+    connections: daemon.connections,
+    startedAt,
+  }))
+);
+
 exitOnSignals(["SIGTERM", "SIGINT"], async () => {
+  status.stop();
+  control?.close();
   await daemon.stop();
   for (const path of boundPaths) Deno.removeSync(path);
   Deno.removeSync(runtimeDirectory, { recursive: true });
+});
+// SIGUSR2 (package upgrades, see packaging/debian/postinst): exit at once like
+// a crash, leaving the names' inits running for the next start to adopt; a
+// restart (SIGTERM) would end them.
+Deno.addSignalListener("SIGUSR2", () => {
+  logNotice("SIGUSR2: exiting, leaving the names to the next start");
+  try {
+    for (const path of boundPaths) Deno.removeSync(path);
+    Deno.removeSync(runtimeDirectory, { recursive: true });
+  } catch { /* the next start binds anew */ }
+  Deno.exit(0);
 });
 // The original daemon has nothing to reload either.
 Deno.addSignalListener("SIGHUP", () => logNotice("SIGHUP: reload (nothing to reload)"));
@@ -157,4 +211,5 @@ logInfo(
     } gids ${[...access.gids].join(",") || "-"}`,
 );
 notify("READY=1");
+status.start();
 await running;

@@ -58,6 +58,7 @@ export class NameEntry {
     } catch (e) {
       logWarning(
         `${JSON.stringify(this.name)}: IPC namespace of init ${pid.pid}: ${errorMessage(e)}`,
+        { SPAWN_NAME: this.name },
       );
     }
     return pid;
@@ -70,7 +71,9 @@ export class NameEntry {
       // that a restarted daemon adopts both (IPC costs some 0.04 ms).
       const pid = this.factory.pid(this.name, this.ipcFd(), (gone) => this.#initExited(gone));
       this.#pid = pid;
-      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`);
+      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`, {
+        SPAWN_NAME: this.name,
+      });
     }
     return this.#pid.fd;
   }
@@ -124,10 +127,44 @@ export class NameEntry {
     return lease;
   }
 
+  /** What the control socket shows (read-only): the fds held, the init, leases, maps. */
+  inspect(): {
+    ipcFd: number | null;
+    pidFd: number | null;
+    initPid: number | null;
+    leases: number;
+    users: { uidMap: string; gidMap: string; fd: number | null }[];
+  } {
+    return {
+      ipcFd: this.#ipc >= 0 ? this.#ipc : null,
+      pidFd: this.#pid?.fd ?? null,
+      initPid: this.#pid?.pid ?? null,
+      leases: this.#leases.size,
+      users: [...this.#users].map(([key, fd]) => {
+        const split = key.indexOf("\0");
+        return {
+          uidMap: key.slice(0, split),
+          gidMap: key.slice(split + 1),
+          fd: typeof fd === "number" ? fd : null,
+        };
+      }),
+    };
+  }
+
+  get hasPidNamespace(): boolean {
+    return this.#pid !== null;
+  }
+
+  get leaseCount(): number {
+    return this.#leases.size;
+  }
+
   #initExited(pid: PidNamespace): void {
     if (this.#pid !== pid) return; // discarded before: expected
     this.#pid = null;
-    logWarning(`${JSON.stringify(this.name)}: init pid ${pid.pid} exited; forgetting it`);
+    logWarning(`${JSON.stringify(this.name)}: init pid ${pid.pid} exited; forgetting it`, {
+      SPAWN_NAME: this.name,
+    });
   }
 
   /**

@@ -62,6 +62,11 @@ export class NamespaceRegistry {
     return this.#entries.size;
   }
 
+  /** Every live entry (read-only use: status, control socket). */
+  entries(): IterableIterator<NameEntry> {
+    return this.#entries.values();
+  }
+
   #arm(entry: NameEntry): void {
     if (entry.timer !== undefined) return;
     const remaining = entry.lifetime.remaining(this.now());
@@ -77,7 +82,7 @@ export class NamespaceRegistry {
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.timer = undefined;
     if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
-    logInfo(`${JSON.stringify(entry.name)}: discarded`);
+    logInfo(`${JSON.stringify(entry.name)}: discarded`, { SPAWN_NAME: entry.name });
     return entry.discard();
   }
 

@@ -1,7 +1,7 @@
 // At most `burst` log lines per interval for a kind of event, so that a flood of
 // refused peers or connections cannot flood the journal. The next line
 // tells how many were left out.
-import { log, type Priority } from "../shared/log.ts";
+import { log, type LogFields, type Priority } from "../shared/log.ts";
 
 export class RateLimitedLog {
   #windowStart = -Infinity;
@@ -13,11 +13,11 @@ export class RateLimitedLog {
     readonly intervalMs = 1000,
     readonly burst = 1,
     readonly now: () => number = () => performance.now(),
-    readonly sink: (priority: Priority, message: string) => void = log,
+    readonly sink: (priority: Priority, message: string, fields?: LogFields) => void = log,
   ) {}
 
   /** Logs `message` unless `burst` lines were logged in the current interval. */
-  log(message: string): boolean {
+  log(message: string, fields?: LogFields): boolean {
     const now = this.now();
     if (now - this.#windowStart >= this.intervalMs) {
       this.#windowStart = now;
@@ -30,7 +30,7 @@ export class RateLimitedLog {
     this.#inWindow++;
     const note = this.#suppressed > 0 ? ` (${this.#suppressed} similar lines suppressed)` : "";
     this.#suppressed = 0;
-    this.sink(this.priority, message + note);
+    this.sink(this.priority, message + note, fields);
     return true;
   }
 }

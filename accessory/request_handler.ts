@@ -56,6 +56,9 @@ export class RequestHandler {
   readonly #successDatagrams = new Map<number, Uint8Array<ArrayBuffer>>();
 
   readonly #refusals = new RateLimitedLog("warning");
+  /** Requests handled since start, and of them refused (access or limits): status, control. */
+  requests = 0;
+  refused = 0;
 
   constructor(
     readonly registry: NamespaceRegistry,
@@ -70,18 +73,25 @@ export class RequestHandler {
     queue: OrderedQueue,
     send: (reply: Reply) => void,
   ): void {
+    this.requests++;
     const denied = this.policy(request, peer);
     if (denied !== null) {
+      this.refused++;
       const who = peer.message ?? peer.connector;
       this.#refusals.log(
         `refused ${JSON.stringify(request.name)} to pid ${who?.pid ?? "?"} uid ${who?.uid ?? "?"}` +
           ` gid ${who?.gid ?? "?"}: ${denied}`,
+        {
+          SPAWN_NAME: request.name,
+          ...(who ? { SPAWN_PEER_PID: who.pid, SPAWN_PEER_UID: who.uid } : {}),
+        },
       );
       queue.add(null, () => send(errorReply(denied)), () => {});
       return;
     }
     const refused = checkRequestLimits(request, this.limits) ?? this.#checkCapacity(request);
     if (refused !== null) {
+      this.refused++;
       queue.add(null, () => send(errorReply(refused)), () => {});
       return;
     }
@@ -100,7 +110,9 @@ export class RequestHandler {
       work,
       (outcome: Outcome<unknown>) => {
         try {
-          send(outcome.ok ? this.#assemble(entry, request) : this.#failure(outcome.error));
+          send(
+            outcome.ok ? this.#assemble(entry, request) : this.#failure(outcome.error, entry.name),
+          );
         } finally {
           this.registry.release(entry);
         }
@@ -135,7 +147,7 @@ export class RequestHandler {
       if (request.pid) fds.push(entry.pidFd());
       if (request.user) fds.push(entry.userFd(request.user));
     } catch (e) {
-      return this.#failure(e);
+      return this.#failure(e, entry.name);
     }
     const closeAfterSend: number[] = [];
     if (request.lease) {
@@ -161,12 +173,12 @@ export class RequestHandler {
     return datagram;
   }
 
-  #failure(error: unknown): Reply {
+  #failure(error: unknown, name: string): Reply {
     if (error instanceof NamespaceError) {
-      logError(error.message);
+      logError(error.message, { SPAWN_NAME: name });
       return errorReply(error.message);
     }
-    logError(`request failed: ${errorMessage(error)}`);
+    logError(`request failed: ${errorMessage(error)}`, { SPAWN_NAME: name });
     return errorReply(`Internal error: ${errorMessage(error)}`);
   }
 }

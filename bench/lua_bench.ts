@@ -37,6 +37,30 @@ const SCRIPTS: Record<string, string> = {
     "local p = c.parent",
     "local x = c.xattr; local a, b, m = x.account, x['user.site'], x.missing\n  local p = c.parent",
   ),
+  // Number model and stdlib (issue 10): arithmetic, string.format, os.date,
+  // pattern matching (charged to the budget) on every call.
+  accounting: `
+local totals = {}
+function cgroup_released(c)
+  local account = c.path:match("([^/]+)$"):gsub("%-%d+$", "")
+  local t = totals[account]
+  if not t then t = {cpu = 0, mem = 0, n = 0} totals[account] = t end
+  local cpu = c.cpu_total * 1e6
+  for i = 1, 20 do t.cpu = t.cpu + cpu + i * 7 end
+  t.mem = math.max(t.mem, c.memory_peak or 0)
+  t.n = t.n + 1
+  sink = string.format("%s cpu=%.3fs mem=%.0f n=%5d age=%.1f %s", account, t.cpu / 1e6, t.mem,
+    t.n, c.age, os.date("!%Y-%m-%d %H:%M:%S", math.floor(c.btime)))
+end`,
+  arithmetic: `
+function cgroup_released(c)
+  local s, x = 0, c.memory_peak
+  for i = 1, 1000 do
+    s = s + (x * i) % 1000003 + i / 3 - math.floor(i / 7)
+    if s > 1e15 then s = s - 1e15 end
+  end
+  sink = s
+end`,
   yield_resume: `
 local parked
 function cgroup_released(c)

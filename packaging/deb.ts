@@ -40,9 +40,13 @@ function sizeKiB(dir: string): number {
   return Math.ceil(bytes / 1024);
 }
 
-/** Builds the package into outDir; returns its path. */
-export async function buildDeb(dist = DIST, outDir = dist): Promise<string> {
+/**
+ * Builds the package into outDir; returns its path. `version` overrides the
+ * suite's (the live-systemd tests upgrade to a newer build of the same tree).
+ */
+export async function buildDeb(dist = DIST, outDir = dist, version?: string): Promise<string> {
   const manifest = readManifest(dist, true);
+  if (version !== undefined) manifest.version = version;
   const staging = Deno.makeTempDirSync({ prefix: "cm4all-spawn-deb-" });
   Deno.chmodSync(staging, 0o755); // becomes the target's "/"
   try {

@@ -33,6 +33,11 @@ export const PROGRAMS: readonly Program[] = [
     permissions: ["--allow-all"],
   },
   {
+    name: "cm4all-spawnctl",
+    entry: "spawnctl/main.ts",
+    permissions: ["--allow-all"],
+  },
+  {
     name: "cm4all-spawn-netns",
     entry: "netns/main.ts",
     permissions: ["--allow-run=ip", "--allow-read", "--allow-env"],
@@ -58,6 +63,8 @@ export const UNITS = [
   "cm4all-spawn-accessory.service",
   "cm4all-spawn-reaper.service",
   "cm4all-spawn-netns@.service",
+  "cm4all-spawn-metrics.service",
+  "cm4all-spawn-metrics.timer",
 ] as const;
 
 export const SYSUSERS_SOURCE = "units/cm4all-spawn.sysusers";

@@ -3,8 +3,9 @@
 import { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
 import { errorMessage, log as defaultLog, type Priority } from "../shared/log.ts";
-import type { ReaperHook } from "./hook.ts";
-import { CgroupTracker, type TrackerCounters } from "./cgroup/tracker.ts";
+import type { ReaperHook, ReleasedCgroup } from "./hook.ts";
+import { CgroupTracker, type CgroupTrackerView, type TrackerCounters } from "./cgroup/tracker.ts";
+import { statsLineFields } from "./status.ts";
 import { KernelCgroupFs } from "./cgroup/kernel_fs.ts";
 
 const DEFAULT_BATCH_MS = 20;
@@ -17,8 +18,8 @@ export interface DaemonOptions {
   scopes: readonly string[];
   hook: ReaperHook;
   log?: (priority: Priority, message: string) => void;
-  /** Default: one info line on stderr. */
-  writeStatsLine?: (line: string) => void;
+  /** Default: one info line on stderr (or the journal, with SPAWN_CGROUP etc.). */
+  writeStatsLine?: (line: string, cgroup: ReleasedCgroup) => void;
   deletionDelayMs?: number;
   /** Pause after each batch of inotify events, so that the next batch is bigger. */
   batchMs?: number;
@@ -50,7 +51,11 @@ export class ReaperDaemon {
       fs,
       scopes: this.#options.scopes,
       hook: this.#options.hook,
-      writeStatsLine: this.#options.writeStatsLine ?? ((line) => this.#log("info", line)),
+      writeStatsLine: this.#options.writeStatsLine ??
+        ((line, cgroup) =>
+          this.#options.log
+            ? this.#log("info", line)
+            : defaultLog("info", line, statsLineFields(cgroup))),
       log: this.#log,
       deletionDelayMs: this.#options.deletionDelayMs,
     });
@@ -108,6 +113,29 @@ export class ReaperDaemon {
 
   get trackedCgroups(): number {
     return this.#tracker?.trackedCgroups ?? 0;
+  }
+
+  /** The event loop while running (the control socket joins it). */
+  get loop(): EventLoop | null {
+    return this.#loop;
+  }
+
+  get scopes(): readonly string[] {
+    return this.#options.scopes;
+  }
+
+  get hook(): ReaperHook {
+    return this.#options.hook;
+  }
+
+  /** Scopes, watched cgroups, pending deletions (read-only), or null before start(). */
+  inspect(): CgroupTrackerView | null {
+    return this.#tracker?.inspect() ?? null;
+  }
+
+  /** Watched cgroups and pending deletions, counted only. */
+  summary(): { cgroups: number; awaitingDeletion: number } {
+    return this.#tracker?.summary() ?? { cgroups: 0, awaitingDeletion: 0 };
   }
 
   /** Stops serving, drops pending deletions, releases every fd and watch. */

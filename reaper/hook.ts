@@ -40,6 +40,17 @@ export interface ReleasedCgroup {
   stats: CgroupStats;
 }
 
+/** What the control socket and STATUS= show of the script runtime. */
+export interface HookStatus {
+  /** Handlers, reloads and listen callbacks running or waiting inside a JS call. */
+  running: number;
+  /** Handlers parked in a plain coroutine.yield(). */
+  parked: number;
+  /** Script errors logged since start. */
+  errors: number;
+  lastError: string | null;
+}
+
 export interface ReaperHook {
   /**
    * Called once per reaped cgroup. Starts the handler synchronously; the
@@ -51,6 +62,8 @@ export interface ReaperHook {
   reload(): void;
   /** Shutdown: cancel suspended handlers and release resources. */
   close(): Promise<void>;
+  /** Absent: no script runtime (NO_HOOK). */
+  status?(): HookStatus;
 }
 
 /** The hook used when no script is loaded: log and delete only. */

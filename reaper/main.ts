@@ -1,9 +1,29 @@
 // cm4all-spawn-reaper: watches cgroups below the spawner scopes, logs their
 // accounting once they run empty, hands them to the Lua hook, deletes them.
 import { InvalidArgumentError } from "commander";
-import { collect, fatal, newProgram, parseCommandLine, usageError } from "../shared/cli.ts";
-import { errorMessage, log, logInfo, logNotice, writeAllSync } from "../shared/log.ts";
-import { notify } from "../shared/systemd.ts";
+import {
+  collect,
+  EXIT_CONFIG,
+  fatal,
+  newProgram,
+  parseCommandLine,
+  usageError,
+} from "../shared/cli.ts";
+import {
+  errorMessage,
+  log,
+  logError,
+  logInfo,
+  logNotice,
+  setLogIdentifier,
+  writeAllSync,
+} from "../shared/log.ts";
+import { notify, StatusNotifier } from "../shared/systemd.ts";
+import { useJournalIfConnected } from "../shared/journal_socket.ts";
+import { ControlServer } from "../shared/control_server.ts";
+import { defaultControlPath } from "../shared/control_protocol.ts";
+import { reaperControlHandler } from "./control.ts";
+import { formatReaperStatus, reaperStatus } from "./status.ts";
 import { normalizeCgroupPath } from "./cgroup/path.ts";
 import { utf8ByteString } from "../ffi/byte_string.ts";
 import { printable } from "./printable.ts";
@@ -65,8 +85,15 @@ const program = newProgram(
   .option(
     "--simulate <cgroup>",
     "reap one existing cgroup (path relative to the root) as the daemon would, without deleting it",
+  )
+  .option(
+    "--control <path>",
+    "the control socket for cm4all-spawnctl (default: control in $RUNTIME_DIRECTORY, " +
+      "else /run/cm4all-spawn-reaper/control)",
   );
 parseCommandLine(program, Deno.args);
+setLogIdentifier(NAME);
+const startedAt = performance.now();
 markInheritedCloseOnExec();
 const options = program.opts<{
   cgroupRoot?: string;
@@ -78,6 +105,7 @@ const options = program.opts<{
   luaAllowExec?: boolean;
   checkLua?: string;
   simulate?: string;
+  control?: string;
 }>();
 
 if (options.checkLua !== undefined) {
@@ -157,7 +185,10 @@ async function loadHook(): Promise<ReaperHook> {
       allowExec: options.luaAllowExec === true,
     });
   } catch (error) {
-    fatal(NAME, errorMessage(error));
+    if (options.simulate !== undefined) fatal(NAME, errorMessage(error));
+    // The daemon: a script that cannot load will not load on a restart either.
+    writeAllSync(Deno.stderr, `${NAME}: ${errorMessage(error)}\n`);
+    Deno.exit(EXIT_CONFIG);
   }
 }
 
@@ -183,10 +214,16 @@ if (options.simulate !== undefined) {
   Deno.exit(ok ? 0 : 1);
 }
 
+// Only the daemon talks to the journal natively (--check-lua, --simulate: stderr).
+useJournalIfConnected();
 const daemon = new ReaperDaemon({ root: cgroupRoot, scopes, hook });
+let control: ControlServer | null = null;
+const status = new StatusNotifier(() => formatReaperStatus(reaperStatus(daemon, startedAt)));
 // Signal listeners first: each costs an fd, and a scan of more cgroups than
 // the fd limit allows uses up every fd it can get (the rest is retried).
 exitOnSignals(["SIGTERM", "SIGINT", "SIGQUIT"], async () => {
+  status.stop();
+  control?.close();
   await daemon.stop();
   await hook.close();
 });
@@ -210,4 +247,17 @@ logInfo(
 );
 
 notify("READY=1"); // the start-up scan is registered; its reaps run next
-await daemon.run();
+const running = daemon.run();
+try {
+  control = new ControlServer(
+    options.control ?? defaultControlPath("reaper"),
+    daemon.loop!,
+    "reaper",
+    reaperControlHandler(daemon, startedAt),
+  );
+} catch (error) {
+  // Reaping matters more than the inspection tool: serve on without it.
+  logError(errorMessage(error));
+}
+status.start();
+await running;

@@ -7,6 +7,11 @@ import { writeAllSync } from "./log.ts";
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/**
+ * A daemon's configuration file is unusable (sysexits EX_CONFIG): the units
+ * list it in RestartPreventExitStatus=, so systemd does not restart in a loop.
+ */
+export const EXIT_CONFIG = 78;
 
 export function newProgram(name: string, description: string): Command {
   return new Command(name)

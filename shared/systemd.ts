@@ -39,3 +39,49 @@ export function listenFds(): number[] {
   }
   return Array.from({ length: count }, (_, i) => SD_LISTEN_FDS_START + i);
 }
+
+/** How often StatusNotifier looks for a changed status text. */
+export const STATUS_INTERVAL_MS = 1000;
+
+/**
+ * Keeps systemd's STATUS= (shown by `systemctl status`) current: every
+ * interval it asks for the text and sends it when it changed, so at most one
+ * notification a second however busy the daemon is. Does nothing without
+ * $NOTIFY_SOCKET. The timer does not keep the process alive.
+ */
+export class StatusNotifier {
+  #last: string | null = null;
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    readonly text: () => string,
+    readonly send: (state: string) => boolean = notify,
+    readonly intervalMs = STATUS_INTERVAL_MS,
+  ) {}
+
+  /** Sends the current text now and then whenever it changes. */
+  start(): void {
+    if (this.#timer !== null || !Deno.env.get("NOTIFY_SOCKET")) return;
+    this.update();
+    const timer = setInterval(() => this.update(), this.intervalMs);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  /** Sends the text if it changed since the last successful send. */
+  update(): void {
+    let text: string;
+    try {
+      text = this.text().replaceAll("\n", " ");
+      if (text === this.#last) return;
+      if (this.send(`STATUS=${text}`)) this.#last = text;
+    } catch {
+      // systemd gone or the socket refused: try again next time
+    }
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+}

@@ -33,7 +33,7 @@ import {
 } from "../../ffi/inotify.ts";
 import { Errno } from "../../ffi/errno_names.ts";
 import type { CgroupFs, WatchEvent } from "./fs.ts";
-import type { ReaperHook } from "../hook.ts";
+import type { ReaperHook, ReleasedCgroup } from "../hook.ts";
 import { childPath, pathComponents, statsSuffix } from "./path.ts";
 import { DeletionQueue, REAL_TIMERS, type TimerId, type Timers } from "./deletion_queue.ts";
 import { formatStatsLine } from "./stats_line.ts";
@@ -96,8 +96,8 @@ export interface TrackerOptions {
   /** Normalized scope paths (leading "/", never "/"), byte strings. */
   scopes: readonly string[];
   hook: ReaperHook;
-  /** Receives each stats line (without newline). */
-  writeStatsLine(line: string): void;
+  /** Receives each stats line (without newline) and the snapshot it was made from. */
+  writeStatsLine(line: string, cgroup: ReleasedCgroup): void;
   log(priority: Priority, message: string): void;
   timers?: Timers;
   deletionDelayMs?: number;
@@ -107,6 +107,11 @@ export interface TrackerOptions {
   /** First wait before a catch-up pass after failures (doubling up to maxRetryMs). */
   firstRetryMs?: number;
   maxRetryMs?: number;
+}
+
+export interface CgroupTrackerView {
+  scopes: { path: string; present: boolean }[];
+  cgroups: { path: string; everPopulated: boolean; queued: boolean; busyRetries: number }[];
 }
 
 export interface TrackerCounters {
@@ -433,6 +438,54 @@ export class CgroupTracker {
     return this.#queue.size;
   }
 
+  /**
+   * What the control socket shows (read-only): the scopes (present or not),
+   * every cgroup watched, and what awaits deletion.
+   */
+  inspect(): CgroupTrackerView {
+    // Paths as log text (printable): they leave the daemon as JSON text.
+    const view: CgroupTrackerView = { scopes: [], cgroups: [] };
+    const present = new Set<string>();
+    this.#forEachNode((node) => {
+      if (node.kind === "scope") present.add(node.path);
+      if (node.kind === "cgroup") {
+        view.cgroups.push({
+          path: printable(node.path),
+          everPopulated: node.seenPopulated,
+          queued: node.queued,
+          busyRetries: node.busy,
+        });
+      }
+    });
+    view.scopes = [...this.#scopes].map((path) => ({
+      path: printable(path),
+      present: present.has(path),
+    }));
+    return view;
+  }
+
+  /** inspect()'s counts without the lists (STATUS= asks every second). */
+  summary(): { cgroups: number; awaitingDeletion: number } {
+    const sum = { cgroups: 0, awaitingDeletion: 0 };
+    this.#forEachNode((node) => {
+      if (node.kind === "cgroup") {
+        sum.cgroups++;
+        if (node.queued || node.busy > 0) sum.awaitingDeletion++;
+      }
+    });
+    return sum;
+  }
+
+  /** Every node, parents before children (explicit stack: any depth). */
+  #forEachNode(fn: (node: Node) => void): void {
+    const stack = this.#root ? [this.#root] : [];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      fn(node);
+      for (const child of node.children.values()) stack.push(child);
+    }
+  }
+
   #handleEvent(event: WatchEvent): void {
     if (event.wd === this.#rootParent?.wd) {
       if (event.name !== this.#rootParent.rootName || !(event.mask & IN_ISDIR)) return;
@@ -684,7 +737,7 @@ export class CgroupTracker {
     const line = formatStatsLine(suffix, cgroup, cgroup.takenAt);
     if (line !== null) {
       try {
-        this.#options.writeStatsLine(line);
+        this.#options.writeStatsLine(line, cgroup);
       } catch {
         // stderr gone (EPIPE): the reap and the deletion still go ahead
       }

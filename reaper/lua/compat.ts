@@ -1,7 +1,9 @@
 // LuaJIT / Lua 5.1 compatibility globals for scripts written for the
-// original daemon (decision 8): unpack, loadstring, table.maxn and the `bit`
-// library with LuaJIT's 32-bit semantics; also table.getn and the 5.1 math
-// functions 5.3 dropped (pow, log10, atan2, ldexp, frexp, cosh, sinh, tanh).
+// original daemon (decision 8, issue 10): unpack, loadstring, table.maxn and
+// the `bit` library with LuaJIT's 32-bit semantics; also table.getn and the
+// 5.1 math functions 5.3 dropped (pow, log10, atan2, ldexp, frexp, cosh,
+// sinh, tanh); math.max/min/modf/random, math.type/tointeger and
+// table.insert/remove as LuaJIT behaves.
 // Number printing is handled in fengari_conf.ts.
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 import { bitBand, bitBor, bitBxor, bitToHex, toBit } from "./bit_ops.ts";
@@ -68,8 +70,7 @@ function tableMaxn(L: LuaState): number {
       if (v > max) max = v;
     }
   }
-  if (Number.isInteger(max) && max <= 2147483647) lua.lua_pushinteger(L, max);
-  else lua.lua_pushnumber(L, max);
+  lua.lua_pushnumber(L, max);
   return 1;
 }
 
@@ -82,6 +83,75 @@ function mathFunction(fn: (...args: number[]) => number, arity: number) {
   };
 }
 
+/** An integral double that is exact: what "integer" means when every number is a double. */
+const isExactInteger = (x: number) => Number.isInteger(x) && Math.abs(x) <= 2 ** 53;
+
+/**
+ * math.type / math.tointeger (Lua 5.3 extensions; LuaJIT has neither): all
+ * numbers are doubles here (fengari_number_model.ts), so "integer" means an
+ * integral value exact in a double (|x| <= 2^53), e.g. cgroup.btime.
+ */
+function mathType(L: LuaState): number {
+  lauxlib.luaL_checkany(L, 1);
+  if (lua.lua_type(L, 1) !== lua.LUA_TNUMBER) lua.lua_pushnil(L);
+  else {
+    lua.lua_pushstring(
+      L,
+      to_luastring(isExactInteger(lua.lua_tonumber(L, 1)) ? "integer" : "float"),
+    );
+  }
+  return 1;
+}
+
+function mathTointeger(L: LuaState): number {
+  const x = lua.lua_type(L, 1) === lua.LUA_TNUMBER ? lua.lua_tonumber(L, 1) : NaN;
+  if (isExactInteger(x)) lua.lua_pushnumber(L, x);
+  else {
+    lauxlib.luaL_checkany(L, 1);
+    lua.lua_pushnil(L);
+  }
+  return 1;
+}
+
+/**
+ * math.max/math.min as LuaJIT's maxsd/minsd: the later argument unless the
+ * earlier one is strictly greater/smaller (max(-0, 0) is 0, max(1, nan) nan).
+ */
+function minMax(max: boolean) {
+  return (L: LuaState): number => {
+    const n = lua.lua_gettop(L);
+    let x = lauxlib.luaL_checknumber(L, 1);
+    for (let i = 2; i <= n; i++) {
+      const y = lauxlib.luaL_checknumber(L, i);
+      if (max ? !(x > y) : !(x < y)) x = y;
+    }
+    lua.lua_pushnumber(L, x);
+    return 1;
+  };
+}
+
+/**
+ * math.ceil as LuaJIT's interpreter computes it (round |x| to nearest, then
+ * add 1 if below x): ceil of a value in (-1, -0.5) is +0, not C's -0.
+ */
+function mathCeil(L: LuaState): number {
+  const x = lauxlib.luaL_checknumber(L, 1);
+  const c = Math.ceil(x);
+  lua.lua_pushnumber(L, c === 0 && x < -0.5 ? 0 : c);
+  return 1;
+}
+
+/** C modf: both parts carry the sign of x (modf(-0) and modf(-inf) give -0 fractions). */
+function mathModf(L: LuaState): number {
+  const x = lauxlib.luaL_checknumber(L, 1);
+  const ip = Math.trunc(x);
+  let frac = Number.isFinite(x) ? x - ip : Number.isNaN(x) ? x : 0;
+  if (frac === 0) frac = x < 0 || Object.is(x, -0) ? -0 : 0;
+  lua.lua_pushnumber(L, ip);
+  lua.lua_pushnumber(L, frac);
+  return 2;
+}
+
 /** Lua 5.1 / LuaJIT math functions that 5.3 dropped. */
 const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   pow: mathFunction(Math.pow, 2),
@@ -91,6 +161,12 @@ const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   cosh: mathFunction(Math.cosh, 1),
   sinh: mathFunction(Math.sinh, 1),
   tanh: mathFunction(Math.tanh, 1),
+  type: mathType,
+  max: minMax(true),
+  min: minMax(false),
+  modf: mathModf,
+  ceil: mathCeil,
+  tointeger: mathTointeger,
   frexp: (L: LuaState): number => {
     const [m, e] = frexp(lauxlib.luaL_checknumber(L, 1));
     lua.lua_pushnumber(L, m);
@@ -115,6 +191,84 @@ export function frexp(x: number): [number, number] {
   return [m, e];
 }
 
+/**
+ * table.insert as LuaJIT 2.1: raw length, no bounds check on the position
+ * (elements from it to the end move up; a position past the end just sets).
+ */
+function tableInsert(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  const nargs = lua.lua_gettop(L);
+  let i = lua.lua_rawlen(L, 1) + 1;
+  if (nargs !== 2) {
+    if (nargs !== 3) {
+      return lauxlib.luaL_error(L, to_luastring("wrong number of arguments to 'insert'"));
+    }
+    const n = lauxlib.luaL_checkinteger(L, 2);
+    for (; i > n; i--) {
+      lua.lua_rawgeti(L, 1, i - 1);
+      lua.lua_rawseti(L, 1, i);
+    }
+    i = n;
+  }
+  lua.lua_pushvalue(L, nargs);
+  lua.lua_rawseti(L, 1, i);
+  return 0;
+}
+
+/** t[k] (with metamethods, as LuaJIT's Lua-coded table.remove) for a number k. */
+function getIndex(L: LuaState, k: number): void {
+  lua.lua_pushnumber(L, k);
+  lua.lua_gettable(L, 1);
+}
+
+/** t[k] = top of stack (popped). */
+function setIndex(L: LuaState, k: number): void {
+  lua.lua_pushnumber(L, k);
+  lua.lua_insert(L, -2);
+  lua.lua_settable(L, 1);
+}
+
+/**
+ * table.remove as LuaJIT 2.1 (a Lua function there): the position is used as
+ * given (not truncated); out of 1..#t nothing is returned.
+ */
+function tableRemove(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  const len = lua.lua_rawlen(L, 1);
+  const pos = lua.lua_isnoneornil(L, 2) ? len : lauxlib.luaL_checknumber(L, 2);
+  if (lua.lua_isnoneornil(L, 2) ? len === 0 : !(pos >= 1 && pos <= len)) return 0;
+  lua.lua_settop(L, 2);
+  getIndex(L, pos);
+  for (let i = pos + 1; i <= len; i++) {
+    getIndex(L, i);
+    setIndex(L, i - 1);
+  }
+  lua.lua_pushnil(L);
+  setIndex(L, len);
+  return 1;
+}
+
+/**
+ * math.random as LuaJIT 2.1: on doubles, no range checks (random(3e9) works,
+ * random(0) is 1, random(1.5, 3.5) may be 2.5). The uniform number comes from
+ * fengari's generator, so math.randomseed still makes runs repeatable.
+ */
+function mathRandom(uniform: (L: LuaState) => number) {
+  return (L: LuaState): number => {
+    const n = lua.lua_gettop(L);
+    const r1 = n >= 1 ? lauxlib.luaL_checknumber(L, 1) : 0;
+    const r2 = n >= 2 ? lauxlib.luaL_checknumber(L, 2) : 0;
+    lua.lua_settop(L, 0);
+    uniform(L); // fengari's math.random(): a float in [0, 1)
+    let d = lua.lua_tonumber(L, -1);
+    lua.lua_pop(L, 1);
+    if (n === 1) d = Math.floor(d * r1) + 1;
+    else if (n >= 2) d = Math.floor(d * (r2 - r1 + 1)) + r1;
+    lua.lua_pushnumber(L, d);
+    return 1;
+  };
+}
+
 /** table.getn (Lua 5.0/5.1, kept by LuaJIT): the length operator without metamethods. */
 function tableGetn(L: LuaState): number {
   lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
@@ -131,8 +285,17 @@ export function installCompat(L: LuaState): void {
   lua.lua_setfield(L, -2, to_luastring("maxn"));
   lua.lua_pushcfunction(L, tableGetn);
   lua.lua_setfield(L, -2, to_luastring("getn"));
+  lua.lua_pushcfunction(L, tableInsert);
+  lua.lua_setfield(L, -2, to_luastring("insert"));
+  lua.lua_pushcfunction(L, tableRemove);
+  lua.lua_setfield(L, -2, to_luastring("remove"));
   lua.lua_pop(L, 1);
   lua.lua_getglobal(L, to_luastring("math"));
+  lua.lua_getfield(L, -1, to_luastring("random"));
+  const uniform = lua.lua_tocfunction(L, -1);
+  lua.lua_pop(L, 1);
+  lua.lua_pushcfunction(L, mathRandom(uniform));
+  lua.lua_setfield(L, -2, to_luastring("random"));
   for (const [name, fn] of Object.entries(MATH_FUNCTIONS)) {
     lua.lua_pushcfunction(L, fn);
     lua.lua_setfield(L, -2, to_luastring(name));

@@ -350,8 +350,17 @@ export class CoroutineRunner {
   }
 
   #countHook(T: LuaState): void {
+    this.chargeSteps(T, lua.lua_gethookcount(T));
+  }
+
+  /**
+   * Charges work done on thread T (instructions, or pattern-matching steps
+   * inside a library call: pattern_budget.ts) to the current run; raises the
+   * budget error on T when the run is over its instruction or memory budget.
+   */
+  chargeSteps(T: LuaState, steps: number): void {
     if (this.#depth === 0) return; // Lua run outside the runner: not budgeted
-    this.#used += lua.lua_gethookcount(T);
+    this.#used += steps;
     let message: string;
     if (this.#used > this.budget) {
       message = `instruction budget exceeded (${this.budget} instructions per run)`;

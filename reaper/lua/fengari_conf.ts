@@ -10,6 +10,7 @@
 // each other and only load cleanly in that order.
 import * as fengaricore from "fengari/src/fengaricore.js";
 import luaconf from "fengari/src/luaconf.js";
+import llimits from "fengari/src/llimits.js";
 import { formatLuaJitNumber } from "./number_format.ts";
 
 // fengari's package.json says "sideEffects": false, so a bundler (deno bundle)
@@ -20,6 +21,11 @@ if (!fengaricore) throw new Error("fengari/src/fengaricore.js did not load");
 const conf = luaconf as Record<string, unknown>;
 conf.LUA_COMPAT_FLOATSTRING = true;
 conf.lua_number2str = (n: number) => formatLuaJitNumber(n);
+// LuaJIT's modulo, a - floor(a/b)*b (lvm.js and lobject.js copy it at load):
+// 5 % math.huge is nan and 5.3 % -2 is -0.7000000000000002, as in LuaJIT,
+// where Lua 5.3's fmod-based one gives 5 and -0.7.
+(llimits as Record<string, unknown>).luai_nummod = (_L: unknown, a: number, b: number) =>
+  a - Math.floor(a / b) * b;
 // Keep script paths in error messages whole ("file:line:"), up to 255 bytes.
 conf.LUA_IDSIZE = 255;
 

@@ -1,6 +1,6 @@
 // The reaper's ReaperHook backed by the admin's Lua script (spec §1):
 // loadLuaHook for the daemon and --simulate, checkLuaScript for --check-lua.
-import type { ReaperHook, ReleasedCgroup } from "../hook.ts";
+import type { HookStatus, ReaperHook, ReleasedCgroup } from "../hook.ts";
 import { confineFileLoading } from "./sandbox.ts";
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 import { createLuaRuntime, type LuaRuntime } from "./lua_runtime.ts";
@@ -80,6 +80,18 @@ function globalType(L: LuaState, name: string): number {
  * resolve true.
  */
 export async function loadLuaHook(options: LuaHookOptions): Promise<ReaperHook> {
+  // Every script error passes here: counted for the status, a journal field.
+  const errors = { count: 0, last: null as string | null };
+  const write = options.logError ??
+    ((line: string) => logError(line, { SPAWN_LUA_ERROR: line }));
+  options = {
+    ...options,
+    logError: (line) => {
+      errors.count++;
+      errors.last = line;
+      write(line);
+    },
+  };
   const { runtime, error } = await loadScript(options.scriptPath, options);
   const L = runtime.L;
   if (error !== null) {
@@ -91,7 +103,7 @@ export async function loadLuaHook(options: LuaHookOptions): Promise<ReaperHook> 
     await runtime.close();
     throw new Error("'cgroup_released' is not a function");
   }
-  return new LuaHook(runtime, options, handlerType === lua.LUA_TFUNCTION);
+  return new LuaHook(runtime, options, handlerType === lua.LUA_TFUNCTION, errors);
 }
 
 class LuaHook implements ReaperHook {
@@ -104,7 +116,12 @@ class LuaHook implements ReaperHook {
   #reloadPending = false;
   #closed = false;
 
-  constructor(runtime: LuaRuntime, options: LuaHookOptions, hasHandler: boolean) {
+  constructor(
+    runtime: LuaRuntime,
+    options: LuaHookOptions,
+    hasHandler: boolean,
+    readonly errors: { count: number; last: string | null } = { count: 0, last: null },
+  ) {
     this.#runtime = runtime;
     this.#logError = runtime.runner.logError;
     const L = runtime.L;
@@ -175,6 +192,17 @@ class LuaHook implements ReaperHook {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#runtime.close();
+  }
+
+  status(): HookStatus {
+    const runner = this.#runtime.runner;
+    const parked = runner.suspendedHandlers;
+    return {
+      running: runner.live - parked,
+      parked,
+      errors: this.errors.count,
+      lastError: this.errors.last,
+    };
   }
 }
 

@@ -4,6 +4,11 @@
 import { lauxlib, lua, lualib, type LuaState } from "./fengari.ts";
 import { CoroutineRunner } from "./coroutine_runner.ts";
 import { installCompat } from "./compat.ts";
+import { installLuaJitString } from "./luajit_string.ts";
+import { installLuaJitPatterns } from "./luajit_patterns.ts";
+import { installLuaJitOs } from "./luajit_os.ts";
+import { installLuaJitEnv } from "./luajit_env.ts";
+import { installPatternBudget } from "./pattern_budget.ts";
 import { fixPcallHooks } from "./fengari_fixes.ts";
 import { installPrint } from "./print.ts";
 import { pushText } from "./lua_values.ts";
@@ -59,7 +64,12 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
     maxSuspended: options.maxSuspended,
   });
   fixPcallHooks(L);
+  installPatternBudget(L, (T, steps) => runner.chargeSteps(T, steps));
   installCompat(L);
+  installLuaJitPatterns(L); // before installLuaJitString wraps string.find
+  installLuaJitString(L);
+  installLuaJitOs(L);
+  installLuaJitEnv(L);
   installPrint(L, options.writeOut);
   checkNumberFormatting(L);
 
@@ -85,11 +95,23 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   };
 }
 
-/** Fails loudly if fengari was loaded before fengari_conf.ts could patch it. */
+/** Fails loudly if fengari was loaded before fengari_conf.ts etc. could patch it. */
 function checkNumberFormatting(L: LuaState): void {
   lua.lua_pushnumber(L, 3e9);
   const text = new TextDecoder().decode(lua.lua_tolstring(L, -1));
   lua.lua_pop(L, 1);
+  // And the number model (fengari_number_model.ts): no 32-bit wrap-around.
+  lua.lua_pushinteger(L, 2147483647);
+  lua.lua_pushinteger(L, 1);
+  lua.lua_arith(L, lua.LUA_OPADD);
+  const sum = lua.lua_tonumber(L, -1);
+  lua.lua_pop(L, 1);
+  if (sum !== 2147483648) {
+    throw new Error(
+      `fengari's number model is not LuaJIT's (2147483647 + 1 = ${sum}): ` +
+        `import fengari only through reaper/lua/fengari.ts`,
+    );
+  }
   if (text !== "3000000000") {
     throw new Error(
       `fengari number formatting is not configured (tostring(3e9) = ${text}): ` +

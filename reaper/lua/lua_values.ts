@@ -3,7 +3,6 @@
 // errors. fengari strings are byte arrays (Uint8Array): data never goes
 // through JS strings here.
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
-import { fitsLuaInteger } from "./number_format.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -39,12 +38,11 @@ export function bytesToText(bytes: Uint8Array): string {
 }
 
 /**
- * Pushes a counter (u32/u64, seconds): a Lua integer when it fits fengari's
- * 32-bit integers, else a float, which is exact up to 2^53 (decision 8).
+ * Pushes a counter (u32/u64, seconds): a double, exact up to 2^53, like
+ * every Lua number here (LuaJIT's number model, fengari_number_model.ts).
  */
 export function pushCounter(L: LuaState, value: number): void {
-  if (fitsLuaInteger(value)) lua.lua_pushinteger(L, value);
-  else lua.lua_pushnumber(L, value);
+  lua.lua_pushnumber(L, value);
 }
 
 /** Raises a Lua error whose message is text (no position prefix). */

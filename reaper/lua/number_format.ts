@@ -1,30 +1,15 @@
 // Number-to-text conversions shared by the Lua runtime and the pg binding.
 // Pure functions, no fengari dependency.
 
-/** Splits a finite, non-zero |x| rounded to `digits` significant digits. */
+/**
+ * Splits a finite, non-zero |x| rounded to `digits` significant digits. Exact
+ * ties round away from zero, as LuaJIT's own formatter (lj_strfmt_num.c) and
+ * toExponential both do (10000000000000.5 prints as 10000000000001).
+ */
 function decimalParts(abs: number, digits: number): { mantissa: string; exponent: number } {
-  const e = abs.toExponential(digits - 1); // "d.ddde+X", ties rounded away from zero
+  const e = abs.toExponential(digits - 1); // "d.ddde+X"
   const at = e.indexOf("e");
-  let mantissa = e.slice(0, at).replace(".", "");
-  let exponent = Number(e.slice(at + 1));
-  if (isExactTie(abs, digits)) {
-    // printf rounds exact ties to even; toExponential rounds them up.
-    const down = abs.toExponential(digits + 20).replace(".", "").slice(0, digits);
-    const last = Number(down[down.length - 1]);
-    if (last % 2 === 0) {
-      mantissa = down;
-      exponent = Number(abs.toExponential(digits + 20).split("e")[1]);
-    }
-  }
-  return { mantissa, exponent };
-}
-
-/** Whether abs lies exactly halfway between two `digits`-digit decimals. */
-function isExactTie(abs: number, digits: number): boolean {
-  const long = abs.toExponential(Math.min(100, digits + 25)).split("e")[0].replace(".", "");
-  if (long[digits] !== "5" || !/^0*$/.test(long.slice(digits + 1))) return false;
-  const full = abs.toExponential(100).split("e")[0].replace(".", "");
-  return /^50*$/.test(full.slice(digits));
+  return { mantissa: e.slice(0, at).replace(".", ""), exponent: Number(e.slice(at + 1)) };
 }
 
 function trimFraction(s: string): string {
@@ -97,9 +82,4 @@ export function formatShortestNumber(x: number): string {
     return sign + intPart + (frac ? "." + frac : "");
   }
   return sign + "0." + "0".repeat(-exponent - 1) + digits;
-}
-
-/** A JS number as a Lua value kind: integer if it fits fengari's 32-bit integers. */
-export function fitsLuaInteger(x: number): boolean {
-  return Number.isInteger(x) && x >= -2147483648 && x <= 2147483647;
 }

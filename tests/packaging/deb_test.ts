@@ -94,15 +94,64 @@ Deno.test("postinst creates the reaper user, and reloads systemd only when it ru
       return false;
     }
   })();
+  // A first install starts nothing: the admin enables the units.
   assertEquals(result.calls, [
     `systemd-sysusers /${PATHS.sysusersFile}`,
-    ...(systemdRunning
-      ? [
-        "systemctl daemon-reload",
-        "systemctl try-restart cm4all-spawn-reaper.service cm4all-spawn-accessory.service",
-      ]
-      : []),
+    ...(systemdRunning ? ["systemctl --system daemon-reload"] : []),
   ]);
+});
+
+const ENABLEABLE = [
+  "cm4all-spawn-accessory.socket",
+  "cm4all-spawn-accessory.service",
+  "cm4all-spawn-reaper.service",
+  "cm4all-spawn-metrics.timer",
+];
+
+Deno.test("the maintainer scripts name every unit that can be enabled (but templates)", () => {
+  const units = new URL("../../units/", import.meta.url).pathname;
+  const enableable = UNITS.filter((unit) =>
+    !unit.includes("@.") && /^\[Install\]$/m.test(Deno.readTextFileSync(`${units}${unit}`))
+  );
+  assertEquals([...ENABLEABLE].sort(), [...enableable].sort());
+  for (const script of ["postinst", "postrm"]) {
+    const list = Deno.readTextFileSync(`${DEBIAN}${script}`).match(/^UNITS="([^"]*)"$/m);
+    assert(list !== null, `${script} has no UNITS=`);
+    assertEquals(list[1].split(" "), ENABLEABLE, script);
+  }
+});
+
+Deno.test("postinst records the units' enablement links for deb-systemd-helper", async () => {
+  const result = await runMaintainerScript("postinst", "configure", [
+    "systemd-sysusers",
+    "deb-systemd-helper",
+  ]);
+  assertEquals(result.code, 0);
+  assertEquals(
+    result.calls.filter((call) => call.startsWith("deb-systemd-helper")),
+    ENABLEABLE.flatMap((unit) => [
+      `deb-systemd-helper debian-installed ${unit}`,
+      `deb-systemd-helper unmask ${unit}`,
+      `deb-systemd-helper --quiet was-enabled ${unit}`,
+      `deb-systemd-helper enable ${unit}`,
+      `deb-systemd-helper update-state ${unit}`,
+    ]),
+  );
+});
+
+Deno.test("postrm: remove masks, purge removes the enablement links and masks", async () => {
+  const remove = await runMaintainerScript("postrm", "remove", ["deb-systemd-helper"]);
+  assertEquals(remove.code, 0);
+  assertEquals(remove.calls, ENABLEABLE.map((unit) => `deb-systemd-helper mask ${unit}`));
+  const purge = await runMaintainerScript("postrm", "purge", ["deb-systemd-helper"]);
+  assertEquals(purge.code, 0);
+  assertEquals(
+    purge.calls,
+    ENABLEABLE.flatMap((unit) => [
+      `deb-systemd-helper purge ${unit}`,
+      `deb-systemd-helper unmask ${unit}`,
+    ]),
+  );
 });
 
 Deno.test("postinst falls back to adduser without systemd-sysusers", async () => {

@@ -150,13 +150,15 @@ Deno.test("the bundled reaper runs Lua (fengari load order, sodium, LuaJIT numbe
     const script = `${tmp}/probe.lua`;
     Deno.writeTextFileSync(
       script,
-      'print("probe", 2.0, #sodium.randombytes(8))\nfunction cgroup_released(cgroup) end\n',
+      'print("probe", 2.0, #sodium.randombytes(8), 2147483647 + 1, string.format("%d", 3e9), ' +
+        'os.date("!%j", 0), ("a"):rep(300):find(".-.-b"))\nfunction cgroup_released(cgroup) end\n',
     );
     const check = await run([`${dist}/cm4all-spawn-reaper`, "--check-lua", script], {
       env: emptyEnvironment(`${tmp}/empty`),
       cwd: tmp,
     });
     assertEquals(check.code, 0, check.stdout + check.stderr);
-    assertMatch(check.stdout, /^probe\t2\t8$/m);
+    // LuaJIT's number model and stdlib survive bundling (issue 10)
+    assertMatch(check.stdout, /^probe\t2\t8\t2147483648\t3000000000\t001\tnil$/m);
   });
 });

@@ -358,6 +358,7 @@ async function countBelow(dir: string): Promise<number> {
 const HEX_SCRIPT = `
 function cgroup_released(c)
   print("HEX " .. (c.path:gsub(".", function(ch) return string.format("%02x", ch:byte()) end)))
+  print("RAW", c.path)
 end
 `;
 
@@ -408,6 +409,10 @@ Deno.test({
       assert(/^job\/\\xff\\xfe:/m.test(err), err);
       assert(/^esc\\x1b\[31mred\\x0d:/m.test(err), err);
       assert(!err.includes("\x1b") && !err.includes("\r"), "no raw ESC or CR in the log");
+      const out = reaper.stdout;
+      assert(out.includes("RAW\t/s/esc\\x1b[31mred\\x0d\n"), "print escapes:\n" + out);
+      assert(out.includes("RAW\t/s/caf\\xe9\n"), out);
+      assert(!out.includes("\x1b") && !out.includes("\r"), "no raw ESC or CR from print");
     } finally {
       await reaper?.stop();
       await cg.cleanup();

@@ -3,6 +3,7 @@
 import { assertEquals } from "../assert.ts";
 import { escapeBytes, printable } from "../../reaper/printable.ts";
 import { newTestRuntime, runCases } from "../lua/lua_test_helpers.ts";
+import { printableLine } from "../../reaper/lua/print.ts";
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 
@@ -28,15 +29,20 @@ Deno.test("printable shows byte strings (cgroup paths)", () => {
   assertEquals(printable("/s/a\rb\x1b[2J"), "/s/a\\x0db\\x1b[2J");
 });
 
-Deno.test("Lua print cannot forge a line: control characters escaped", async () => {
+Deno.test("Lua print cannot forge a line: the daemon's writer escapes control characters", async () => {
   const { L, runtime, out } = await newTestRuntime();
   try {
     const code =
       `print("released x account=" .. "alice\\nreleased y account=bob cpu=999", "\\27[31m")`;
     assertEquals(runCases(L, [{ code, values: [] }]), []);
-    assertEquals(out, [
+    // print builds the line from the bytes (as LuaJIT) ...
+    assertEquals(out, ["released x account=alice\nreleased y account=bob cpu=999\t\x1b[31m\n"]);
+    // ... and the daemon's writer shows it as one line of log text
+    const line = printableLine(Uint8Array.from(out[0], (c) => c.charCodeAt(0)));
+    assertEquals(
+      new TextDecoder().decode(line),
       "released x account=alice\\x0areleased y account=bob cpu=999\t\\x1b[31m\n",
-    ]);
+    );
   } finally {
     await runtime.close();
   }

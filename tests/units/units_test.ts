@@ -114,7 +114,7 @@ Deno.test("cm4all-spawn-netns@.service runs up/down for the instance as a onesho
 
 Deno.test("every unit file in units/ is listed for installation", () => {
   const present = [...Deno.readDirSync(UNITS_DIR)].map((e) => e.name)
-    .filter((n) => /\.(service|socket|slice)$/.test(n)).sort();
+    .filter((n) => /\.(service|socket|slice|timer)$/.test(n)).sort();
   assertEquals(present, [...UNITS].sort());
   assert(UNITS.includes("system-cm4all.slice"));
 });
