@@ -2,7 +2,14 @@
 // fresh mount namespace with its own /proc.
 import { CLONE_NEWIPC, CLONE_NEWPID, openNamespace, setns } from "../ffi/namespace.ts";
 import { closeQuietly } from "../ffi/fd.ts";
-import { EXIT_FAILURE, fatal, newProgram, parseCommandLine } from "../shared/cli.ts";
+import {
+  collect,
+  EXIT_FAILURE,
+  fatal,
+  newProgram,
+  parseCommandLine,
+  usageError,
+} from "../shared/cli.ts";
 import { closeNamespaces, DEFAULT_SOCKET, makeNamespaces, ServerError } from "../shared/client.ts";
 import { errorMessage, writeAllSync } from "../shared/log.ts";
 
@@ -11,19 +18,33 @@ export const UNSHARE = "/usr/bin/unshare";
 
 const program = newProgram(NAME, "Runs a command in the namespaces of NAME.")
   .option("--socket <address>", "the accessory daemon's address", DEFAULT_SOCKET)
+  .option(
+    "--trust-uid <uid>",
+    "also trust a daemon running as UID (repeatable; default only uid 0; for tests)",
+    collect,
+  )
   .argument("<name>", "the namespace name")
   .argument("[command...]", "the command and its arguments (default /bin/sh)")
   .passThroughOptions();
 parseCommandLine(program, Deno.args);
 const [name, commandArgs] = program.processedArgs as [string, string[]];
 const command = commandArgs.length > 0 ? commandArgs : ["/bin/sh"];
-const { socket } = program.opts<{ socket: string }>();
+const { socket, trustUid } = program.opts<{ socket: string; trustUid?: string[] }>();
+const serverUids = [
+  0,
+  ...(trustUid ?? []).map((value) => {
+    if (!/^\d+$/.test(value) || Number(value) > 0xfffffffe) {
+      usageError(NAME, `--trust-uid wants a numeric uid, not '${value}'`);
+    }
+    return Number(value);
+  }),
+];
 
 let namespaces;
 try {
   // The lease keeps NAME (and so COMMAND's PID namespace) from expiring while
   // COMMAND runs; it is released when this process exits.
-  namespaces = makeNamespaces(name, { ipc: true, pid: true, lease: true, socket });
+  namespaces = makeNamespaces(name, { ipc: true, pid: true, lease: true, socket, serverUids });
 } catch (e) {
   if (e instanceof ServerError) {
     writeAllSync(Deno.stderr, `Server error: ${e.message}\n`);

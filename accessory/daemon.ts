@@ -2,7 +2,7 @@
 import { EventLoop } from "../ffi/event_loop.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import { errorMessage, logError, logNotice, logWarning } from "../shared/log.ts";
-import { kill as killPid, SIGNALS } from "../ffi/process.ts";
+import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { SLEEP } from "./init_links.ts";
 import { findOrphanedInitName, findOrphanedInits } from "./orphaned_inits.ts";
 import { PidNamespace } from "./pid_namespace.ts";
@@ -10,7 +10,9 @@ import { Connection } from "./connection.ts";
 import { watchListener } from "./listener.ts";
 import { NamespaceFactory } from "./namespace_factory.ts";
 import { NamespaceRegistry } from "./namespace_registry.ts";
-import { type AccessList, DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { type AccessList, allowed, DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { ConnectionQuota, UNKNOWN_UID } from "./connection_quota.ts";
+import { type Credentials, peerCredentials } from "../ffi/socket.ts";
 import { RateLimitedLog } from "./rate_limited_log.ts";
 import { accessListPolicy, type Policy, RequestHandler } from "./request_handler.ts";
 
@@ -42,6 +44,8 @@ export class AccessoryDaemon {
   readonly #listeners: number[];
   readonly #limits: Limits;
   readonly #overflowLog = new RateLimitedLog("warning");
+  readonly #quota: ConnectionQuota;
+  readonly #mayRequest: (peer: Credentials) => boolean;
   #running: Promise<void> | null = null;
 
   constructor(options: DaemonOptions) {
@@ -50,8 +54,11 @@ export class AccessoryDaemon {
     this.factory = new NamespaceFactory(this.loop, options.runtimeDirectory, options.instance);
     this.registry = new NamespaceRegistry(this.factory, options.namespaceTtl * 1000);
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
-    const policy = options.policy ??
-      accessListPolicy(options.access ?? { uids: new Set(), gids: new Set() });
+    const access = options.access ?? { uids: new Set(), gids: new Set() };
+    const policy = options.policy ?? accessListPolicy(access);
+    // A custom policy decides per request: count everyone as allowed then.
+    this.#mayRequest = options.policy ? () => true : (peer) => allowed(access, peer);
+    this.#quota = new ConnectionQuota(this.#limits);
     this.handler = new RequestHandler(this.registry, policy, this.#limits);
     this.#listeners = options.listeners;
   }
@@ -60,19 +67,7 @@ export class AccessoryDaemon {
   run(): Promise<void> {
     if (this.#running === null) {
       for (const fd of this.#listeners) {
-        watchListener(this.loop, fd, (connection) => {
-          if (this.#connections.size >= this.#limits.maxConnections) {
-            closeQuietly(connection);
-            this.#overflowLog.log(
-              `${this.#connections.size} connections open (limit ${this.#limits.maxConnections}); ` +
-                "closing new ones",
-            );
-            return;
-          }
-          this.#connections.add(
-            new Connection(connection, this.loop, this.handler, (c) => this.#connections.delete(c)),
-          );
-        });
+        watchListener(this.loop, fd, (connection) => this.#accepted(connection));
       }
       this.#running = this.loop.run();
     }
@@ -80,16 +75,48 @@ export class AccessoryDaemon {
   }
 
   /**
+   * Admits a connection by its SO_PEERCRED (see connection_quota.ts) or
+   * closes it at once; a refused uid's connection is closed when idle.
+   */
+  #accepted(fd: number): void {
+    let connector: Credentials | undefined;
+    try {
+      connector = peerCredentials(fd);
+    } catch {
+      connector = undefined; // counted (and refused by the policy) as an unknown uid
+    }
+    const uid = connector?.uid ?? UNKNOWN_UID;
+    const allowed = connector !== undefined && this.#mayRequest(connector);
+    const refused = this.#quota.admit(uid, allowed);
+    if (refused !== null) {
+      closeQuietly(fd);
+      this.#overflowLog.log(`${refused}; closing new ones`);
+      return;
+    }
+    this.#connections.add(
+      new Connection(fd, this.loop, this.handler, (c) => {
+        this.#connections.delete(c);
+        this.#quota.release(uid, allowed);
+      }, {
+        connector,
+        idleTimeoutMs: allowed ? undefined : this.#limits.refusedIdleTimeout * 1000,
+      }),
+    );
+  }
+
+  /**
    * Takes over the inits a crashed predecessor with the same instance key
-   * left running: NAME maps to the same PID namespace again (processes in it
-   * keep running); its TTL starts now. A duplicate or unadoptable one is
-   * killed. Returns the names adopted.
+   * left running (only processes the kernel shows the daemon's kind made:
+   * see init_marker.ts): NAME maps to the same PID namespace again
+   * (processes in it keep running); its TTL starts now. A duplicate,
+   * unadoptable or spare one is killed. Returns the names adopted.
    */
   adoptOrphans(): string[] {
     const sleep = Deno.realPathSync(SLEEP);
     const instance = this.factory.instance;
     const adopted: string[] = [];
-    for (const [pid, name] of findOrphanedInits(instance, sleep)) {
+    const orphans = findOrphanedInits(instance, sleep);
+    for (const [pid, name] of orphans.inits) {
       const stillIt = () => findOrphanedInitName(pid, instance, sleep) === name;
       try {
         const ok = this.registry.adopt(
@@ -113,7 +140,11 @@ export class AccessoryDaemon {
           { SPAWN_NAME: name },
         );
       }
-      killPid(pid, SIGNALS.SIGKILL);
+      killIf(pid, () => findOrphanedInitName(pid, instance, sleep) === name);
+    }
+    for (const pid of orphans.spares) {
+      logNotice(`killing spare init pid ${pid} of a previous run`);
+      killIf(pid, () => findOrphanedInitName(pid, instance, sleep) === "");
     }
     return adopted;
   }
@@ -145,5 +176,18 @@ export class AccessoryDaemon {
     await Promise.race([gone, timeout]);
     clearTimeout(timer);
     await this.loop.close();
+  }
+}
+
+/** SIGKILL to `pid` if `stillIt` holds once a pidfd pins it (no pid reuse race). */
+function killIf(pid: number, stillIt: () => boolean): void {
+  let pidfd = -1;
+  try {
+    pidfd = pidfdOpen(pid);
+    if (stillIt()) pidfdSendSignal(pidfd, SIGNALS.SIGKILL);
+  } catch {
+    // gone already
+  } finally {
+    closeQuietly(pidfd);
   }
 }

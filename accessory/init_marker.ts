@@ -1,7 +1,26 @@
 // Marks the inits a daemon starts so that a restarted daemon (after a crash:
-// the inits outlive it) finds them again: two environment variables, the
-// daemon instance (its listening addresses) and the NAME. Pure.
+// the inits outlive it) finds them again, and decides which processes are
+// such inits. Pure.
+//
+// The adoption contract. A process is adopted as NAME's init only if
+// - the kernel vouches that the daemon's kind made it: every uid of the
+//   process (real, effective, saved, filesystem) is 0, and its PID and IPC
+//   namespaces are owned by the daemon's own user namespace (NS_GET_USERNS,
+//   compared by inode). Nobody without CAP_SYS_ADMIN over that user
+//   namespace (root of the host, for the real daemon) can make such a
+//   process: an unprivileged `unshare -Urpif` owns its namespaces through a
+//   user namespace of its own and is uid 65534/1000/... seen from here;
+// - and it carries the markers, exactly: its environment is the two
+//   variables below (instance, NAME) and nothing else, its comm is the init
+//   name of NAME byte for byte, it is PID 1 of its PID namespace, and it
+//   executes the sleep binary.
+// Inits made ahead of demand (a pool) are covered by the same rule as long
+// as they are made the same way (by root, namespaces owned by the daemon's
+// user namespace) and carry the markers of the NAME they end up serving; a
+// spare init with no NAME yet carries an empty NAME, and then the daemon
+// only kills it (see spareInit()).
 import { initProcessName } from "./init_name.ts";
+import { commIs } from "./process_comm.ts";
 
 export const INSTANCE_VARIABLE = "CM4ALL_SPAWN_ACCESSORY";
 export const NAME_VARIABLE = "CM4ALL_SPAWN_NAME";
@@ -16,33 +35,74 @@ export function markerEnvironment(instance: string, name: string): string[] {
 }
 
 export interface InitFacts {
-  /** /proc/PID/environ */
-  environ: string;
-  /** /proc/PID/comm without the newline */
-  comm: string;
-  /** The NSpid: line of /proc/PID/status, e.g. "NSpid:\t1234\t1" */
-  nspid: string;
+  /** /proc/PID/environ, the bytes. */
+  environ: Uint8Array;
+  /** /proc/PID/comm, the bytes (with the kernel's newline). */
+  comm: Uint8Array;
+  /** /proc/PID/status, decoded byte for byte (latin1): only ASCII lines are read. */
+  status: string;
   /** readlink /proc/PID/exe */
   exe: string;
+  /**
+   * Whether the PID and the IPC namespace of the process are owned by the
+   * daemon's own user namespace (false when they could not be checked).
+   */
+  namespacesOwnedByDaemon: boolean;
+}
+
+/** The values of a "Key:\tv1\tv2..." line of /proc/PID/status, or null. */
+function statusField(status: string, key: string): string[] | null {
+  const line = status.split("\n").find((l) => l.startsWith(`${key}:`));
+  return line === undefined ? null : line.slice(key.length + 1).trim().split(/\s+/);
+}
+
+/** True if the kernel vouches that the daemon's kind (root, its user namespace) made it. */
+export function madeByDaemon(facts: InitFacts): boolean {
+  const uids = statusField(facts.status, "Uid");
+  if (uids === null || uids.length !== 4 || uids.some((uid) => uid !== "0")) return false;
+  return facts.namespacesOwnedByDaemon;
+}
+
+const ascii = new TextDecoder("latin1");
+
+/** The two marker values, if the environment is exactly the two markers. */
+function markers(environ: Uint8Array): { instance: string; name: string } | null {
+  if (environ.some((b) => b >= 0x80)) return null; // ours are 7-bit ASCII
+  const vars = ascii.decode(environ).split("\0");
+  if (vars.length !== 3 || vars[2] !== "") return null; // exactly the two markers
+  if (!vars[0].startsWith(`${INSTANCE_VARIABLE}=`)) return null;
+  if (!vars[1].startsWith(`${NAME_VARIABLE}=`)) return null;
+  return {
+    instance: vars[0].slice(INSTANCE_VARIABLE.length + 1),
+    name: vars[1].slice(NAME_VARIABLE.length + 1),
+  };
+}
+
+function isOwnInit(facts: InitFacts, instance: string, sleepPath: string): boolean {
+  if (!madeByDaemon(facts)) return false;
+  const ids = statusField(facts.status, "NSpid");
+  if (ids === null || ids.length < 2 || ids[ids.length - 1] !== "1") return false;
+  if (facts.exe !== sleepPath) return false;
+  return markers(facts.environ)?.instance === instance;
 }
 
 /**
- * NAME, if these are the facts of an init of `instance`: both markers, the
- * comm that NAME gives, PID 1 of its own namespace, running `sleepPath`.
+ * NAME, if these are the facts of an init of `instance` (see the contract
+ * above): made by the daemon's kind, both markers, the comm NAME gives
+ * exactly, PID 1 of its own namespace, running `sleepPath`.
  */
 export function adoptableName(
   facts: InitFacts,
   instance: string,
   sleepPath: string,
 ): string | null {
-  const vars = facts.environ.split("\0");
-  if (vars.length !== 3 || vars[2] !== "") return null; // exactly the two markers
-  if (vars[0] !== `${INSTANCE_VARIABLE}=${instance}`) return null;
-  if (!vars[1].startsWith(`${NAME_VARIABLE}=`)) return null;
-  const name = vars[1].slice(NAME_VARIABLE.length + 1);
-  if (name === "" || facts.comm !== initProcessName(name)) return null;
-  const ids = facts.nspid.trim().split(/\s+/);
-  if (ids[0] !== "NSpid:" || ids.length < 3 || ids[ids.length - 1] !== "1") return null;
-  if (facts.exe !== sleepPath) return null;
+  if (!isOwnInit(facts, instance, sleepPath)) return null;
+  const name = markers(facts.environ)!.name;
+  if (name === "" || !commIs(facts.comm, initProcessName(name))) return null;
   return name;
+}
+
+/** True for a spare init of `instance` (made ahead of demand, empty NAME): to be killed. */
+export function spareInit(facts: InitFacts, instance: string, sleepPath: string): boolean {
+  return isOwnInit(facts, instance, sleepPath) && markers(facts.environ)!.name === "";
 }

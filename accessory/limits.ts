@@ -16,6 +16,14 @@ export interface Limits {
   maxMapLines: number;
   /** Open client connections; further ones are closed at once. */
   maxConnections: number;
+  /** Open connections of one uid other than 0 (see connection_quota.ts). */
+  maxConnectionsPerUid: number;
+  /** Open connections of all refused uids together. */
+  maxRefusedConnections: number;
+  /** Seconds a refused uid's connection may stay without a request. */
+  refusedIdleTimeout: number;
+  /** User namespaces that requests of one uid other than 0 have made, over all names. */
+  maxUserNamespacesPerUid: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -25,6 +33,12 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxMapBytes: 4096,
   maxMapLines: 340,
   maxConnections: 1024,
+  maxConnectionsPerUid: 64,
+  maxRefusedConnections: 64,
+  refusedIdleTimeout: 10,
+  // Every user namespace the daemon makes counts against root's
+  // max_user_namespaces (often some 60,000 to 100,000, shared by the host).
+  maxUserNamespacesPerUid: 1024,
 };
 
 /** Checks what needs no state: NAME length and map sizes. */

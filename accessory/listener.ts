@@ -28,6 +28,7 @@ export function bindListener(address: string): number {
     if (!address.startsWith("@")) removeStaleSocket(address);
     bind(fd, address);
     setIntOption(fd, SOL_SOCKET, SO_PASSCRED, 1);
+    refuseFdPassing(fd);
     listen(fd, 4096);
     return fd;
   } catch (e) {
@@ -52,7 +53,28 @@ export function adoptListener(fd: number): number {
   setNonBlocking(fd);
   setCloseOnExec(fd);
   setIntOption(fd, SOL_SOCKET, SO_PASSCRED, 1);
+  refuseFdPassing(fd);
   return fd;
+}
+
+/** SO_PASSRIGHTS (Linux 6.16): whether a socket accepts SCM_RIGHTS. */
+export const SO_PASSRIGHTS = 83;
+
+/**
+ * Makes the kernel refuse (EPERM to the sender) fds sent to the listener's
+ * connections, which inherit the option: a client's fd never reaches the
+ * daemon, so the daemon never has to close one (closing may block, see
+ * fd_closer.ts). False on kernels without the option: connection.ts then
+ * closes what arrives off the JS thread.
+ */
+export function refuseFdPassing(fd: number): boolean {
+  try {
+    setIntOption(fd, SOL_SOCKET, SO_PASSRIGHTS, 0);
+    return true;
+  } catch (e) {
+    if (e instanceof SysError && e.code === "ENOPROTOOPT") return false;
+    throw e;
+  }
 }
 
 /** How long accepting pauses when the process is out of fds (EMFILE/ENFILE). */

@@ -22,6 +22,7 @@ import { accessoryControlHandler } from "./control.ts";
 import { accessoryStatus, formatAccessoryStatus } from "./status.ts";
 import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
 import { AccessoryDaemon } from "./daemon.ts";
+import { claimRuntimeDirectory, type RuntimeDirectory } from "./runtime_directory.ts";
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
 
 const NAME = "cm4all-spawn-accessory";
@@ -33,6 +34,22 @@ const LIMIT_OPTIONS: [string, keyof Limits, string][] = [
   ["--max-map-bytes <bytes>", "maxMapBytes", "size of one uid_map/gid_map"],
   ["--max-map-lines <n>", "maxMapLines", "lines of one uid_map/gid_map"],
   ["--max-connections <n>", "maxConnections", "open client connections (beyond: closed)"],
+  ["--max-connections-per-uid <n>", "maxConnectionsPerUid", "open connections of one uid but 0"],
+  [
+    "--max-refused-connections <n>",
+    "maxRefusedConnections",
+    "open connections of uids not allowed, together",
+  ],
+  [
+    "--refused-idle-timeout <seconds>",
+    "refusedIdleTimeout",
+    "close a connection of a uid not allowed after this long without a request",
+  ],
+  [
+    "--max-user-namespaces-per-uid <n>",
+    "maxUserNamespacesPerUid",
+    "user namespaces made for one uid but 0, over all names",
+  ],
 ];
 
 function positiveInteger(option: string) {
@@ -99,13 +116,17 @@ const access = {
   gids: new Set((options.allowGid ?? []).map((v) => id("--allow-gid", v))),
 };
 
-/** A private directory for the init symlinks: $RUNTIME_DIRECTORY (systemd) or /run. */
-function makeRuntimeDirectory(): string {
+/**
+ * The private directory for the init symlinks, in $RUNTIME_DIRECTORY
+ * (systemd) or /run, else the temporary directory; named after the instance
+ * so that a leftover of a killed run is reused (runtime_directory.ts).
+ */
+function makeRuntimeDirectory(instance: string): RuntimeDirectory {
   const base = Deno.env.get("RUNTIME_DIRECTORY")?.split(":")[0] ?? "/run";
   try {
-    return Deno.makeTempDirSync({ dir: base, prefix: `${NAME}.` });
+    return claimRuntimeDirectory(base, instance);
   } catch {
-    return Deno.makeTempDirSync({ prefix: `${NAME}.` });
+    return claimRuntimeDirectory(Deno.env.get("TMPDIR") ?? "/tmp", instance);
   }
 }
 
@@ -142,9 +163,12 @@ try {
   fatal(NAME, errorMessage(e));
 }
 
+const instance = instanceKey(listeners.map(socketName));
 let runtimeDirectory: string;
 try {
-  runtimeDirectory = makeRuntimeDirectory();
+  const claimed = makeRuntimeDirectory(instance);
+  runtimeDirectory = claimed.path;
+  if (claimed.reused) logNotice(`reusing ${runtimeDirectory}, left over by an earlier run`);
 } catch (e) {
   fatal(NAME, `cannot create a runtime directory: ${errorMessage(e)}`);
 }
@@ -154,7 +178,7 @@ const daemon = new AccessoryDaemon({
   namespaceTtl: options.namespaceTtl,
   runtimeDirectory,
   access,
-  instance: instanceKey(listeners.map(socketName)),
+  instance,
   limits: Object.fromEntries(LIMIT_OPTIONS.map(([, key]) => [key, options[key]])),
 });
 

@@ -9,6 +9,7 @@ import { Lifetime } from "./lifetime.ts";
 import { NamespaceError } from "./namespace_error.ts";
 import type { NamespaceFactory } from "./namespace_factory.ts";
 import type { PidNamespace } from "./pid_namespace.ts";
+import { UidCounter } from "./uid_counter.ts";
 
 const latin1 = new TextDecoder("latin1");
 
@@ -22,6 +23,8 @@ export class NameEntry {
   #ipc = -1;
   #pid: PidNamespace | null = null;
   readonly #users = new Map<string, number | Promise<number>>();
+  /** Who a user namespace was made for (counted in byUid). */
+  readonly #userOwners = new Map<string, number>();
   readonly #leases = new Set<Lease>();
   #discarded = false;
   /** The expiry timer, managed by the registry. */
@@ -32,6 +35,8 @@ export class NameEntry {
     readonly factory: NamespaceFactory,
     ttl: number,
     now: number,
+    /** Counts the user namespaces per uid that asked for them first. */
+    readonly byUid = new UidCounter(),
   ) {
     this.lifetime = new Lifetime(ttl, now);
   }
@@ -88,10 +93,12 @@ export class NameEntry {
   }
 
   /** The cached fd, or a promise shared by every request for the same maps. */
-  userNamespace(maps: UserNamespaceMaps): number | Promise<number> {
+  userNamespace(maps: UserNamespaceMaps, uid = 0): number | Promise<number> {
     const key = userKey(maps);
     const cached = this.#users.get(key);
     if (cached !== undefined) return cached;
+    this.#userOwners.set(key, uid);
+    this.byUid.add(uid);
     const pending = this.factory.user(maps).then(
       (fd) => {
         if (this.#discarded) {
@@ -103,12 +110,20 @@ export class NameEntry {
       },
       (error) => {
         this.#users.delete(key);
+        this.#forgetOwner(key);
         throw error;
       },
     );
     this.#users.set(key, pending);
     pending.catch(() => {}); // requests await it; none waiting is no "unhandled" error
     return pending;
+  }
+
+  #forgetOwner(key: string): void {
+    const uid = this.#userOwners.get(key);
+    if (uid === undefined) return;
+    this.#userOwners.delete(key);
+    this.byUid.remove(uid);
   }
 
   /** The fd of a user namespace made earlier by userNamespace(). */
@@ -183,6 +198,7 @@ export class NameEntry {
     const exited = pid?.exited ?? Promise.resolve();
     for (const fd of this.#users.values()) if (typeof fd === "number") closeQuietly(fd);
     this.#users.clear();
+    for (const key of [...this.#userOwners.keys()]) this.#forgetOwner(key);
     for (const lease of this.#leases) lease.close();
     this.#leases.clear();
     return exited;

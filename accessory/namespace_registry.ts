@@ -4,9 +4,12 @@
 import { logInfo } from "../shared/log.ts";
 import { NameEntry } from "./name_entry.ts";
 import type { NamespaceFactory } from "./namespace_factory.ts";
+import { UidCounter } from "./uid_counter.ts";
 
 export class NamespaceRegistry {
   readonly #entries = new Map<string, NameEntry>();
+  /** User namespaces held per requesting uid, over all names (issue 14). */
+  readonly userNamespacesByUid = new UidCounter();
 
   constructor(
     readonly factory: NamespaceFactory,
@@ -19,7 +22,7 @@ export class NamespaceRegistry {
   acquire(name: string): NameEntry {
     let entry = this.#entries.get(name);
     if (entry === undefined) {
-      entry = new NameEntry(name, this.factory, this.ttl, this.now());
+      entry = new NameEntry(name, this.factory, this.ttl, this.now(), this.userNamespacesByUid);
       this.#entries.set(name, entry);
     } else {
       entry.lifetime.touch(this.now());
@@ -34,7 +37,7 @@ export class NamespaceRegistry {
    */
   adopt(name: string, adopt: Parameters<NameEntry["adoptPid"]>[0]): boolean {
     if (this.#entries.has(name)) return false;
-    const entry = new NameEntry(name, this.factory, this.ttl, this.now());
+    const entry = new NameEntry(name, this.factory, this.ttl, this.now(), this.userNamespacesByUid);
     entry.adoptPid(adopt);
     this.#entries.set(name, entry);
     this.#arm(entry);

@@ -32,6 +32,7 @@ import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { reap, spawnProcess } from "../ffi/spawn.ts";
 import { returnToOwnNamespace } from "./namespace_return.ts";
 import { COMM_MAX } from "./init_name.ts";
+import { commBytes, commIs } from "./process_comm.ts";
 
 /** Signals the init gets with their default action (env then ignores SIGCHLD). */
 const DEFAULT_SIGNALS = Array.from({ length: 31 }, (_, i) => i + 1)
@@ -55,17 +56,17 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 function waitForExec(pid: number, comm: string): void {
   const end = performance.now() + EXEC_TIMEOUT_MS;
   for (;;) {
-    let current: string;
+    let current: Uint8Array;
     try {
-      current = Deno.readTextFileSync(`/proc/${pid}/comm`).trimEnd();
+      current = Deno.readFileSync(`/proc/${pid}/comm`);
     } catch (e) {
       throw new Error(`init ${pid} vanished before exec: ${e}`);
     }
-    if (current === comm) return;
+    // Exactly, never trimmed: a 15-byte comm may end in a space.
+    if (commIs(current, comm)) return;
     if (performance.now() > end) {
-      throw new Error(
-        `init ${pid} still runs as ${JSON.stringify(current)} after ${EXEC_TIMEOUT_MS} ms`,
-      );
+      const shown = JSON.stringify(new TextDecoder().decode(commBytes(current)));
+      throw new Error(`init ${pid} still runs as ${shown} after ${EXEC_TIMEOUT_MS} ms`);
     }
     Atomics.wait(pause, 0, 0, 0.05);
   }

@@ -89,7 +89,9 @@ export class RequestHandler {
       queue.add(null, () => send(errorReply(denied)), () => {});
       return;
     }
-    const refused = checkRequestLimits(request, this.limits) ?? this.#checkCapacity(request);
+    const uid = peer.message?.uid ?? peer.connector?.uid ?? -1;
+    const refused = checkRequestLimits(request, this.limits) ??
+      this.#checkCapacity(request) ?? this.#checkUidQuota(request, uid);
     if (refused !== null) {
       this.refused++;
       queue.add(null, () => send(errorReply(refused)), () => {});
@@ -101,7 +103,7 @@ export class RequestHandler {
     let work: number | Promise<number> | null = null;
     if (request.user) {
       try {
-        work = entry.userNamespace(request.user);
+        work = entry.userNamespace(request.user, uid);
       } catch (e) {
         work = Promise.reject(e);
       }
@@ -138,6 +140,15 @@ export class RequestHandler {
         `${entry.userNamespaces} (limit ${this.limits.maxUserNamespaces})`;
     }
     return null;
+  }
+
+  /** What one uid other than 0 may hold over all names (issue 14). */
+  #checkUidQuota(request: Request, uid: number): string | null {
+    if (!request.user || uid === 0) return null;
+    if (this.registry.get(request.name)?.hasUserNamespace(request.user)) return null;
+    const held = this.registry.userNamespacesByUid.get(uid);
+    if (held < this.limits.maxUserNamespacesPerUid) return null;
+    return `Too many user namespaces for uid ${uid}: ${held} (limit ${this.limits.maxUserNamespacesPerUid})`;
   }
 
   #assemble(entry: NameEntry, request: Request): Reply {

@@ -33,6 +33,23 @@ export function closeQuietly(fd: number): void {
   if (fd >= 0) libc.close(fd);
 }
 
+/**
+ * close(2) on a worker thread, for fds whose close may block (the last
+ * reference to a socket lingering with unsent data, a file on FUSE).
+ * Settles with close's result; errors are not reported.
+ */
+export function closeOffThread(fd: number): Promise<number> {
+  return fd >= 0 ? libc.close_blocking(fd) : Promise.resolve(0);
+}
+
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+
+/** flock(2); false if LOCK_NB was given and someone else holds the lock. */
+export function flock(fd: number, operation: number): boolean {
+  return checkAllowing(libc.flock(fd, operation), `flock(${fd})`, [Errno.EWOULDBLOCK]) >= 0;
+}
+
 /** read(2); returns null on EAGAIN. */
 export function read(fd: number, buf: Uint8Array<ArrayBuffer>, length = buf.length): number | null {
   const n = checkAllowing(libc.read(fd, buf, BigInt(length)), `read(${fd})`, [Errno.EAGAIN]);

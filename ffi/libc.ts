@@ -156,6 +156,16 @@ const SYMBOLS = {
   // long syscall(long number, ...); used for
   // pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
   syscall4: { name: "syscall", parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
+
+  // Accessory hardening (issue 14): namespace ownership, closing client fds
+  // off the JS thread, the runtime directory's lock.
+  // int ioctl(int fd, unsigned long request, ...); used without an argument
+  ioctl: { parameters: ["i32", "u64"], result: "i32" },
+  // The same close(2), run on a Deno worker thread: closing a file a client
+  // sent may block (a lingering socket, a FUSE flush); the JS thread must not.
+  close_blocking: { name: "close", parameters: ["i32"], result: "i32", nonblocking: true },
+  // int flock(int fd, int operation);
+  flock: { parameters: ["i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;

@@ -45,3 +45,13 @@ export const MS_SLAVE = 0x80000;
 export const MS_NOSUID = 0x2;
 export const MS_NODEV = 0x4;
 export const MS_NOEXEC = 0x8;
+
+const NS_GET_USERNS = 0xb701n; // _IO(0xb7, 0x1)
+
+/**
+ * ioctl(NS_GET_USERNS): an fd of the user namespace that owns the namespace
+ * behind `fd` (whose CAP_SYS_ADMIN it takes to enter or create it).
+ */
+export function owningUserNamespace(fd: number): number {
+  return check(libc.ioctl(fd, NS_GET_USERNS), `ioctl(${fd}, NS_GET_USERNS)`);
+}

@@ -4,6 +4,7 @@
 import { closeQuietly } from "../ffi/fd.ts";
 import {
   connect,
+  peerCredentials,
   setTimeoutOption,
   SO_RCVTIMEO,
   SO_SNDTIMEO,
@@ -44,6 +45,20 @@ export interface NamespaceOptions {
   socket?: string;
   /** How long to wait for the response, in milliseconds. */
   timeout?: number;
+  /**
+   * The uids the daemon may run as (its SO_PEERCRED), default only 0: while
+   * the address is unbound, anyone could listen on it and hand out
+   * namespaces of their own. Others are for tests.
+   */
+  serverUids?: readonly number[];
+}
+
+/** Only root's daemon is trusted unless told otherwise. */
+export const DEFAULT_SERVER_UIDS: readonly number[] = [0];
+
+/** The daemon is not who it should be: nothing was sent to it. */
+export class UntrustedServerError extends Error {
+  override name = "UntrustedServerError";
 }
 
 /** The fds received, each present when it was requested. The caller owns them. */
@@ -130,12 +145,24 @@ export class AccessoryConnection {
   readonly #receiver = new MessageReceiver(8);
   readonly #buffer = new Uint8Array(0x10000 + 64);
 
-  constructor(readonly address = DEFAULT_SOCKET, timeout = DEFAULT_TIMEOUT_MS) {
+  constructor(
+    readonly address = DEFAULT_SOCKET,
+    timeout = DEFAULT_TIMEOUT_MS,
+    serverUids: readonly number[] = DEFAULT_SERVER_UIDS,
+  ) {
     this.fd = unixSocket(SOCK_SEQPACKET, false);
     try {
       setTimeoutOption(this.fd, SO_RCVTIMEO, timeout);
       setTimeoutOption(this.fd, SO_SNDTIMEO, timeout);
       connect(this.fd, address);
+      // Who listens (SO_PEERCRED: whoever called listen()), before any request.
+      const server = peerCredentials(this.fd);
+      if (!serverUids.includes(server.uid)) {
+        throw new UntrustedServerError(
+          `${address} is served by uid ${server.uid} (pid ${server.pid}), ` +
+            `not by uid ${serverUids.join(" or ")}: refusing to use it`,
+        );
+      }
     } catch (e) {
       closeQuietly(this.fd);
       throw e;
@@ -177,12 +204,17 @@ export class AccessoryConnection {
 /**
  * Asks the daemon for NAME's namespaces (one connection, one request).
  * Throws ServerError on an ERROR response, ProtocolError on a malformed or
- * partial one, SysError when the daemon cannot be reached.
+ * partial one, SysError when the daemon cannot be reached,
+ * UntrustedServerError when it runs as a uid not in `serverUids`.
  */
 export function makeNamespaces(name: string, options: NamespaceOptions = {}): Namespaces {
   const request = namespaceRequest(name, options);
   encodeRequest(request); // a bad NAME fails here, before any connection
-  const connection = new AccessoryConnection(options.socket ?? DEFAULT_SOCKET, options.timeout);
+  const connection = new AccessoryConnection(
+    options.socket ?? DEFAULT_SOCKET,
+    options.timeout,
+    options.serverUids,
+  );
   try {
     return connection.request(request);
   } finally {

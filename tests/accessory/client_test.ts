@@ -1,6 +1,15 @@
-// Client library checks on responses, with pipes standing in for namespace fds.
-import { assert, assertEquals, assertThrows } from "../assert.ts";
-import { checkResponse, namespaceRequest, ServerError } from "../../shared/client.ts";
+// Client library checks on responses, with pipes standing in for namespace fds;
+// the uid the daemon runs as (issue 14: a real daemon run by nobody).
+import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import {
+  checkResponse,
+  closeNamespaces,
+  makeNamespaces,
+  namespaceRequest,
+  ServerError,
+  UntrustedServerError,
+} from "../../shared/client.ts";
+import { CLIENT, Daemon, DENO } from "./harness.ts";
 import {
   encodeErrorResponse,
   encodeHandlesResponse,
@@ -71,4 +80,52 @@ Deno.test("a bad CRC is refused", () => {
   const got = fds(1);
   assertThrows(() => checkResponse(namespaceRequest("x", { ipc: true }), datagram, got), /CRC/);
   assert(!isOpen(got[0]));
+});
+
+/** A real daemon, run by nobody: a stand-in for someone squatting on the address. */
+async function withNobodyDaemon(fn: (d: Daemon) => Promise<void>) {
+  const home = Deno.makeTempDirSync({ prefix: "nobody-daemon-" });
+  Deno.chownSync(home, 65534, 65534);
+  const d = await Daemon.start(
+    [],
+    { DENO_DIR: home, HOME: home, RUNTIME_DIRECTORY: home },
+    ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+  );
+  try {
+    await fn(d);
+  } finally {
+    await d.stop();
+    Deno.removeSync(home, { recursive: true });
+  }
+}
+
+Deno.test("the client trusts only a daemon of uid 0 unless told otherwise (issue 14)", async () => {
+  await withNobodyDaemon(async (d) => {
+    let error: unknown;
+    try {
+      closeNamespaces(makeNamespaces("squatted", { socket: d.address, ipc: true }));
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof UntrustedServerError, `not refused: ${error}`);
+    assertMatch(error.message, /is served by uid 65534 \(pid \d+\), not by uid 0: refusing/);
+    // Allowed for tests: a NAME-only request needs no privilege.
+    assertEquals(makeNamespaces("squatted", { socket: d.address, serverUids: [0, 65534] }), {});
+
+    const cli = async (...extra: string[]) => {
+      const out = await new Deno.Command(DENO, {
+        args: ["run", "-A", CLIENT, "--socket", d.address, ...extra, "squatted", "true"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    };
+    const refused = await cli();
+    assertEquals(refused.code, 1);
+    assertMatch(refused.stderr, /served by uid 65534 .*refusing to use it/);
+    // Trusted, the request reaches the unprivileged daemon, which cannot make namespaces.
+    const trusted = await cli("--trust-uid", "65534");
+    assertEquals(trusted.code, 1);
+    assertMatch(trusted.stderr, /^Server error: /);
+  });
 });

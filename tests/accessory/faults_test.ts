@@ -1,9 +1,10 @@
 // Integration (root), issue 7: faults the daemon survives. A killed init, a
 // client dying with a lease, the daemon itself killed and restarted (it
-// adopts the inits of its predecessor).
+// adopts the inits of its predecessor, and reuses its runtime directory).
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../assert.ts";
 import { closeNamespaces, makeNamespaces } from "../../shared/client.ts";
-import { fstat } from "../../ffi/fd.ts";
+import { closeQuietly, fstat } from "../../ffi/fd.ts";
+import { claimRuntimeDirectory, runtimeDirectoryName } from "../../accessory/runtime_directory.ts";
 import {
   alive,
   Daemon,
@@ -84,6 +85,11 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
   const ns = makeNamespaces("adopted", { socket: address, ipc: true, pid: true });
   const [ipcIno, pidIno] = [ino(ns.ipc!), ino(ns.pid!)];
   const init = initOf(ns.pid!, first.children().keys())!;
+  // Issue 14: an init name ending in a space is adopted too (exact comm).
+  const spaced = makeNamespaces("abcdefghi ", { socket: address, pid: true });
+  const spacedIno = ino(spaced.pid!);
+  const spacedInit = initOf(spaced.pid!, first.children().keys())!;
+  closeNamespaces(spaced);
   const runtimeDir = runtimeDirectoryOf(init);
   // A customer process inside the PID namespace.
   const customer = new Deno.Command("nsenter", {
@@ -114,18 +120,27 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
     } finally {
       closeNamespaces(again);
     }
+    const spacedAgain = makeNamespaces("abcdefghi ", { socket: address, pid: true });
+    try {
+      assertEquals(ino(spacedAgain.pid!), spacedIno, "a trailing space in the comm is kept");
+    } finally {
+      closeNamespaces(spacedAgain);
+    }
     assert(alive(init) && alive(customer.pid), "adoption disturbed the namespace");
     const { code, log } = await second.stop();
     second = null;
     assertEquals(code, 0, log);
     assertMatch(log, new RegExp(`"adopted": adopted init pid ${init} of a previous run`));
+    // Issue 14: the killed run's directory was taken over, and a clean stop removes it.
+    assert(log.includes(`reusing ${runtimeDir}, left over by an earlier run`), log);
+    assert(!exists(runtimeDir), `${runtimeDir} left behind`);
     // A clean stop ends the adopted init too, and with it its namespace.
     assert(await waitFor(() => !alive(init), 5000), "the adopted init survived a clean stop");
     assert(await waitFor(() => !alive(customer.pid), 5000));
   } finally {
     await other?.stop();
     await second?.stop();
-    for (const pid of [init, customer.pid]) {
+    for (const pid of [init, spacedInit, customer.pid]) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch {
@@ -133,6 +148,47 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
       }
     }
     await customer.status;
-    Deno.removeSync(runtimeDir, { recursive: true });
+    if (exists(runtimeDir)) Deno.removeSync(runtimeDir, { recursive: true });
+  }
+});
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("runtime directory: a leftover is emptied and reused; one in use or not private is not (issue 14)", () => {
+  const base = Deno.makeTempDirSync({ prefix: "runtime-base-" });
+  const locks: number[] = [];
+  try {
+    const first = claimRuntimeDirectory(base, "@instance");
+    locks.push(first.lock);
+    assertEquals(first.path, `${base}/${runtimeDirectoryName("@instance")}`);
+    assertEquals(first.reused, false);
+    Deno.symlinkSync("/usr/bin/sleep", `${first.path}/init-stale`);
+    // A live daemon holds it: another claim gets a fresh directory.
+    const second = claimRuntimeDirectory(base, "@instance");
+    locks.push(second.lock);
+    assertNotEquals(second.path, first.path);
+    // Killed (its lock gone): the next start takes it over, emptied.
+    closeQuietly(locks.shift()!);
+    const third = claimRuntimeDirectory(base, "@instance");
+    locks.push(third.lock);
+    assertEquals([third.path, third.reused], [first.path, true]);
+    assertEquals([...Deno.readDirSync(third.path)].length, 0);
+    // Someone else's directory under that name is never used.
+    const other = `${base}/${runtimeDirectoryName("@other")}`;
+    Deno.mkdirSync(other, { mode: 0o700 });
+    Deno.chownSync(other, 65534, 65534);
+    const fourth = claimRuntimeDirectory(base, "@other");
+    locks.push(fourth.lock);
+    assertNotEquals(fourth.path, other);
+  } finally {
+    locks.forEach(closeQuietly);
+    Deno.removeSync(base, { recursive: true });
   }
 });

@@ -1,4 +1,4 @@
-// Pure logic of issue 7: access list, limits, init markers, rate-limited log.
+// Pure logic of issues 7 and 14: access list, limits, init markers, comm, rate-limited log.
 import { assert, assertEquals } from "../assert.ts";
 import {
   checkPeer,
@@ -6,8 +6,16 @@ import {
   DEFAULT_LIMITS,
   lineCount,
 } from "../../accessory/limits.ts";
-import { adoptableName, instanceKey, markerEnvironment } from "../../accessory/init_marker.ts";
+import {
+  adoptableName,
+  instanceKey,
+  madeByDaemon,
+  markerEnvironment,
+  spareInit,
+} from "../../accessory/init_marker.ts";
+import { commBytes, commIs } from "../../accessory/process_comm.ts";
 import { RateLimitedLog } from "../../accessory/rate_limited_log.ts";
+import { ConnectionQuota, rootReserve } from "../../accessory/connection_quota.ts";
 import type { Request } from "../../shared/protocol.ts";
 
 const access = { uids: new Set([1000]), gids: new Set([50]) };
@@ -63,32 +71,91 @@ Deno.test("limits: NAME length and map size/lines at and beyond the boundary", (
   assertEquals(lineCount(text("a\nb\n")), 2);
 });
 
+const bytes = (s: string) => new TextEncoder().encode(s);
+
 Deno.test("init marker: only an init of this instance with matching comm, PID 1 and exe is adopted", () => {
   const instance = instanceKey(["@b", "@a"]);
   assertEquals(instance, "@a @b");
   const facts = {
-    environ: markerEnvironment(instance, "web/1").join("\0") + "\0",
-    comm: "init-web_1",
-    nspid: "NSpid:\t4242\t1",
+    environ: bytes(markerEnvironment(instance, "web/1").join("\0") + "\0"),
+    comm: bytes("init-web_1\n"),
+    status: "Name:\tinit-web_1\nUid:\t0\t0\t0\t0\nNSpid:\t4242\t1\n",
     exe: "/usr/bin/sleep",
+    namespacesOwnedByDaemon: true,
   };
-  assertEquals(adoptableName(facts, instance, "/usr/bin/sleep"), "web/1");
-  assertEquals(adoptableName(facts, "@a", "/usr/bin/sleep"), null, "other instance");
-  assertEquals(adoptableName({ ...facts, comm: "init-other" }, instance, "/usr/bin/sleep"), null);
+  const status = (uid: string, nspid: string) => `Uid:\t${uid}\nNSpid:\t${nspid}\n`;
+  const sleep = "/usr/bin/sleep";
+  assertEquals(adoptableName(facts, instance, sleep), "web/1");
+  assertEquals(adoptableName(facts, "@a", sleep), null, "other instance");
+  assertEquals(adoptableName({ ...facts, comm: bytes("init-other\n") }, instance, sleep), null);
+  for (const nspid of ["4242", "4242\t7"]) {
+    assertEquals(
+      adoptableName({ ...facts, status: status("0\t0\t0\t0", nspid) }, instance, sleep),
+      null,
+      `NSpid ${nspid}`,
+    );
+  }
+  assertEquals(adoptableName({ ...facts, exe: "/usr/bin/bash" }, instance, sleep), null);
   assertEquals(
-    adoptableName({ ...facts, nspid: "NSpid:\t4242" }, instance, "/usr/bin/sleep"),
-    null,
-  );
-  assertEquals(
-    adoptableName({ ...facts, nspid: "NSpid:\t4242\t7" }, instance, "/usr/bin/sleep"),
-    null,
-  );
-  assertEquals(adoptableName({ ...facts, exe: "/usr/bin/bash" }, instance, "/usr/bin/sleep"), null);
-  assertEquals(
-    adoptableName({ ...facts, environ: facts.environ + "PATH=/bin\0" }, instance, "/usr/bin/sleep"),
+    adoptableName(
+      { ...facts, environ: bytes(markerEnvironment(instance, "web/1").join("\0") + "\0PATH=/\0") },
+      instance,
+      sleep,
+    ),
     null,
     "an extra variable: not one of ours",
   );
+  // Issue 14: the markers alone can be faked by anyone.
+  assertEquals(
+    adoptableName({ ...facts, namespacesOwnedByDaemon: false }, instance, sleep),
+    null,
+    "namespaces owned by another user namespace (unshare -Ur)",
+  );
+  for (const uid of ["65534\t65534\t65534\t65534", "1000\t0\t0\t0", "0\t0\t0\t1000"]) {
+    assertEquals(
+      adoptableName({ ...facts, status: status(uid, "4242\t1") }, instance, sleep),
+      null,
+      `Uid ${uid}`,
+    );
+  }
+  assertEquals(adoptableName({ ...facts, status: "NSpid:\t4242\t1\n" }, instance, sleep), null);
+  assert(madeByDaemon(facts));
+  // Spare inits (no NAME yet) are recognised, never adopted.
+  const spare = { ...facts, environ: bytes(markerEnvironment(instance, "").join("\0") + "\0") };
+  assertEquals(adoptableName(spare, instance, sleep), null);
+  assert(spareInit(spare, instance, sleep));
+  assert(!spareInit({ ...spare, namespacesOwnedByDaemon: false }, instance, sleep));
+  assert(!spareInit(facts, instance, sleep));
+});
+
+Deno.test("init marker: the comm is compared exactly, a trailing space included (issue 14)", () => {
+  const instance = "@a";
+  const name = "abcdefghi ";
+  const facts = {
+    environ: bytes(markerEnvironment(instance, name).join("\0") + "\0"),
+    comm: bytes("init-abcdefghi \n"),
+    status: "Uid:\t0\t0\t0\t0\nNSpid:\t9\t1\n",
+    exe: "/usr/bin/sleep",
+    namespacesOwnedByDaemon: true,
+  };
+  assertEquals(adoptableName(facts, instance, "/usr/bin/sleep"), name);
+  assertEquals(
+    adoptableName({ ...facts, comm: bytes("init-abcdefghi\n") }, instance, "/usr/bin/sleep"),
+    null,
+  );
+  const latin = { ...facts, environ: new Uint8Array([...facts.environ.slice(0, -1), 0xe9, 0]) };
+  assertEquals(adoptableName(latin, instance, "/usr/bin/sleep"), null, "non-ASCII: not ours");
+});
+
+Deno.test("process comm: only the kernel's newline is stripped; bytes compared exactly", () => {
+  assert(commIs(bytes("init-abcdefghi \n"), "init-abcdefghi "));
+  assert(!commIs(bytes("init-abcdefghi \n"), "init-abcdefghi"));
+  assert(!commIs(bytes("init-abcdefghi\n"), "init-abcdefghi "));
+  assert(commIs(bytes("i-x\t"), "i-x\t"), "no newline: compared as is");
+  assert(!commIs(bytes("i-x\n\n"), "i-x"));
+  assert(!commIs(new Uint8Array([0x69, 0x2d, 0xe9, 0x0a]), "i-\u00e9"), "bytes, not latin1 text");
+  assertEquals(commBytes(bytes("a \n")), bytes("a "));
+  assertEquals(commBytes(bytes("")), bytes(""));
 });
 
 Deno.test("rate-limited log: a burst per interval, then a count of what was left out", () => {
@@ -102,4 +169,31 @@ Deno.test("rate-limited log: a burst per interval, then a count of what was left
   assertEquals(lines[2], "event 10 (8 similar lines suppressed)");
   assert(log.log("event 11"));
   assertEquals(lines[3], "event 11");
+});
+
+Deno.test("connection quota: per uid, a pool for refused uids, room kept for uid 0 (issue 14)", () => {
+  const quota = new ConnectionQuota({
+    maxConnections: 16,
+    maxConnectionsPerUid: 3,
+    maxRefusedConnections: 2,
+  });
+  assertEquals(rootReserve(16), 2);
+  assertEquals(rootReserve(3), 0);
+  assertEquals(rootReserve(10_000), 64);
+  for (let i = 0; i < 3; i++) assertEquals(quota.admit(1000, true), null);
+  assertEquals(quota.admit(1000, true), "uid 1000 has 3 connections open (limit 3 per uid)");
+  assertEquals(quota.admit(65534, false), null);
+  assertEquals(quota.admit(65533, false), null);
+  assertEquals(quota.admit(65532, false), "2 connections of refused uids open (limit 2)");
+  quota.release(65533, false);
+  assertEquals(quota.admit(65532, false), null);
+  for (let uid = 2000; uid < 2009; uid++) assertEquals(quota.admit(uid, true), null);
+  assertEquals(quota.total, 14);
+  assertEquals(quota.admit(3000, true), "14 connections open (limit 16, 2 kept for uid 0)");
+  assertEquals(quota.admit(0, true), null);
+  assertEquals(quota.admit(0, true), null);
+  assertEquals(quota.admit(0, true), "16 connections open (limit 16)");
+  quota.release(1000, true);
+  assertEquals(quota.admit(1000, true), "15 connections open (limit 16, 2 kept for uid 0)");
+  assertEquals(quota.admit(0, true), null, "uid 0 has no per-uid quota");
 });

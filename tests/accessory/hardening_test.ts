@@ -1,18 +1,49 @@
 // Integration (root): peer credentials, limits, fd hygiene of the daemon and
-// its children, truncated ancillary data (issue 7).
+// its children, truncated ancillary data (issue 7); attacks by an
+// unprivileged uid (issue 14).
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import {
   AccessoryConnection,
+  checkResponse,
   closeNamespaces,
   makeNamespaces,
   namespaceRequest,
   type Namespaces,
   ServerError,
 } from "../../shared/client.ts";
-import { closeQuietly, pipe } from "../../ffi/fd.ts";
+import { closeQuietly, pipe, write } from "../../ffi/fd.ts";
+import {
+  bind,
+  connect,
+  setIntOption,
+  setTimeoutOption,
+  SO_RCVTIMEO,
+  SOCK_DGRAM,
+  SOCK_SEQPACKET,
+  SOL_SOCKET,
+  unixSocket,
+} from "../../ffi/socket.ts";
+import { SysError } from "../../ffi/sys_error.ts";
+import { bindListener, refuseFdPassing, SO_PASSRIGHTS } from "../../accessory/listener.ts";
+import { AccessoryDaemon } from "../../accessory/daemon.ts";
+import { SCM_MAX_FD } from "../../accessory/connection.ts";
 import { MessageReceiver, MSG_NOSIGNAL, sendMessage } from "../../ffi/socket_message.ts";
 import { encodeRequest } from "../../shared/protocol.ts";
-import { Daemon, readProc, sleep, waitFor } from "./harness.ts";
+import {
+  alive,
+  childrenOf,
+  Daemon,
+  fdKind,
+  initOf,
+  readProc,
+  sleep,
+  uniqueAddress,
+  waitFor,
+} from "./harness.ts";
+import { initProcessName } from "../../accessory/init_name.ts";
+
+/** setpriv arguments that make a command run as nobody, without groups. */
+const NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"];
 
 const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
 const PEER_CLIENT = new URL("./peer_client.ts", import.meta.url).pathname;
@@ -33,7 +64,14 @@ async function withDaemon(
 }
 
 /** Runs peer_client.ts as uid/gid (no supplementary groups); its JSON lines. */
-async function asUser(uid: number, gid: number, address: string, name: string, count = 1) {
+async function asUser(
+  uid: number,
+  gid: number,
+  address: string,
+  name: string,
+  count = 1,
+  kind: "ipc" | "user" = "ipc",
+) {
   const denoDir = Deno.makeTempDirSync({ prefix: "h9-deno-dir-" });
   try {
     Deno.chownSync(denoDir, uid, gid);
@@ -49,6 +87,7 @@ async function asUser(uid: number, gid: number, address: string, name: string, c
         address,
         name,
         String(count),
+        kind,
       ],
       cwd: "/",
       env: { DENO_DIR: denoDir, HOME: denoDir, NO_COLOR: "1" },
@@ -269,39 +308,148 @@ Deno.test("the user namespace helper inherits only its pipes and /dev/null", asy
   });
 });
 
-Deno.test("fds sent to the daemon are closed; too many get an ERROR (truncated ancillary data)", async () => {
+/** True if this kernel has SO_PASSRIGHTS (Linux 6.16), so that listeners refuse fds. */
+function kernelRefusesFds(): boolean {
+  const fd = unixSocket(SOCK_SEQPACKET);
+  try {
+    return refuseFdPassing(fd);
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+/** True once every read end of the pipe is closed (a write fails with EPIPE). */
+function readEndClosed(writeEnd: number): boolean {
+  try {
+    write(writeEnd, new Uint8Array(1));
+    return false;
+  } catch (e) {
+    if (e instanceof SysError && e.code === "EPIPE") return true;
+    throw e;
+  }
+}
+
+Deno.test("fds sent to the daemon are refused by the kernel or closed; the connection stays usable", async () => {
   await withDaemon([], async (d) => {
     const c = new AccessoryConnection(d.address, 5000);
-    const pipes = Array.from({ length: 4 }, () => pipe());
+    const [r, w] = pipe();
     try {
-      closeNamespaces(c.request(namespaceRequest("warm", { ipc: true })));
-      await sleep(100);
-      const before = fdCount(d.pid);
       const request = namespaceRequest("warm", { ipc: true });
-      const buf = new Uint8Array(4096);
-      const receiver = new MessageReceiver();
-      for (let i = 0; i < 20; i++) {
-        // Two fds fit the daemon's receive buffer: served, fds closed.
-        sendMessage(c.fd, encodeRequest(request), pipes[0], MSG_NOSIGNAL);
-        closeNamespaces(c.receive(request));
-        // Eight do not (MSG_CTRUNC): an ERROR, the connection stays.
-        sendMessage(c.fd, encodeRequest(request), pipes.flat(), MSG_NOSIGNAL);
-        const m = receiver.receive(c.fd, buf, 0)!;
-        assertEquals(m.fds.length, 0);
-        assertMatch(
-          new TextDecoder().decode(buf.subarray(0, m.length)),
-          /Ancillary data truncated/,
-        );
+      closeNamespaces(c.request(request));
+      let error = "";
+      try {
+        sendMessage(c.fd, encodeRequest(request), [r], MSG_NOSIGNAL);
+        closeNamespaces(c.receive(request)); // served; the fd is closed
+      } catch (e) {
+        error = e instanceof SysError ? e.code : String(e);
+      }
+      closeQuietly(r);
+      if (kernelRefusesFds()) {
+        assertEquals(error, "EPERM", "SO_PASSRIGHTS 0 on the listener");
+      } else {
+        assertEquals(error, "");
+        assert(await waitFor(() => readEndClosed(w)), "the daemon kept the fd it was sent");
       }
       closeNamespaces(c.request(request));
-      await sleep(100);
-      assertEquals(fdCount(d.pid), before, "the daemon kept fds it was sent");
     } finally {
       c.close();
-      for (const p of pipes) p.forEach(closeQuietly);
+      closeQuietly(r);
+      closeQuietly(w);
     }
   });
 });
+
+/**
+ * A daemon in this process whose listener accepts fds, as on a kernel
+ * without SO_PASSRIGHTS: the fallback of connection.ts.
+ */
+async function withFdAcceptingDaemon(fn: (address: string) => Promise<void>) {
+  const address = uniqueAddress();
+  const listener = bindListener(address);
+  setIntOption(listener, SOL_SOCKET, SO_PASSRIGHTS, 1);
+  const runtimeDirectory = Deno.makeTempDirSync({ prefix: "fd-accepting-" });
+  const daemon = new AccessoryDaemon({ listeners: [listener], namespaceTtl: 60, runtimeDirectory });
+  const running = daemon.run();
+  try {
+    await fn(address);
+  } finally {
+    await daemon.stop();
+    await running;
+    Deno.removeSync(runtimeDirectory, { recursive: true });
+  }
+}
+
+/** Python: connect, wait a second, send the request; "answered" or "timeout" within 5 s. */
+const TIMED_REQUEST = `
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect("\\0" + sys.argv[1][1:])
+time.sleep(1)
+s.send(bytes.fromhex(sys.argv[2]))
+s.settimeout(5)
+try:
+    s.recv(4096)
+    print("answered")
+except socket.timeout:
+    print("timeout")
+`;
+
+/** A root client that never blocks this process's event loop: request, then poll. */
+async function requestWithoutBlocking(address: string, fds: number[] = []) {
+  const fd = unixSocket(SOCK_SEQPACKET);
+  try {
+    connect(fd, address);
+    const request = namespaceRequest("fallback", { ipc: true });
+    sendMessage(fd, encodeRequest(request), fds, MSG_NOSIGNAL);
+    const buf = new Uint8Array(4096);
+    const receiver = new MessageReceiver(8);
+    for (const end = performance.now() + 5000; performance.now() < end;) {
+      const m = receiver.receive(fd, buf);
+      if (m !== null) return checkResponse(request, buf.subarray(0, m.length), m.fds);
+      await sleep(10);
+    }
+    throw new Error("no response within 5 s");
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+Deno.test(
+  "without SO_PASSRIGHTS: all 253 fds of a datagram are closed, a lingering one off the loop thread (issue 14)",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    await withFdAcceptingDaemon(async (address) => {
+      const pipes = Array.from({ length: SCM_MAX_FD }, () => pipe());
+      try {
+        closeNamespaces(await requestWithoutBlocking(address, pipes.map(([r]) => r)));
+        for (const [r] of pipes) closeQuietly(r);
+        assert(
+          await waitFor(() => pipes.every(([, w]) => readEndClosed(w))),
+          "the daemon kept fds it was sent",
+        );
+      } finally {
+        for (const p of pipes) p.forEach(closeQuietly);
+      }
+      // Root asks from another process, a second after the attacker's fd
+      // arrived: a daemon that closed it on its loop thread would freeze this
+      // process, so only an outside client can tell, by its own timeout.
+      let root: Promise<Deno.CommandOutput> | undefined;
+      const attacker = await lingeringFdAttacker(address, () => {
+        root = new Deno.Command("/usr/bin/python3", {
+          args: ["-c", TIMED_REQUEST, address, requestHex("root")],
+          stdout: "piped",
+        }).output();
+      });
+      try {
+        assertEquals(attacker.sent, "sent");
+        const out = await root!;
+        assertEquals(new TextDecoder().decode(out.stdout).trim(), "answered");
+      } finally {
+        await attacker.end();
+      }
+    });
+  },
+);
 
 Deno.test("out of fds, requests get an ERROR, never a partial set of fds", async () => {
   const d = await Daemon.start([], {}, ["prlimit", "--nofile=60:60", "--"]);
@@ -348,5 +496,278 @@ Deno.test("a client out of fds (MSG_CTRUNC) refuses the partial response and clo
     assertEquals(result.error, "ProtocolError", text);
     assertMatch(result.message, /truncated/);
     assert(result.leaked <= 0, `the client kept fds of the partial response: ${text}`);
+  });
+});
+
+Deno.test("adoption: a fake init planted by an unprivileged uid is never adopted (issue 14)", async () => {
+  const address = uniqueAddress();
+  const dir = Deno.makeTempDirSync({ prefix: "fake-init-" });
+  Deno.chmodSync(dir, 0o755);
+  Deno.symlinkSync("/usr/bin/sleep", `${dir}/init-victim`);
+  // Every marker of a real init: environment, comm, PID 1, running sleep.
+  const fake = new Deno.Command("setpriv", {
+    args: [
+      ...NOBODY,
+      "unshare",
+      "-Urpif",
+      "--fork",
+      "env",
+      "-i",
+      `CM4ALL_SPAWN_ACCESSORY=${address}`,
+      "CM4ALL_SPAWN_NAME=victim",
+      `${dir}/init-victim`,
+      "infinity",
+    ],
+    stdin: "null",
+  }).spawn();
+  let fakeInit = 0;
+  let d: Daemon | null = null;
+  try {
+    assert(
+      await waitFor(() => {
+        fakeInit = [...childrenOf(fake.pid)].find(([, c]) => c === "init-victim")?.[0] ?? 0;
+        return fakeInit > 0;
+      }),
+      "the fake init did not start",
+    );
+    const fakePid = Deno.readLinkSync(`/proc/${fakeInit}/ns/pid`);
+    const fakeIpc = Deno.readLinkSync(`/proc/${fakeInit}/ns/ipc`);
+    d = await Daemon.start([], {}, [], address);
+    const ns = makeNamespaces("victim", { socket: address, ipc: true, pid: true });
+    try {
+      assert(fdKind(ns.pid!) !== fakePid, "root got the attacker's PID namespace");
+      assert(fdKind(ns.ipc!) !== fakeIpc, "root got the attacker's IPC namespace");
+    } finally {
+      closeNamespaces(ns);
+    }
+    assert(alive(fakeInit), "not the daemon's to kill either");
+    const { code, log } = await d.stop();
+    d = null;
+    assertEquals(code, 0, log);
+    assert(!/adopted/.test(log), log);
+  } finally {
+    await d?.stop();
+    for (const pid of [fakeInit, fake.pid]) {
+      try {
+        if (pid > 0) Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    await fake.status;
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a NAME whose 15-byte init name ends in a space gets its PID namespace at once (issue 14)", async () => {
+  await withDaemon([], (d) => {
+    for (const name of ["abcdefghi ", "abcdefghijkl ", "a         "]) {
+      const ns = makeNamespaces(name, { socket: d.address, pid: true, timeout: 10_000 });
+      try {
+        const init = initOf(ns.pid!, d.inits().keys());
+        assert(init !== null, `no init for ${JSON.stringify(name)}`);
+        assertEquals(readProc(`/proc/${init}/comm`), initProcessName(name) + "\n");
+      } finally {
+        closeNamespaces(ns);
+      }
+    }
+  });
+});
+
+const ATTACKER = new URL("./lingering_fd_attacker.py", import.meta.url).pathname;
+
+const requestHex = (name: string) =>
+  [...encodeRequest(namespaceRequest(name, { ipc: true }))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/**
+ * Starts the lingering-fd attacker as nobody; resolves with its send result
+ * once sent. With `whileFrozen`, it sends only after whileFrozen() started,
+ * and this process's JS thread (an in-process daemon's event loop with it)
+ * is blocked until the attacker has sent the fd and dropped its own copy.
+ */
+async function lingeringFdAttacker(address: string, whileFrozen?: () => void) {
+  const hex = requestHex("x");
+  const signal = whileFrozen ? uniqueAddress("signal") : null;
+  const done = signal ? unixSocket(SOCK_DGRAM, false) : -1;
+  if (signal) {
+    bind(done, signal);
+    setTimeoutOption(done, SO_RCVTIMEO, 10_000);
+  }
+  const child = new Deno.Command("setpriv", {
+    args: [
+      ...NOBODY,
+      "/usr/bin/python3",
+      ATTACKER,
+      address,
+      hex,
+      ...(signal ? ["--signal", signal] : []),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    if (whileFrozen) {
+      whileFrozen();
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode("go\n"));
+      writer.releaseLock();
+      // Synchronous: nothing else runs on this thread until the attacker is done.
+      const m = new MessageReceiver().receive(done, new Uint8Array(16), 0);
+      if (m === null) throw new Error("the attacker did not signal within 10 s");
+    }
+  } finally {
+    closeQuietly(done);
+  }
+  const reader = child.stdout.getReader();
+  const line = await reader.read();
+  reader.releaseLock();
+  const sent = JSON.parse(new TextDecoder().decode(line.value)).send as string;
+  return {
+    sent,
+    async end() {
+      await child.stdin.close();
+      await child.stdout.cancel();
+      await child.status;
+    },
+  };
+}
+
+Deno.test("a lingering socket sent by an unprivileged uid never freezes the daemon (issue 14)", async () => {
+  await withDaemon([], async (d) => {
+    const attacker = await lingeringFdAttacker(d.address);
+    try {
+      // SO_PASSRIGHTS (Linux 6.16) refuses the fd at the sender; older
+      // kernels deliver it and the daemon closes it off its loop thread.
+      assertEquals(attacker.sent, kernelRefusesFds() ? "EPERM" : "sent");
+      // The linger time is 60 s: root is served long before.
+      const ns = makeNamespaces("after-linger", { socket: d.address, ipc: true, timeout: 5000 });
+      assert(ns.ipc !== undefined);
+      closeNamespaces(ns);
+    } finally {
+      await attacker.end();
+    }
+  });
+});
+
+const HOG = new URL("./connection_hog.py", import.meta.url).pathname;
+
+/** COUNT idle connections held by nobody; open() asks how many the daemon left open. */
+async function connectionHog(address: string, count: number) {
+  const child = new Deno.Command("setpriv", {
+    args: [...NOBODY, "/usr/bin/python3", HOG, address, String(count)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const writer = child.stdin.getWriter();
+  let pending = "";
+  const next = async () => {
+    while (!pending.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error("the connection hog exited");
+      pending += value;
+    }
+    const line = pending.slice(0, pending.indexOf("\n"));
+    pending = pending.slice(line.length + 1);
+    return JSON.parse(line);
+  };
+  assertEquals(await next(), { connected: count });
+  return {
+    async open(): Promise<number> {
+      await writer.write(new TextEncoder().encode("\n"));
+      return (await next()).open;
+    },
+    async end() {
+      await writer.close().catch(() => {});
+      await lines.cancel().catch(() => {});
+      await child.status;
+    },
+  };
+}
+
+Deno.test("idle connections of a refused uid cannot lock root out; they are closed when idle (issue 14)", async () => {
+  await withDaemon([
+    "--max-connections",
+    "50",
+    "--max-refused-connections",
+    "8",
+    "--refused-idle-timeout",
+    "2",
+  ], async (d) => {
+    const hog = await connectionHog(d.address, 100);
+    try {
+      await sleep(300); // accepted (and the excess closed) by now
+      assertEquals(await hog.open(), 8, "refused uids share --max-refused-connections");
+      const ns = makeNamespaces("root-first", { socket: d.address, ipc: true, timeout: 5000 });
+      closeNamespaces(ns);
+      let open = 8;
+      for (const end = performance.now() + 6000; open > 0 && performance.now() < end;) {
+        await sleep(100);
+        open = await hog.open();
+      }
+      assertEquals(open, 0, "idle connections of a refused uid stay open");
+    } finally {
+      await hog.end();
+    }
+  }, (log) => assertMatch(log, /connections of refused uids open \(limit 8\)/));
+});
+
+Deno.test("an allowed uid other than 0 has a connection quota; root keeps its room (issue 14)", async () => {
+  await withDaemon([
+    "--allow-uid",
+    "65534",
+    "--max-connections",
+    "50",
+    "--max-connections-per-uid",
+    "10",
+    "--refused-idle-timeout",
+    "1",
+  ], async (d) => {
+    const hog = await connectionHog(d.address, 100);
+    try {
+      await sleep(1500); // longer than the idle timeout: allowed uids do not have one
+      assertEquals(await hog.open(), 10);
+      const held = Array.from({ length: 10 }, () => new AccessoryConnection(d.address, 5000));
+      try {
+        for (const c of held) closeNamespaces(c.request(namespaceRequest("root", { ipc: true })));
+      } finally {
+        for (const c of held) c.close();
+      }
+    } finally {
+      await hog.end();
+    }
+  }, (log) => assertMatch(log, /uid 65534 has 10 connections open \(limit 10 per uid\)/));
+});
+
+Deno.test("an allowed uid other than 0 may hold only --max-user-namespaces-per-uid user namespaces (issue 14)", async () => {
+  await withDaemon([
+    "--allow-uid",
+    "65534",
+    "--max-user-namespaces-per-uid",
+    "3",
+    "--namespace-ttl",
+    "1",
+  ], async (d) => {
+    const refusal = "Too many user namespaces for uid 65534: 3 (limit 3)";
+    assertEquals(await asUser(65534, 65534, d.address, "quota", 5, "user"), [
+      { fds: 1 },
+      { fds: 1 },
+      { fds: 1 },
+      { error: refusal },
+      { error: refusal },
+    ]);
+    // Over all names, not per name; root is not counted.
+    assertEquals(await asUser(65534, 65534, d.address, "other", 1, "user"), [{ error: refusal }]);
+    assertEquals(outcome(d.address, "root-user", { uidMap: "0 0 1\n" }), "ok");
+    // Expired names give their user namespaces back.
+    await sleep(2500);
+    assertEquals(await asUser(65534, 65534, d.address, "again", 3, "user"), [
+      { fds: 1 },
+      { fds: 1 },
+      { fds: 1 },
+    ]);
   });
 });

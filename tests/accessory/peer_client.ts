@@ -1,6 +1,7 @@
 // A client for tests that run it as another uid (setpriv): sends COUNT
 // requests for NAME (IPC namespace) on one connection, prints one JSON line
-// per response: {"fds": N} or {"error": "message"}.
+// per response: {"fds": N} or {"error": "message"}. With a fourth argument
+// "user", request i is for NAME-i and a new user namespace instead.
 import {
   AccessoryConnection,
   closeNamespaces,
@@ -8,13 +9,15 @@ import {
   ServerError,
 } from "../../shared/client.ts";
 
-const [address, name, count = "1"] = Deno.args;
+const [address, name, count = "1", kind = "ipc"] = Deno.args;
 const connection = new AccessoryConnection(address, 10_000);
-const request = namespaceRequest(name, { ipc: true });
 for (let i = 0; i < Number(count); i++) {
+  const request = kind === "user"
+    ? namespaceRequest(`${name}-${i}`, { uidMap: `0 ${1000 + i} 1\n` })
+    : namespaceRequest(name, { ipc: true });
   try {
     const ns = connection.request(request);
-    console.log(JSON.stringify({ fds: ns.ipc === undefined ? 0 : 1 }));
+    console.log(JSON.stringify({ fds: Object.keys(ns).length }));
     closeNamespaces(ns);
   } catch (e) {
     if (!(e instanceof ServerError)) throw e;
