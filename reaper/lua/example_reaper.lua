@@ -19,9 +19,10 @@ end
 -- spawner's scope (a directory named *.scope).  Levels below it may be made
 -- by the workload itself (a delegated cgroup), which can then set any
 -- user.* xattr on them, so the account is never taken from there.  Note
--- that whoever owns a directory can set its user.* xattrs: if the spawner
--- hands the job cgroup itself to the workload (chown of the directory), use
--- a trusted.* xattr instead (only root can set those).
+-- that whoever owns a directory can set its user.* xattrs: the job cgroup
+-- must stay root's (delegate a child of it to the workload, not the job
+-- cgroup itself).  trusted.* xattrs read as nil here: the unit gives the
+-- reaper no CAP_SYS_ADMIN.
 -- The topmost match counts: a workload may name its own cgroups *.scope.
 local function spawner_level(cgroup)
   local found
