@@ -24,28 +24,33 @@ export function mkdir(path: string, mode = 0o755): void {
 export interface StatxTimes {
   /** Birth time in seconds since the epoch with fraction, or null if unknown. */
   btime: number | null;
+  /** stx_nlink (for a cgroup directory: 2 + its subdirectories). */
+  nlink: number;
 }
 
-/** statx(fd, "", AT_EMPTY_PATH, STATX_BTIME); btime null if the fs has none. */
+/** statx(fd, "", AT_EMPTY_PATH, STATX_BTIME | STATX_NLINK); btime null if the fs has none. */
 export function statxBirthTime(fd: number): StatxTimes {
   const buf = new Uint8Array(256);
-  check(libc.statx(fd, cstr(""), AT_EMPTY_PATH, STATX_BTIME, buf), `statx(${fd})`);
+  const r = libc.statx(fd, cstr(""), AT_EMPTY_PATH, STATX_BTIME | STATX_NLINK, buf);
+  check(r, `statx(${fd})`);
   const v = new DataView(buf.buffer);
   const mask = v.getUint32(0, true);
-  if ((mask & STATX_BTIME) === 0) return { btime: null };
+  const nlink = v.getUint32(16, true);
+  if ((mask & STATX_BTIME) === 0) return { btime: null, nlink };
   // struct statx_timestamp stx_btime at offset 80: { __s64 tv_sec; __u32 tv_nsec; }
   const sec = Number(v.getBigInt64(80, true));
   const nsec = v.getUint32(88, true);
-  return { btime: sec + nsec / 1e9 };
+  return { btime: sec + nsec / 1e9, nlink };
 }
 
 /**
  * statx(dirfd, path, flags, STATX_NLINK).stx_nlink; for a directory on most
  * file systems (cgroupfs included) 2 + the number of subdirectories.
  */
-export function statxLinkCount(dirfd: number, path: string, flags = 0): number {
+export function statxLinkCount(dirfd: number, path: string | Uint8Array, flags = 0): number {
   const buf = new Uint8Array(256);
-  check(libc.statx(dirfd, cstr(path), flags, STATX_NLINK, buf), `statx(${path})`);
+  const what = typeof path === "string" ? path : "path";
+  check(libc.statx(dirfd, cstr(path), flags, STATX_NLINK, buf), `statx(${what})`);
   // struct statx: __u32 stx_mask, stx_blksize; __u64 stx_attributes; __u32 stx_nlink at 16
   return new DataView(buf.buffer).getUint32(16, true);
 }

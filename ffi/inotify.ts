@@ -2,6 +2,7 @@
 import { libc } from "./libc.ts";
 import { check, checkAllowing, cstr } from "./sys_error.ts";
 import { Errno } from "./errno_names.ts";
+import { type ByteString, byteString } from "./byte_string.ts";
 
 export const IN_MODIFY = 0x2;
 export const IN_ATTRIB = 0x4;
@@ -23,24 +24,27 @@ export interface InotifyEvent {
   wd: number;
   mask: number;
   cookie: number;
-  /** The entry's name for events on a watched directory, else "". */
-  name: string;
+  /**
+   * The entry's name for events on a watched directory, else "": its bytes
+   * as a byte string (ffi/byte_string.ts), exact even when not UTF-8.
+   */
+  name: ByteString;
 }
 
 export function inotifyInit(): number {
   return check(libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC), "inotify_init1");
 }
 
-export function inotifyAddWatch(fd: number, path: string, mask: number): number {
-  return check(libc.inotify_add_watch(fd, cstr(path), mask), `inotify_add_watch(${path})`);
+/** The path may be bytes (a name that is not UTF-8). */
+export function inotifyAddWatch(fd: number, path: string | Uint8Array, mask: number): number {
+  const r = libc.inotify_add_watch(fd, cstr(path), mask);
+  return check(r, `inotify_add_watch(${typeof path === "string" ? path : "path"})`);
 }
 
 /** Removes a watch; one the kernel already dropped (EINVAL) is not an error. */
 export function inotifyRemoveWatch(fd: number, wd: number): void {
   checkAllowing(libc.inotify_rm_watch(fd, wd), `inotify_rm_watch(${wd})`, [Errno.EINVAL]);
 }
-
-const decoder = new TextDecoder();
 
 /** Parses a buffer of inotify events as read(2) returned them. */
 export function parseInotifyEvents(buf: Uint8Array, length: number): InotifyEvent[] {
@@ -54,7 +58,7 @@ export function parseInotifyEvents(buf: Uint8Array, length: number): InotifyEven
       wd: view.getInt32(off, true),
       mask: view.getUint32(off + 4, true),
       cookie: view.getUint32(off + 8, true),
-      name: decoder.decode(end < 0 ? raw : raw.subarray(0, end)),
+      name: byteString(end < 0 ? raw : raw.subarray(0, end)),
     });
     off += 16 + nameLength;
   }

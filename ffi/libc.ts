@@ -92,6 +92,10 @@ const SYMBOLS = {
   // int inotify_rm_watch(int fd, int wd);
   inotify_rm_watch: { parameters: ["i32", "i32"], result: "i32" },
 
+  // reaper: byte-exact directory listing (names that are not UTF-8)
+  // ssize_t getdents64(int fd, void *dirp, size_t count);
+  getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+
   // int unshare(int flags);
   unshare: { parameters: ["i32"], result: "i32" },
   // int setns(int fd, int nstype);

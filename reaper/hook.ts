@@ -21,7 +21,11 @@ export interface CgroupStats {
 }
 
 export interface ReleasedCgroup {
-  /** Path relative to the cgroup2 root with a leading "/", no trailing "/". */
+  /**
+   * Path relative to the cgroup2 root with a leading "/", no trailing "/",
+   * as a byte string (ffi/byte_string.ts: one char per byte, exact even
+   * when the kernel's names are not UTF-8); printable() shows it in logs.
+   */
   path: string;
   /**
    * An O_RDONLY|O_DIRECTORY fd of the cgroup directory, or null if it could

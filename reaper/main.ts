@@ -25,6 +25,8 @@ import { defaultControlPath } from "../shared/control_protocol.ts";
 import { reaperControlHandler } from "./control.ts";
 import { formatReaperStatus, reaperStatus } from "./status.ts";
 import { normalizeCgroupPath } from "./cgroup/path.ts";
+import { utf8ByteString } from "../ffi/byte_string.ts";
+import { printable } from "./printable.ts";
 import { cgroupDirectory } from "./cgroup/snapshot.ts";
 import { findCgroup2Root } from "./cgroup/root.ts";
 import { ReaperDaemon } from "./daemon.ts";
@@ -128,7 +130,10 @@ if (options.checkLua !== undefined) {
 
 let scopes: string[];
 try {
-  scopes = (options.scope ?? [...DEFAULT_SCOPES]).map((s) => normalizeCgroupPath(s, "--scope"));
+  // Cgroup paths are byte strings (the kernel's bytes): arguments are UTF-8.
+  scopes = (options.scope ?? [...DEFAULT_SCOPES]).map((s) =>
+    utf8ByteString(normalizeCgroupPath(s, "--scope"))
+  );
 } catch (error) {
   usageError(NAME, errorMessage(error));
 }
@@ -190,18 +195,19 @@ async function loadHook(): Promise<ReaperHook> {
 const hook = await loadHook();
 
 if (options.simulate !== undefined) {
-  let path: string;
+  let text: string;
   try {
-    path = normalizeCgroupPath(options.simulate, "--simulate");
+    text = normalizeCgroupPath(options.simulate, "--simulate");
   } catch (error) {
     usageError(NAME, errorMessage(error));
   }
-  const directory = cgroupDirectory(cgroupRoot, path);
+  const path = utf8ByteString(text);
+  const directory = cgroupDirectory(cgroupRoot, text);
   try {
     if (!Deno.statSync(directory).isDirectory) throw new Error("not a directory");
   } catch (error) {
     await hook.close();
-    fatal(NAME, `--simulate ${path}: ${directory}: ${errorMessage(error)}`);
+    fatal(NAME, `--simulate ${text}: ${directory}: ${errorMessage(error)}`);
   }
   const ok = await simulateRelease({ root: cgroupRoot, path, scopes, hook });
   await hook.close();
@@ -211,18 +217,10 @@ if (options.simulate !== undefined) {
 // Only the daemon talks to the journal natively (--check-lua, --simulate: stderr).
 useJournalIfConnected();
 const daemon = new ReaperDaemon({ root: cgroupRoot, scopes, hook });
-try {
-  daemon.start();
-} catch (error) {
-  await hook.close();
-  fatal(NAME, `${cgroupRoot}: ${errorMessage(error)}`);
-}
-logInfo(
-  `watching ${scopes.join(", ")} below ${cgroupRoot} (${daemon.trackedCgroups} cgroups found)`,
-);
-
 let control: ControlServer | null = null;
 const status = new StatusNotifier(() => formatReaperStatus(reaperStatus(daemon, startedAt)));
+// Signal listeners first: each costs an fd, and a scan of more cgroups than
+// the fd limit allows uses up every fd it can get (the rest is retried).
 exitOnSignals(["SIGTERM", "SIGINT", "SIGQUIT"], async () => {
   status.stop();
   control?.close();
@@ -236,6 +234,17 @@ Deno.addSignalListener("SIGHUP", () => {
     log("error", `reload: ${errorMessage(error)}`);
   }
 });
+
+try {
+  daemon.start();
+} catch (error) {
+  await hook.close();
+  fatal(NAME, `${cgroupRoot}: ${errorMessage(error)}`);
+}
+logInfo(
+  `watching ${scopes.map(printable).join(", ")} below ${cgroupRoot} ` +
+    `(${daemon.trackedCgroups} cgroups found)`,
+);
 
 notify("READY=1"); // the start-up scan is registered; its reaps run next
 const running = daemon.run();

@@ -2,6 +2,7 @@
 // fields of its stats lines, and the control socket's answers. Formatting is
 // pure; reaperState() only reads the daemon, the hook and the PostgreSQL
 // connection registry.
+import { printable } from "./printable.ts";
 import type {
   AwaitingDeletion,
   LuaInfo,
@@ -18,7 +19,8 @@ import { type PgConnectionStatus, pgConnectionStatuses } from "./pg/connection_s
 /** The journal fields of a stats line: SPAWN_CGROUP always, the rest where known. */
 export function statsLineFields(cgroup: Pick<ReleasedCgroup, "path" | "stats">): LogFields {
   const s = cgroup.stats;
-  const fields: LogFields = { SPAWN_CGROUP: cgroup.path };
+  // The path is a byte string (reaper helper, issue 14): shown as log text.
+  const fields: LogFields = { SPAWN_CGROUP: printable(cgroup.path) };
   if (s.cpuUser !== null) fields.SPAWN_CPU_USER_USEC = Math.round(s.cpuUser * 1e6);
   if (s.cpuSystem !== null) fields.SPAWN_CPU_SYSTEM_USEC = Math.round(s.cpuSystem * 1e6);
   if (s.memoryPeak !== null) fields.SPAWN_MEMORY_PEAK = s.memoryPeak;

@@ -1,11 +1,18 @@
 // What the tracker needs from the cgroup file system. The kernel version is
-// kernel_cgroup_fs.ts; tests drive the tracker with a fake.
+// kernel_fs.ts; tests drive the tracker with a fake.
+//
+// Paths and names are byte strings (ffi/byte_string.ts): the kernel's bytes,
+// exact even when they are not UTF-8. Methods return null (or "gone") for a
+// cgroup that no longer exists and throw for anything else (EMFILE, ENOSPC,
+// ENOMEM, EACCES...): the tracker then keeps what it cannot know about and
+// tries again later.
 import type { ReleasedCgroup } from "../hook.ts";
 
 /** One inotify event as the tracker sees it (see ffi/inotify.ts). */
 export interface WatchEvent {
   wd: number;
   mask: number;
+  /** A byte string. */
   name: string;
 }
 
@@ -13,7 +20,17 @@ export interface CgroupSnapshot {
   cgroup: ReleasedCgroup;
   /** One log line each: a file that could not be read or was malformed. */
   problems: string[];
+  /**
+   * false: the directory or an accounting file could not be read for a
+   * reason other than its absence, so the accounting is unknown.
+   */
+  complete: boolean;
+  /** Subdirectories the kernel counts (link count - 2), null if unknown. */
+  subdirectories: number | null;
 }
+
+/** cgroup.events "populated": "unknown" when it could not be read. */
+export type Populated = "yes" | "no" | "gone" | "unknown";
 
 /** Paths are relative to the cgroup2 root with a leading "/" ("/" = the root). */
 export interface CgroupFs {
@@ -31,19 +48,19 @@ export interface CgroupFs {
    */
   openEvents(path: string): number | null;
   closeEvents(handle: number): void;
-  /**
-   * cgroup.events "populated" read through the handle: false only for
-   * "populated 0" or a read error (spec §3.1); null if the cgroup is gone.
-   */
-  populated(handle: number): boolean | null;
+  /** cgroup.events "populated" read through the handle (-1: none, "unknown"). */
+  populated(handle: number): Populated;
   /**
    * Optional hint before several children of `path` are read in one batch,
-   * so that their reads get cheaper (kernel_cgroup_fs.ts: one read of the
-   * parent's cpu.stat brings all their CPU counters up to date at once).
+   * so that their reads get cheaper (kernel_fs.ts: one read of the parent's
+   * cpu.stat brings all their CPU counters up to date at once).
    */
   prepareChildren?(path: string): void;
-  /** Whether processes ever ran in it (decision 10): CPU time charged, or forks. */
-  showsUse(path: string): boolean;
+  /**
+   * Whether processes ever ran in it (decision 10): CPU time charged, or
+   * forks; null when that cannot be read (kept, asked again later).
+   */
+  showsUse(path: string): boolean | null;
   /** Names of its subdirectories; [] if it is gone. */
   subdirectories(path: string): string[];
   /**
@@ -63,4 +80,17 @@ export interface CgroupFs {
   closeFd(fd: number): void;
   /** strerror text of an errno, for log lines. */
   describeErrno(errno: number): string;
+  /**
+   * Optional: the root directory was removed (or unmounted). Opens it again
+   * if it exists now (true), false while it does not.
+   */
+  reopenRoot?(): boolean;
+  /** Optional: the root path now names another directory than the one in use. */
+  rootReplaced?(): boolean;
+  /**
+   * Optional: watches the root's parent directory, whose events for
+   * rootName tell when the root is removed or made again (the root's own
+   * IN_DELETE_SELF waits for every fd on it to close). The wd, or null.
+   */
+  watchRootParent?(): { wd: number; rootName: string } | null;
 }

@@ -12,7 +12,7 @@ const U64_MAX = 0xffffffffffffffffn;
 export type FileResult =
   | { kind: "ok"; text: string }
   | { kind: "missing" }
-  | { kind: "error"; message: string };
+  | { kind: "error"; message: string; errno?: number };
 
 /** Reads at most `limit` bytes of a file of the cgroup from offset 0. */
 export type FileReader = (name: string, limit: number) => FileResult;

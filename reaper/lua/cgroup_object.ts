@@ -5,8 +5,12 @@
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 import type { ReleasedCgroup } from "../hook.ts";
 import { pushBytes, pushCounter, raiseWhere } from "./lua_values.ts";
-import { closeQuietly, dupCloseOnExec, O_DIRECTORY, O_RDONLY, open } from "../../ffi/fd.ts";
-import { fgetxattr } from "../../ffi/fs.ts";
+import { closeQuietly, dupCloseOnExec, O_DIRECTORY, O_RDONLY } from "../../ffi/fd.ts";
+import { AT_FDCWD, fgetxattr } from "../../ffi/fs.ts";
+// reaper helper (issue 14): paths are byte strings, opened at any length
+import { concatBytes, stringBytes } from "../../ffi/byte_string.ts";
+import { openatAnyLength } from "../../ffi/directory.ts";
+import { printable } from "../printable.ts";
 import { SysError } from "../../ffi/sys_error.ts";
 
 const XATTR_MAX = 4096;
@@ -45,6 +49,7 @@ export class CgroupInfo {
 
   constructor(
     readonly group: CgroupObjectGroup,
+    /** A byte string: the kernel's bytes (ffi/byte_string.ts). */
     readonly path: string,
     /** The snapshot, null for parents (they have only path, xattr, parent). */
     readonly released: ReleasedCgroup | null,
@@ -56,7 +61,7 @@ export class CgroupInfo {
   }
 
   get pathBytes(): Uint8Array {
-    return this.#pathBytes ??= encoder.encode(this.path);
+    return this.#pathBytes ??= stringBytes(this.path); // the kernel's exact bytes
   }
 
   /** Parent path per §2: cut at the last "/"; null at or below the top level. */
@@ -78,7 +83,8 @@ export class CgroupInfo {
   /** The directory fd for xattr reads, opening <root><path> if needed. */
   xattrFd(): number {
     if (this.fd === null) {
-      this.fd = open(this.group.cgroupRoot + this.path, O_RDONLY | O_DIRECTORY);
+      const path = concatBytes(encoder.encode(this.group.cgroupRoot), this.pathBytes);
+      this.fd = openatAnyLength(AT_FDCWD, path, O_RDONLY | O_DIRECTORY);
       this.#ownsFd = true;
     }
     return this.fd;
@@ -267,7 +273,7 @@ export class CgroupObjects {
       info.xattrFd();
     } catch (e) {
       const reason = e instanceof SysError ? e.reason : String(e);
-      raiseWhere(C, `Failed to open cgroup '${info.path}': ${reason}`);
+      raiseWhere(C, `Failed to open cgroup '${printable(info.path)}': ${reason}`);
     }
     this.#pushUserdata(C, { xattrOf: info }, this.#xattrMeta);
     this.#store(C, "xattr");

@@ -15,18 +15,38 @@ local function opt(value, format)
   return string.format(format or "%s", value)
 end
 
+-- The cgroup the spawner made for the job: the level directly below the
+-- spawner's scope (a directory named *.scope).  Levels below it may be made
+-- by the workload itself (a delegated cgroup), which can then set any
+-- user.* xattr on them, so the account is never taken from there.  Note
+-- that whoever owns a directory can set its user.* xattrs: the job cgroup
+-- must stay root's (delegate a child of it to the workload, not the job
+-- cgroup itself).  trusted.* xattrs read as nil here: the unit gives the
+-- reaper no CAP_SYS_ADMIN.
+-- The topmost match counts: a workload may name its own cgroups *.scope.
+local function spawner_level(cgroup)
+  local found
+  local node = cgroup
+  while node ~= nil do
+    local parent = node.parent
+    if parent ~= nil and parent.path:match("%.scope$") then found = node end
+    node = parent
+  end
+  return found
+end
+
 function cgroup_released(cgroup)
-  -- The account name could come from an extended attribute set by the
-  -- spawner, e.g. `cgroup.xattr.account` reads "user.account"; parents are
-  -- asked too (nil when absent).
+  -- The account name set by the spawner as the extended attribute
+  -- "user.account" of the job's cgroup (nil when absent or unreadable).
   local account
-  local ok, xattr = pcall(function() return cgroup.xattr end)
-  if ok then account = xattr.account end
-  if account == nil and cgroup.parent ~= nil then
-    local pok, pxattr = pcall(function() return cgroup.parent.xattr end)
-    if pok then account = pxattr.account end
+  local job = spawner_level(cgroup)
+  if job ~= nil then
+    local ok, xattr = pcall(function() return job.xattr end)
+    if ok then account = xattr.account end
   end
 
+  -- print() escapes control characters, so neither a cgroup name nor an
+  -- xattr value can end this line or forge another one.
   print(string.format("released %s account=%s age=%ss cpu=%s/%s/%ss memory_peak=%s procs=%s",
     cgroup.path,
     opt(account),

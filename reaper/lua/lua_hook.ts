@@ -1,6 +1,7 @@
 // The reaper's ReaperHook backed by the admin's Lua script (spec §1):
 // loadLuaHook for the daemon and --simulate, checkLuaScript for --check-lua.
 import type { HookStatus, ReaperHook, ReleasedCgroup } from "../hook.ts";
+import { confineFileLoading } from "./sandbox.ts";
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 import { createLuaRuntime, type LuaRuntime } from "./lua_runtime.ts";
 import { installSodium, sodiumReady } from "./sodium.ts";
@@ -27,6 +28,12 @@ export interface LuaHookOptions {
 }
 
 /** A Lua state with the script's main chunk run, or the one-line reason it failed. */
+/** The directory part of a path ("." for a bare name). */
+function dirname(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
+
 interface LoadedScript {
   runtime: LuaRuntime;
   error: string | null;
@@ -47,6 +54,7 @@ async function loadScript(
   const L = runtime.L;
   installSodium(L);
   installPg(L, runtime);
+  confineFileLoading(L, dirname(scriptPath)); // issue 14 item 12 (reaper helper)
   const chunkName = to_luastring("@" + scriptPath);
   const status = lauxlib.luaL_loadbuffer(L, source, source.length, chunkName);
   if (status !== lua.LUA_OK) {

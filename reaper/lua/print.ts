@@ -1,6 +1,14 @@
 // print writes to stdout, one complete line per call, synchronously, so every
-// line reaches journald at once (§1.5). Arguments stay bytes (binary-safe).
+// line reaches journald at once (§1.5). The line is built from the
+// arguments' bytes (binary-safe, as LuaJIT's, which the differential tests
+// compare); the daemon's writer then shows printable UTF-8 as it is and
+// control characters and bytes that are not UTF-8 as \xHH (tabs kept), so a
+// value a workload controls (a cgroup name, an xattr) cannot end the line,
+// forge another one or steer a terminal (issue 14 items 8, 10).
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
+import { escapeBytes } from "../printable.ts";
+
+const encoder = new TextEncoder();
 
 const TAB = 0x09;
 const NEWLINE = 0x0a;
@@ -10,9 +18,28 @@ export function writeStdout(bytes: Uint8Array): void {
   for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
 
+/** One print line as log text: its final newline kept, tabs kept, the rest escaped. */
+export function printableLine(line: Uint8Array): Uint8Array {
+  const end = line.at(-1) === NEWLINE ? line.length - 1 : line.length;
+  const pieces: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i === end || line[i] === TAB) {
+      pieces.push(escapeBytes(line.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  return encoder.encode(pieces.join("\t") + (end < line.length ? "\n" : ""));
+}
+
+/** The daemon's print: escaped lines on stdout. */
+export function writePrintableStdout(line: Uint8Array): void {
+  writeStdout(printableLine(line));
+}
+
 export function installPrint(
   L: LuaState,
-  writeOut: (bytes: Uint8Array) => void = writeStdout,
+  writeOut: (bytes: Uint8Array) => void = writePrintableStdout,
 ): void {
   const print = (P: LuaState): number => {
     const n = lua.lua_gettop(P);

@@ -21,13 +21,15 @@ export function sleep(ms: number): Promise<void> {
 /** Polls cond every `every` ms until it holds; throws after timeoutMs. */
 export async function waitFor(
   cond: () => boolean,
-  what: string,
+  what: string | (() => string),
   timeoutMs = 10_000,
   every = 10,
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) {
+      throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    }
     await sleep(every);
   }
 }
@@ -101,20 +103,17 @@ export class TestCgroupRoot {
       () => Deno.readTextFileSync(this.path + "/cgroup.events").includes("populated 0"),
       "test cgroups to empty",
     );
+    // find -delete: byte-exact names (not UTF-8) and paths past PATH_MAX
     for (let attempt = 0;; attempt++) {
-      try {
-        for (const dir of this.#walk(this.path).reverse()) {
-          try {
-            Deno.removeSync(dir);
-          } catch (error) {
-            if (!(error instanceof Deno.errors.NotFound)) throw error;
-          }
-        }
-        return;
-      } catch (error) {
-        if (attempt >= 50) throw error;
-        await sleep(20);
-      }
+      const out = await new Deno.Command("find", {
+        args: [this.path, "-depth", "-type", "d", "-delete"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (!isDirectory(this.path)) return;
+      if (attempt >= 50) throw new Error(`cleanup: ${new TextDecoder().decode(out.stderr)}`);
+      await sleep(20);
     }
   }
 

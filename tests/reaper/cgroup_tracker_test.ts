@@ -1,8 +1,9 @@
 // The watch state machine on an in-memory hierarchy (no root needed).
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { CgroupTracker } from "../../reaper/cgroup/tracker.ts";
 import type { ReaperHook, ReleasedCgroup } from "../../reaper/hook.ts";
 import { FakeCgroupFs, FakeTimers } from "./fake_cgroup_fs.ts";
+import { childPath } from "../../reaper/cgroup/path.ts";
 import { Errno } from "../../ffi/errno_names.ts";
 
 const SCOPE = "/system.slice/system-cm4all.slice/bp-spawn.scope";
@@ -317,12 +318,12 @@ Deno.test("other rmdir errors are logged once as Failed to delete", () => {
   t.fs.run(job);
   t.settle(10_000);
   assertEquals(t.logs.filter((l) => l.includes("Failed to delete")), [
-    `error: Failed to delete '${job}': errno ${Errno.EACCES}`,
+    `error: Failed to delete '${job}': errno ${Errno.EACCES}; retrying`,
   ]);
   assertEquals(t.fs.openFds.size, 0);
 });
 
-Deno.test("a new child makes rmdir EBUSY; the parent goes after that child", () => {
+Deno.test("a new child makes rmdir EBUSY; the parent goes after that child, accounted once", () => {
   const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
   t.tracker.start();
   t.tracker.reapInitial();
@@ -337,7 +338,8 @@ Deno.test("a new child makes rmdir EBUSY; the parent goes after that child", () 
   t.fs.run(`${p}/late`);
   t.settle(200);
   assert(!t.fs.exists(p));
-  assertEquals(t.paths(), [p, `${p}/late`, p]);
+  // p's hook ran once: its population did not change (issue 14 item 7)
+  assertEquals(t.paths(), [p, `${p}/late`]);
 });
 
 Deno.test("close() drops pending deletions and releases watches", () => {
@@ -486,4 +488,213 @@ Deno.test("subtree_control changes and rescans reach the fs (controller files ma
     `${SCOPE}/job`,
     "a removed directory's knowledge is dropped (a new one may have other controls)",
   );
+});
+
+// ---- issue 14: what cannot be known is kept, retried, and logged once ----
+
+Deno.test("accounting unreadable (EMFILE): kept, no stats line, no hook; billed once when it can be read", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  const jobs = [1, 2, 3].map((i) => `${SCOPE}/job${i}`);
+  for (const job of jobs) t.fs.mkdir(job);
+  t.settle();
+  let short = true;
+  t.fs.failing.accounting = () => short;
+  for (const job of jobs) t.fs.run(job);
+  t.settle(30_000);
+  for (const job of jobs) assert(t.fs.exists(job), `${job} kept while its accounting is unknown`);
+  assertEquals(t.released.length, 0);
+  assertEquals(t.lines.length, 0);
+  const complaints = t.logs.filter((l) => l.includes("could not read the accounting"));
+  assertEquals(complaints.length, 1, t.logs.join("\n"));
+  assertMatch(complaints[0], /of 3 cgroups .*EMFILE.*kept, retrying/);
+  assert(t.tracker.counters.accountingDeferred >= 3);
+  short = false;
+  t.settle(120_000);
+  for (const job of jobs) assert(!t.fs.exists(job), `${job} reaped once readable`);
+  assertEquals(t.paths().sort(), jobs);
+  assert(t.released.every((c) => c.stats.cpuTotal !== null), "billed with values, not nil");
+  assertEquals(t.logs.filter((l) => l.includes("caught up")).length, 1, t.logs.join("\n"));
+  assertEquals(t.fs.openFds.size, 0);
+});
+
+Deno.test("cgroup.events that cannot be opened reads as unknown, never as empty", () => {
+  const job = `${SCOPE}/running`;
+  const t = setup({
+    prepare: (fs) => {
+      fs.mkdir(job);
+      fs.setPopulated(job, true);
+    },
+  });
+  let short = true;
+  t.fs.failing.events = (p) => short && p === job;
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.settle(10_000);
+  assert(t.fs.exists(job), "a running cgroup is not released because its fd could not be opened");
+  assertEquals(t.released.length, 0);
+  short = false;
+  t.settle(10_000); // the catch-up opens it
+  assertEquals(t.released.length, 0, "still running");
+  t.fs.setPopulated(job, false);
+  t.settle(1000);
+  assertEquals(t.paths(), [job]);
+  assert(!t.fs.exists(job));
+});
+
+Deno.test("a populated read that fails keeps the cgroup (cannot know = keep)", () => {
+  const job = `${SCOPE}/job`;
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.fs.mkdir(job);
+  t.settle();
+  let short = true;
+  t.fs.failing.populated = (p) => short && p === job;
+  t.fs.run(job);
+  t.settle(5000);
+  assert(t.fs.exists(job));
+  assertEquals(t.released.length, 0);
+  short = false;
+  t.settle(10_000);
+  assertEquals(t.paths(), [job]);
+});
+
+Deno.test("watches exhausted at start-up (ENOSPC): no exit, logged once with counts, caught up later", () => {
+  const t = setup({
+    prepare: (fs) => {
+      for (let i = 0; i < 10; i++) fs.mkdir(`${SCOPE}/old${i}`);
+      fs.mkdir(`${SCOPE}/parent/child`);
+      fs.drain();
+    },
+  });
+  let short = true;
+  t.fs.failErrno = Errno.ENOSPC;
+  t.fs.failing.watch = (p) => short && (/old[5-9]$/.test(p) || p.endsWith("/child"));
+  t.tracker.start(); // must not throw
+  t.tracker.reapInitial();
+  t.settle(100);
+  assertEquals(t.paths().sort(), [0, 1, 2, 3, 4].map((i) => `${SCOPE}/old${i}`));
+  assert(
+    t.fs.exists(`${SCOPE}/parent`),
+    "a parent whose child could not be watched is not childless",
+  );
+  const complaints = t.logs.filter((l) => l.includes("could not register"));
+  assertEquals(complaints.length, 1, t.logs.join("\n"));
+  assertMatch(complaints[0], /could not register 6 cgroups .*ENOSPC/);
+  t.settle(30_000); // still short: retried quietly
+  assertEquals(t.logs.filter((l) => l.includes("could not register")).length, 1);
+  short = false;
+  t.settle(120_000);
+  for (let i = 0; i < 10; i++) assert(!t.fs.exists(`${SCOPE}/old${i}`), `old${i}`);
+  assert(!t.fs.exists(`${SCOPE}/parent`), "found at start-up: reaped once registered");
+  assertEquals(t.released.length, 12);
+  assertEquals(new Set(t.paths()).size, 12, "each once");
+});
+
+Deno.test("watches short while running: new cgroups are registered once watches free up", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  let short = true;
+  t.fs.failErrno = Errno.ENOSPC;
+  t.fs.failing.watch = () => short;
+  const jobs = [0, 1, 2, 3].map((i) => `${SCOPE}/late${i}`);
+  for (const job of jobs) t.fs.mkdir(job);
+  t.settle();
+  for (const job of jobs) t.fs.setPopulated(job, true);
+  t.settle(5000);
+  short = false;
+  t.settle(60_000);
+  assertEquals(t.released.length, 0, "registered, still running");
+  for (const job of jobs) t.fs.setPopulated(job, false);
+  t.settle(1000);
+  assertEquals(t.paths().sort(), jobs);
+  for (const job of jobs) assert(!t.fs.exists(job));
+});
+
+Deno.test("a subtree that cannot be listed is skipped alone; the rest is reaped", () => {
+  const t = setup({
+    prepare: (fs) => {
+      fs.mkdir(`${SCOPE}/bad/deep`);
+      fs.mkdir(`${SCOPE}/good`);
+      fs.drain();
+    },
+  });
+  t.fs.failErrno = Errno.ENAMETOOLONG;
+  t.fs.failing.list = (p) => p === `${SCOPE}/bad`;
+  t.tracker.start();
+  t.tracker.reapInitial();
+  t.settle(100);
+  assertEquals(t.paths(), [`${SCOPE}/good`]);
+  assert(t.fs.exists(`${SCOPE}/bad`), "not known to be childless");
+  t.settle(600_000);
+  assertEquals(t.logs.filter((l) => l.includes("could not list")).length, 1, t.logs.join("\n"));
+  assertEquals(t.paths(), [`${SCOPE}/good`]);
+});
+
+Deno.test("EBUSY forever: the hook runs once per population, never again while it waits", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  const job = `${SCOPE}/stuck`;
+  t.fs.mkdir(job);
+  t.settle();
+  t.fs.rmdirErrors.set(job, Errno.EBUSY);
+  t.fs.run(job);
+  t.settle(120_000);
+  assert(t.fs.rmdirCalls.filter((p) => p === job).length > 3, "deletion retried");
+  assertEquals(t.paths(), [job], "accounted once");
+  assertEquals(t.lines.length, 1);
+  // a new population is a new bill
+  t.fs.setPopulated(job, true);
+  t.settle(10);
+  t.fs.setPopulated(job, false);
+  t.settle(1000);
+  assertEquals(t.paths(), [job, job]);
+  t.fs.rmdirErrors.delete(job);
+  t.settle(60_000);
+  assert(!t.fs.exists(job));
+  assertEquals(t.paths(), [job, job]);
+  assertEquals(t.fs.openFds.size, 0);
+});
+
+Deno.test("names that are not UTF-8 (byte strings) are tracked and reaped exactly", () => {
+  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  const cafe = `${SCOPE}/caf\xe9`;
+  const ff = `${SCOPE}/p/\xff\xfe`;
+  t.fs.mkdir(cafe);
+  t.fs.mkdir(ff);
+  t.settle();
+  t.fs.run(cafe);
+  t.fs.run(ff);
+  t.settle(1000);
+  assertEquals(t.paths(), [cafe, ff, `${SCOPE}/p`]);
+  assertEquals(t.lines.map((l) => l.split(":")[0]), ["caf\\xe9", "p/\\xff\\xfe", "p"]);
+});
+
+Deno.test("a chain nested 5,000 deep (recursion overflowed the JS stack there) is registered and reaped bottom-up", () => {
+  const depth = 5_000;
+  let leaf = `${SCOPE}/job`;
+  const t = setup({
+    prepare: (fs) => {
+      fs.mkdir(leaf);
+      for (let i = 0; i < depth; i++) {
+        leaf = childPath(leaf, "a");
+        fs.mkdirChild(leaf);
+      }
+      fs.mkdir(`${SCOPE}/other`);
+      fs.drain();
+    },
+  });
+  t.tracker.start();
+  t.tracker.reapInitial();
+  assertEquals(t.tracker.trackedCgroups, depth + 2);
+  assertEquals(t.logs, []);
+  for (let i = 0; i <= depth && t.fs.exists(`${SCOPE}/job`); i++) t.settle(50);
+  assert(!t.fs.exists(`${SCOPE}/job`), "the whole chain deleted");
+  assertEquals(t.released.length, depth + 2);
 });

@@ -1,6 +1,7 @@
 // An in-memory cgroup hierarchy with inotify-like events, for driving the
 // tracker without root. Events queue up until drain(), like an inotify fd.
-import type { CgroupFs, CgroupSnapshot, WatchEvent } from "../../reaper/cgroup/fs.ts";
+import type { CgroupFs, CgroupSnapshot, Populated, WatchEvent } from "../../reaper/cgroup/fs.ts";
+import { SysError } from "../../ffi/sys_error.ts";
 import { childPath } from "../../reaper/cgroup/path.ts";
 import { emptyStats } from "../../reaper/cgroup/stats.ts";
 import { IN_CREATE, IN_DELETE, IN_ISDIR, IN_MODIFY, IN_Q_OVERFLOW } from "../../ffi/inotify.ts";
@@ -34,6 +35,19 @@ export class FakeCgroupFs implements CgroupFs {
   beforeRead: (kind: "use" | "populated") => void = () => {};
   /** Set to drop events instead of queueing them (simulated overflow). */
   losing = false;
+  /**
+   * Injected failures (EMFILE, ENOSPC...): while a predicate answers true
+   * for a path, that operation throws SysError with the errno.
+   */
+  readonly failing: Partial<
+    Record<"watch" | "events" | "populated" | "accounting" | "list", (path: string) => boolean>
+  > = {};
+  failErrno: number = Errno.EMFILE;
+  readonly #pathOf = new Map<number, string>(); // inode -> path (for failing.populated)
+
+  #inject(kind: keyof FakeCgroupFs["failing"], path: string, call: string): void {
+    if (this.failing[kind]?.(path)) throw new SysError(call, this.failErrno);
+  }
 
   #lookup(path: string): Dir | null {
     if (path === "/") return this.root;
@@ -77,6 +91,17 @@ export class FakeCgroupFs implements CgroupFs {
       }
       dir = child;
     }
+  }
+
+  /** mkdir of one level below an existing directory, O(depth) (mkdir is O(depth^2)). */
+  mkdirChild(path: string): void {
+    const [parentPath, name] = this.#split(path);
+    const parent = this.#lookup(parentPath);
+    if (!parent) throw new Error(`no ${parentPath}`);
+    const child = new Dir(this.#nextInode++);
+    this.#live.set(child.inode, child);
+    parent.children.set(name, child);
+    this.#emit(parent.inode, IN_CREATE | IN_ISDIR, name);
   }
 
   /** Moves a process in (true) or lets the last one exit (false); ancestors follow. */
@@ -131,6 +156,7 @@ export class FakeCgroupFs implements CgroupFs {
   watchDirectory(path: string): number | null {
     const dir = this.#lookup(path);
     if (!dir) return null;
+    this.#inject("watch", path, "inotify_add_watch");
     const existing = this.#byInode.get(dir.inode);
     if (existing !== undefined) return existing;
     const wd = this.#nextWd++;
@@ -149,6 +175,8 @@ export class FakeCgroupFs implements CgroupFs {
   openEvents(path: string): number | null {
     const dir = this.#lookup(path);
     if (!dir) return null;
+    this.#inject("events", path, "openat");
+    this.#pathOf.set(dir.inode, path);
     this.openEvents_.set(dir.inode, (this.openEvents_.get(dir.inode) ?? 0) + 1);
     return dir.inode;
   }
@@ -160,10 +188,14 @@ export class FakeCgroupFs implements CgroupFs {
     else this.openEvents_.set(handle, n - 1);
   }
 
-  populated(handle: number): boolean | null {
+  populated(handle: number): Populated {
     this.beforeRead("populated");
+    if (handle < 0) return "unknown";
+    if (!this.openEvents_.has(handle)) throw new Error(`populated() on closed handle ${handle}`);
     const dir = this.#live.get(handle);
-    return dir ? dir.populated : null;
+    if (!dir) return "gone";
+    if (this.failing.populated?.(this.#pathOf.get(handle) ?? "")) return "unknown";
+    return dir.populated ? "yes" : "no";
   }
 
   /** Paths given to prepareChildren(), in order. */
@@ -179,6 +211,7 @@ export class FakeCgroupFs implements CgroupFs {
   }
 
   subdirectories(path: string): string[] {
+    this.#inject("list", path, "getdents64");
     return [...(this.#lookup(path)?.children.keys() ?? [])];
   }
 
@@ -201,12 +234,25 @@ export class FakeCgroupFs implements CgroupFs {
     const dir = this.#lookup(path);
     const stats = emptyStats();
     let dirFd: number | null = null;
+    if (dir && this.failing.accounting?.(path)) {
+      return {
+        cgroup: { path, dirFd: null, btime: null, takenAt: 1000, stats },
+        problems: ["failed to read cpu.stat: openat: Too many open files (EMFILE)"],
+        complete: false,
+        subdirectories: null,
+      };
+    }
     if (dir) {
       dirFd = this.#nextFd++;
       this.openFds.add(dirFd);
       stats.cpuTotal = dir.usageUsec / 1e6;
     }
-    return { cgroup: { path, dirFd, btime: null, takenAt: 1000, stats }, problems: [] };
+    return {
+      cgroup: { path, dirFd, btime: null, takenAt: 1000, stats },
+      problems: [],
+      complete: true,
+      subdirectories: dir ? dir.children.size : null,
+    };
   }
 
   rmdir(path: string): number {
