@@ -9,6 +9,7 @@ import { PidNamespace } from "./pid_namespace.ts";
 import { Connection } from "./connection.ts";
 import { watchListener } from "./listener.ts";
 import { NamespaceFactory } from "./namespace_factory.ts";
+import type { PoolSizes } from "./namespace_pool.ts";
 import { NamespaceRegistry } from "./namespace_registry.ts";
 import { type AccessList, DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { RateLimitedLog } from "./rate_limited_log.ts";
@@ -31,6 +32,8 @@ export interface DaemonOptions {
   limits?: Partial<Limits>;
   /** Marked on the inits; a daemon with the same key adopts them after a crash. */
   instance?: string;
+  /** Namespaces made ahead of demand (namespace_pool.ts); not counted as names. */
+  pool?: PoolSizes;
 }
 
 export class AccessoryDaemon {
@@ -47,7 +50,12 @@ export class AccessoryDaemon {
   constructor(options: DaemonOptions) {
     this.loop.onError = (error, fd) =>
       logError(`handler for fd ${fd} failed: ${errorMessage(error)}`);
-    this.factory = new NamespaceFactory(this.loop, options.runtimeDirectory, options.instance);
+    this.factory = new NamespaceFactory(
+      this.loop,
+      options.runtimeDirectory,
+      options.instance,
+      options.pool,
+    );
     this.registry = new NamespaceRegistry(this.factory, options.namespaceTtl * 1000);
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     const policy = options.policy ??
@@ -75,6 +83,7 @@ export class AccessoryDaemon {
         });
       }
       this.#running = this.loop.run();
+      this.factory.pool.fill();
     }
     return this.#running;
   }

@@ -17,6 +17,7 @@ import { errorMessage, logInfo, logNotice } from "../shared/log.ts";
 import { listenFds, notify } from "../shared/systemd.ts";
 import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
 import { AccessoryDaemon } from "./daemon.ts";
+import { DEFAULT_POOL } from "./namespace_pool.ts";
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
 
 const NAME = "cm4all-spawn-accessory";
@@ -70,10 +71,24 @@ program
     "also allow UID to request namespaces (repeatable; uid 0 always may)",
     collect,
   )
-  .option("--allow-gid <gid>", "also allow GID to request namespaces (repeatable)", collect);
+  .option("--allow-gid <gid>", "also allow GID to request namespaces (repeatable)", collect)
+  .option(
+    "--pool-size <n>",
+    "PID (with IPC) namespaces and user namespace helpers each kept ready ahead of demand " +
+      "(not counted in --max-names; 0: make them on demand)",
+    nonNegativeNumber("--pool-size"),
+    DEFAULT_POOL.inits,
+  );
 parseCommandLine(program, Deno.args);
 const options = program.opts<
-  { listen?: string[]; namespaceTtl: number; allowUid?: string[]; allowGid?: string[] } & Limits
+  & {
+    listen?: string[];
+    namespaceTtl: number;
+    allowUid?: string[];
+    allowGid?: string[];
+    poolSize: number;
+  }
+  & Limits
 >();
 const access = {
   uids: new Set((options.allowUid ?? []).map((v) => id("--allow-uid", v))),
@@ -137,6 +152,7 @@ const daemon = new AccessoryDaemon({
   access,
   instance: instanceKey(listeners.map(socketName)),
   limits: Object.fromEntries(LIMIT_OPTIONS.map(([, key]) => [key, options[key]])),
+  pool: { inits: Math.floor(options.poolSize), userHelpers: Math.floor(options.poolSize) },
 });
 
 exitOnSignals(["SIGTERM", "SIGINT"], async () => {

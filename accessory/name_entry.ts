@@ -1,9 +1,10 @@
 // The namespaces of one NAME, created on first request and kept until the
-// name expires (see lifetime.ts) or the daemon stops.
+// name expires (see lifetime.ts) or the daemon stops. Making them never
+// blocks the event loop: prepare() says what a request has to wait for.
 import { closeQuietly } from "../ffi/fd.ts";
 import { openNamespace } from "../ffi/namespace.ts";
 import { errorMessage, logInfo, logWarning } from "../shared/log.ts";
-import type { UserNamespaceMaps } from "../shared/protocol.ts";
+import type { Request, UserNamespaceMaps } from "../shared/protocol.ts";
 import { Lease } from "./lease.ts";
 import { Lifetime } from "./lifetime.ts";
 import { NamespaceError } from "./namespace_error.ts";
@@ -21,6 +22,7 @@ export class NameEntry {
   readonly lifetime: Lifetime;
   #ipc = -1;
   #pid: PidNamespace | null = null;
+  #pidPending: Promise<void> | null = null;
   readonly #users = new Map<string, number | Promise<number>>();
   readonly #leases = new Set<Lease>();
   #discarded = false;
@@ -40,8 +42,61 @@ export class NameEntry {
     return this.#discarded;
   }
 
+  /**
+   * Makes what `request` needs and the name lacks. Returns null if the reply
+   * can be assembled at once, else a promise to wait for (no waiting happens
+   * on the event loop). Throws if making an IPC namespace fails.
+   */
+  prepare(request: Request): Promise<unknown> | null {
+    const waits: Promise<unknown>[] = [];
+    if (request.ipc || request.pid) {
+      const pending = this.#preparePidIpc(request.pid);
+      if (pending !== null) waits.push(pending);
+    }
+    if (request.user) {
+      const user = this.userNamespace(request.user);
+      if (user instanceof Promise) waits.push(user);
+    }
+    return waits.length === 0 ? null : waits.length === 1 ? waits[0] : Promise.all(waits);
+  }
+
+  #preparePidIpc(needPid: boolean): Promise<void> | null {
+    // While an init is being made, its IPC namespace becomes the name's too.
+    if (this.#pidPending !== null) return this.#pidPending;
+    if (!needPid || this.#pid !== null) {
+      if (this.#ipc < 0) this.#ipc = this.factory.ipc(); // some 0.04 ms: synchronous
+      return null;
+    }
+    // The init lives in the name's IPC namespace (so that a restarted daemon
+    // adopts both): the existing one, or the one it comes with.
+    const pending = this.factory.pid(
+      this.name,
+      this.#ipc >= 0 ? this.#ipc : null,
+      (gone) => this.#initExited(gone),
+    ).then(({ namespace, ipc }) => {
+      if (this.#discarded) {
+        namespace.kill();
+        namespace.close();
+        closeQuietly(ipc ?? -1);
+        throw new NamespaceError(`namespaces of ${JSON.stringify(this.name)} were discarded`);
+      }
+      this.#pid = namespace;
+      if (ipc !== null) {
+        if (this.#ipc < 0) this.#ipc = ipc;
+        else closeQuietly(ipc);
+      }
+      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${namespace.pid}`);
+    }).finally(() => {
+      if (this.#pidPending === pending) this.#pidPending = null;
+    });
+    this.#pidPending = pending;
+    pending.catch(() => {}); // requests await it; none waiting is no "unhandled" error
+    return pending;
+  }
+
+  /** The name's IPC namespace, made by prepare(). */
   ipcFd(): number {
-    if (this.#ipc < 0) this.#ipc = this.factory.ipc();
+    if (this.#ipc < 0) throw new NamespaceError("IPC namespace is not ready");
     return this.#ipc;
   }
 
@@ -50,7 +105,7 @@ export class NameEntry {
     if (this.#pid !== null) throw new Error(`${JSON.stringify(this.name)} has a PID namespace`);
     const pid = adopt((gone) => this.#initExited(gone));
     this.#pid = pid;
-    // The init lives in the name's IPC namespace (see pidFd()): take it too.
+    // The init lives in the name's IPC namespace (see prepare()): take it too.
     try {
       const ipc = openNamespace(pid.pid, "ipc");
       if (this.factory.isOwnIpc(ipc)) closeQuietly(ipc);
@@ -63,14 +118,10 @@ export class NameEntry {
     return pid;
   }
 
-  /** NAME's PID namespace, started on first use (ready when returned). */
+  /** NAME's PID namespace, made by prepare(). */
   pidFd(): number {
     if (this.#pid === null) {
-      // The init lives in the name's IPC namespace, made now if need be, so
-      // that a restarted daemon adopts both (IPC costs some 0.04 ms).
-      const pid = this.factory.pid(this.name, this.ipcFd(), (gone) => this.#initExited(gone));
-      this.#pid = pid;
-      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`);
+      throw new NamespaceError(`the init of ${JSON.stringify(this.name)} exited`);
     }
     return this.#pid.fd;
   }
@@ -89,7 +140,12 @@ export class NameEntry {
     const key = userKey(maps);
     const cached = this.#users.get(key);
     if (cached !== undefined) return cached;
-    const pending = this.factory.user(maps).then(
+    const made = this.factory.user(maps); // throws if taking a ready helper fails
+    if (!(made instanceof Promise)) {
+      this.#users.set(key, made);
+      return made;
+    }
+    const pending = made.then(
       (fd) => {
         if (this.#discarded) {
           closeQuietly(fd);

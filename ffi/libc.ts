@@ -152,6 +152,18 @@ const SYMBOLS = {
   // long syscall(long number, ...); used for
   // pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
   syscall4: { name: "syscall", parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
+
+  // accessory namespace pool (accperf): the pipes of pre-made inits and helpers.
+  // int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *file_actions,
+  //                                      int fildes, int newfildes);
+  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  // posix_spawn on a worker thread: the JS thread goes on while the child execs.
+  posix_spawn_nonblocking: {
+    name: "posix_spawn",
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
