@@ -1,6 +1,6 @@
 // A helper child of the daemon started off the event loop, with a pipe to its
-// stdin and one from its stdout, its pidfd watched in the event loop. Used by
-// prepared_init.ts and user_namespace.ts.
+// stdin and one from its stdout, its pidfd watched in the event loop (the
+// namespace factory, helper_factory.ts).
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
 import { closeQuietly, O_CLOEXEC, O_NONBLOCK, pipe, read, write } from "../ffi/fd.ts";
@@ -49,6 +49,7 @@ export class ChildPipes {
     onExit: (status: ExitStatus | null) => void,
     extraFds: Record<number, number> = {},
     wrapper: string[] = [],
+    env: string[] = [],
   ): Promise<ChildPipes> {
     const [inRead, inWrite] = pipe(O_CLOEXEC);
     const [outRead, outWrite] = pipe(O_CLOEXEC | O_NONBLOCK);
@@ -57,6 +58,7 @@ export class ChildPipes {
       const command = [...wrapper, ...argv];
       pid = await spawnProcessAsync(command[0], {
         argv: command,
+        env,
         cwd: "/", // do not pin the daemon's working directory
         defaultSignals: DEFAULT_SIGNALS,
         fds: { 0: inRead, 1: outWrite, ...extraFds },

@@ -15,8 +15,11 @@ import type { PidNamespace } from "./pid_namespace.ts";
 import type { PreparedInit } from "./prepared_init.ts";
 import type { UserNamespaceHelper } from "./user_namespace.ts";
 
-/** Environment variable (tests only): a command every helper runs under, e.g. a gate. */
-export const HELPER_WRAPPER_VARIABLE = "CM4ALL_SPAWN_ACCESSORY_TEST_HELPER_WRAPPER";
+/**
+ * Environment variable (tests only): a file that must exist before the
+ * factory makes anything (a slow build, without timing).
+ */
+export const BUILD_GATE_VARIABLE = "CM4ALL_SPAWN_ACCESSORY_TEST_BUILD_GATE";
 
 export class NamespaceFactory {
   readonly #ownIpc = openNamespace("thread-self", "ipc");
@@ -34,8 +37,8 @@ export class NamespaceFactory {
     // A prepared init's parent exits right after forking it: the init is
     // re-parented to the daemon, which reaps it through its pidfd.
     setChildSubreaper(true);
-    const wrapper = Deno.env.get(HELPER_WRAPPER_VARIABLE);
-    this.pool = new NamespacePool(loop, poolSizes, wrapper ? [wrapper] : []);
+    const gate = Deno.env.get(BUILD_GATE_VARIABLE);
+    this.pool = new NamespacePool(loop, poolSizes, gate ? [`GATE=${gate}`] : []);
   }
 
   ipc(): number {

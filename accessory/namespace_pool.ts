@@ -9,9 +9,10 @@ import type { EventLoop } from "../ffi/event_loop.ts";
 import { errorMessage, logWarning } from "../shared/log.ts";
 import { PreparedInit } from "./prepared_init.ts";
 import { UserNamespaceHelper } from "./user_namespace.ts";
+import { HelperFactory } from "./helper_factory.ts";
 
 /** Starts in flight at once per kind: refilling must not crowd out requests. */
-const MAX_STARTING = 2;
+const MAX_STARTING = 4;
 /** After a failed start, wait this long before refilling again. */
 const RETRY_MS = 1000;
 
@@ -158,21 +159,24 @@ export class NamespacePool {
   readonly inits: Reserve<PreparedInit>;
   readonly userHelpers: Reserve<UserNamespaceHelper>;
 
+  readonly factory: HelperFactory;
+
   constructor(
     readonly loop: EventLoop,
     sizes: PoolSizes = DEFAULT_POOL,
-    /** A command prepended to every helper's argv (a test seam: slow builds). */
-    readonly wrapper: string[] = [],
+    /** The factory's environment (a test seam, see helper_programs.ts). */
+    factoryEnv: string[] = [],
   ) {
+    this.factory = new HelperFactory(loop, [], factoryEnv);
     this.inits = new Reserve(
       "PID namespace",
       sizes.inits,
-      () => PreparedInit.start(loop, null, wrapper),
+      () => PreparedInit.start(loop, this.factory),
     );
     this.userHelpers = new Reserve(
       "user namespace helper",
       sizes.userHelpers,
-      () => UserNamespaceHelper.start(loop, wrapper),
+      () => UserNamespaceHelper.start(loop, this.factory),
     );
   }
 
@@ -184,10 +188,13 @@ export class NamespacePool {
 
   /** A prepared init that joins `ipc` instead of making an IPC namespace: never pooled. */
   initIn(ipc: number): Promise<PreparedInit> {
-    return this.inits.track(PreparedInit.start(this.loop, ipc, this.wrapper)).ready;
+    return this.inits.track(PreparedInit.start(this.loop, this.factory, ipc)).ready;
   }
 
-  close(): Promise<unknown> {
-    return Promise.allSettled([this.inits.close(), this.userHelpers.close()]);
+  /** Ends everything made ahead, then the factory; settles when all of it is gone. */
+  async close(): Promise<unknown> {
+    const items = Promise.allSettled([this.inits.close(), this.userHelpers.close()]);
+    await this.factory.close();
+    return await items;
   }
 }

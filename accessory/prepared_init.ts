@@ -1,36 +1,39 @@
 // A PID namespace (with an IPC namespace) and its init, made ahead of demand
-// and waiting for a NAME (see INIT_SCRIPT in helper_programs.ts for the
-// child's side). Life: starting (perl forks the init and exits) -> ready
-// (the init is our child, waiting on its stdin) -> assigned (it has set its
-// comm to init-NAME: a PidNamespace) or dead. Nothing here blocks the event
-// loop: the spawn runs on a worker thread, the rest is pipe and pidfd events.
+// by the factory and waiting for a NAME (see FACTORY_SCRIPT in
+// helper_programs.ts for the init's side). Life: starting -> ready (we hold
+// its command pipe and ack pipe) -> assigning -> assigned (it shows as
+// init-NAME: a PidNamespace) or dead. Nothing here blocks the event loop.
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
-import { closeQuietly } from "../ffi/fd.ts";
+import { closeQuietly, read, setNonBlocking, write } from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
-import { reap } from "../ffi/spawn.ts";
-import { ChildPipes } from "./child_pipes.ts";
-import { initArgv, initAssignment } from "./helper_programs.ts";
+import { pidfdGetfd, reap } from "../ffi/spawn.ts";
+import type { HelperFactory } from "./helper_factory.ts";
+import { initAssignment } from "./helper_programs.ts";
 import { PidNamespace } from "./pid_namespace.ts";
 
 /** How long an init may take to show as init-NAME once told. */
 const ASSIGN_TIMEOUT_MS = 10_000;
 
+const encoder = new TextEncoder();
+const chunk = new Uint8Array(64);
+
 export class PreparedInit {
-  #child: ChildPipes | null = null;
-  #output = "";
-  #initPid = 0;
-  #initPidfd = -1;
+  #pid = 0;
+  #pidfd = -1;
+  /** Our ends: its command pipe (write) and its ack pipe (read). */
+  #command = -1;
+  #ack = -1;
   #state: "starting" | "ready" | "assigning" | "assigned" | "dead" = "starting";
   readonly #ready = Promise.withResolvers<PreparedInit>();
+  readonly #gone = Promise.withResolvers<void>();
   #assigned: PromiseWithResolvers<PidNamespace> | null = null;
   #assignment: {
     onExecDone: () => void;
     onExit: (namespace: PidNamespace) => void;
     timer: ReturnType<typeof setTimeout>;
   } | null = null;
-  #intermediateExited = false;
-  #stopping = false;
+  #dismissed = false;
   /** Called once if the init dies while ready (not yet assigned). */
   onDeath: () => void = () => {};
 
@@ -39,26 +42,13 @@ export class PreparedInit {
   }
 
   /**
-   * Starts making one. `ipc`: the IPC namespace the init must live in (a
-   * name that has one already); default: a new one.
+   * Has the factory make one. `ipc`: the IPC namespace the init must live in
+   * (a name that has one already); default: a new one.
    */
-  static start(loop: EventLoop, ipc: number | null = null, wrapper: string[] = []): PreparedInit {
+  static start(loop: EventLoop, factory: HelperFactory, ipc: number | null = null): PreparedInit {
     const init = new PreparedInit(loop);
-    ChildPipes.start(
-      loop,
-      initArgv(ipc !== null),
-      (text) => init.#output_(text),
-      (status) => init.#intermediateExit(status?.code === 0),
-      ipc !== null ? { 3: ipc } : {},
-      wrapper,
-    ).then(
-      (child) => {
-        init.#child = child;
-        if (init.#stopping || init.#state === "dead") {
-          child.kill();
-          child.closeStdout();
-        }
-      },
+    factory.init(ipc === null ? null : `/proc/${Deno.pid}/fd/${ipc}`).then(
+      (answer) => init.#started(answer.pid, answer.commandFd, answer.ackFd),
       (error) => init.#fail(error),
     );
     return init;
@@ -74,7 +64,27 @@ export class PreparedInit {
   }
 
   get pid(): number {
-    return this.#initPid;
+    return this.#pid;
+  }
+
+  #started(pid: number, commandFd: number, ackFd: number): void {
+    try {
+      this.#pid = pid;
+      this.#pidfd = pidfdOpen(pid);
+      this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
+      this.#command = pidfdGetfd(this.#pidfd, commandFd);
+      this.#ack = pidfdGetfd(this.#pidfd, ackFd);
+      setNonBlocking(this.#ack);
+      // It closes its copies now: end of file on the command pipe is ours to give.
+      write(this.#command, encoder.encode("ok\n"));
+      this.loop.add(this.#ack, EPOLLIN, () => this.#acked());
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    this.#state = "ready";
+    this.#ready.resolve(this);
+    if (this.#dismissed) this.#fail(new Error("dismissed"));
   }
 
   /**
@@ -92,126 +102,86 @@ export class PreparedInit {
     this.#state = "assigning";
     this.#assigned = Promise.withResolvers<PidNamespace>();
     const timer = setTimeout(
-      () => this.#fail(new Error(`init ${this.#initPid} did not take its name`)),
+      () => this.#fail(new Error(`init ${this.#pid} did not take its name`)),
       ASSIGN_TIMEOUT_MS,
     );
     this.#assignment = { onExecDone, onExit, timer };
-    this.#output = "";
     try {
-      this.#child!.send(initAssignment(link, markers));
-      this.#child!.closeStdin(); // it has all it needs; end of file is no dismissal now
+      write(this.#command, encoder.encode(initAssignment(link, markers)));
     } catch (e) {
       this.#fail(e);
     }
+    closeQuietly(this.#command); // it has all it needs
+    this.#command = -1;
     return this.#assigned.promise;
   }
 
-  /** Ends it unless assigned (shutdown, or a pool that shrinks). */
+  /** Ends it unless assigned (shutdown); end of file would do, SIGKILL is sure. */
   dismiss(): void {
-    this.#stopping = true;
-    if (this.#state === "assigned") return;
-    this.#child?.kill();
-    if (this.#initPidfd >= 0) pidfdSendSignal(this.#initPidfd, SIGNALS.SIGKILL);
+    // Still being made: ended as soon as the factory answers (or fails).
+    if (this.#state === "starting") this.#dismissed = true;
+    else this.#fail(new Error("dismissed"));
   }
 
-  /** Settles when the processes it started are gone (assigned inits excepted). */
-  async gone(): Promise<void> {
-    await this.#ready.promise.catch(() => {});
-    await this.#child?.gone;
-    if (this.#state !== "assigned" && this.#initPidfd >= 0) await this.#initExited.promise;
+  /** Settles when its process is gone or is NAME's init. */
+  gone(): Promise<void> {
+    return this.#gone.promise;
   }
 
-  readonly #initExited = Promise.withResolvers<void>();
-
-  #output_(text: string | null): void {
-    if (text === null) {
-      // Everyone has closed the pipe: the exec of sleep is done (or failed).
-      if (this.#state === "assigned" || this.#state === "dead") this.#assignment?.onExecDone();
-      if (this.#state === "assigned") this.#assignment = null;
-      if (this.#state === "starting" || this.#state === "ready" || this.#state === "assigning") {
-        this.#fail(new Error("the prepared init closed its pipe"));
-      }
-      return;
-    }
-    this.#output += text;
-    if (this.#state === "starting" && this.#initPid === 0) {
-      const newline = this.#output.indexOf("\n");
-      if (newline < 0) return;
-      const pid = Number(this.#output.slice(0, newline));
-      this.#output = this.#output.slice(newline + 1);
-      if (!Number.isSafeInteger(pid) || pid <= 0) {
-        this.#fail(new Error(`prepared init reported pid ${JSON.stringify(pid)}`));
-        return;
-      }
+  #acked(): void {
+    for (;;) {
+      let n: number | null;
       try {
-        this.#initPid = pid;
-        this.#initPidfd = pidfdOpen(pid);
-      } catch (e) {
-        this.#fail(e);
-        return;
+        n = read(this.#ack, chunk);
+      } catch {
+        n = 0;
       }
-      this.#maybeReady();
-    } else if (this.#state === "assigning" && this.#output.includes(".")) {
-      this.#took();
-    }
-  }
-
-  #intermediateExit(ok: boolean): void {
-    this.#intermediateExited = true;
-    if (!ok) {
-      if (this.#state === "starting") this.#fail(new Error("the prepared init failed to start"));
+      if (n === null) return; // EAGAIN
+      if (n > 0 && this.#state === "assigning" && chunk[0] === 0x2e) {
+        this.#took();
+        continue;
+      }
+      if (n > 0) continue;
+      // End of file: the exec of sleep is done (or it died): the link may go.
+      this.loop.remove(this.#ack);
+      closeQuietly(this.#ack);
+      this.#ack = -1;
+      this.#assignment?.onExecDone();
+      this.#assignment = null;
+      if (this.#state !== "assigned") this.#fail(new Error(`init ${this.#pid} closed its pipe`));
       return;
     }
-    // Its pid line may still be unread in the pipe: then that completes it.
-    this.#maybeReady();
-  }
-
-  /** Ready once the init is known and is our child (its parent has exited). */
-  #maybeReady(): void {
-    if (this.#state !== "starting" || !this.#intermediateExited || this.#initPidfd < 0) return;
-    this.#state = "ready";
-    this.#watch();
-    if (this.#stopping) this.dismiss();
-    this.#ready.resolve(this);
   }
 
   #took(): void {
     const assignment = this.#assignment!;
     clearTimeout(assignment.timer);
-    this.loop.remove(this.#initPidfd);
+    this.loop.remove(this.#pidfd);
     let namespace: PidNamespace;
     try {
-      namespace = PidNamespace.fromPrepared(
-        this.#initPid,
-        this.#initPidfd,
-        this.loop,
-        assignment.onExit,
-      );
+      namespace = PidNamespace.fromPrepared(this.#pid, this.#pidfd, this.loop, assignment.onExit);
     } catch (e) {
-      this.#watch();
+      this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
       this.#fail(e);
       return;
     }
+    this.#pidfd = -1; // the PidNamespace's now
     this.#state = "assigned";
-    this.#initExited.resolve();
+    this.#gone.resolve();
     this.#assigned!.resolve(namespace);
   }
 
-  /** Watches the init (our child by now) to reap it when it exits. */
-  #watch(): void {
-    if (this.#initPidfd >= 0 && !this.loop.has(this.#initPidfd)) {
-      this.loop.add(this.#initPidfd, EPOLLIN, () => this.#initExit());
-    }
-  }
-
-  #initExit(): void {
-    reap(this.#initPidfd);
-    this.loop.remove(this.#initPidfd);
-    closeQuietly(this.#initPidfd);
-    this.#initPidfd = -1;
-    this.#initExited.resolve();
+  #exit(): void {
+    // Re-parented to the daemon by now, unless its first parent (SIGCHLD
+    // ignored) was still there, which lets the kernel reap it: reap() then
+    // finds nothing.
+    reap(this.#pidfd);
+    this.loop.remove(this.#pidfd);
+    closeQuietly(this.#pidfd);
+    this.#pidfd = -1;
     const wasReady = this.#state === "ready";
-    this.#fail(new Error(`prepared init ${this.#initPid} exited`));
+    this.#fail(new Error(`prepared init ${this.#pid} exited`));
+    this.#gone.resolve();
     if (wasReady) this.onDeath();
   }
 
@@ -220,15 +190,15 @@ export class PreparedInit {
     const before = this.#state;
     this.#state = "dead";
     if (this.#assignment) clearTimeout(this.#assignment.timer);
-    this.#child?.kill();
-    this.#child?.closeStdout();
-    if (this.#initPidfd >= 0) {
-      pidfdSendSignal(this.#initPidfd, SIGNALS.SIGKILL);
-      // Reaped once it is our child: its parent may still be running, in
-      // which case that parent (SIGCHLD ignored) lets the kernel reap it.
-      if (this.#intermediateExited) this.#watch();
-      else this.#child?.gone.then(() => this.#watch());
+    closeQuietly(this.#command);
+    this.#command = -1;
+    if (this.#ack >= 0) {
+      this.loop.remove(this.#ack);
+      closeQuietly(this.#ack);
+      this.#ack = -1;
     }
+    if (this.#pidfd >= 0) pidfdSendSignal(this.#pidfd, SIGNALS.SIGKILL); // #exit reaps
+    else this.#gone.resolve();
     if (before === "starting") this.#ready.reject(error);
     this.#assigned?.reject(error);
     // The link is no longer needed once the init is being killed.

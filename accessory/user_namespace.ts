@@ -1,60 +1,42 @@
 // A user namespace with the requested uid_map/gid_map.
 //
 // unshare(CLONE_NEWUSER) is refused (EINVAL) in a threaded process such as
-// Deno, so a helper child does it (USER_SCRIPT in helper_programs.ts); helpers
-// are started ahead of demand (namespace_pool.ts), off the event loop. Once
-// one reports that it has unshared, taking it is synchronous: the daemon
-// opens /proc/HELPER/ns/user and writes the maps from the parent namespace
-// (where it is privileged), then dismisses the helper (end of file on its
-// stdin). The open fd keeps the namespace alive.
+// Deno, so a helper process does it (forked by the factory, FACTORY_SCRIPT
+// in helper_programs.ts); helpers are made ahead of demand
+// (namespace_pool.ts), off the event loop. Taking a ready one is
+// synchronous: the daemon opens /proc/HELPER/ns/user and writes the maps
+// from the parent namespace (where it is privileged), then kills the helper.
+// The open fd keeps the namespace alive.
 import type { EventLoop } from "../ffi/event_loop.ts";
 import type { UserNamespaceMaps } from "../shared/protocol.ts";
 import { closeQuietly, O_WRONLY, open, write } from "../ffi/fd.ts";
 import { openNamespace } from "../ffi/namespace.ts";
-import { ChildPipes } from "./child_pipes.ts";
-import { userHelperArgv } from "./helper_programs.ts";
+import { EPOLLIN } from "../ffi/epoll.ts";
+import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
+import type { HelperFactory } from "./helper_factory.ts";
 import { failed } from "./namespace_error.ts";
 
 export class UserNamespaceHelper {
-  #child: ChildPipes | null = null;
+  #pid = 0;
+  #pidfd = -1;
   #state: "starting" | "ready" | "used" | "dead" = "starting";
+  #dismissed = false;
   readonly #ready = Promise.withResolvers<UserNamespaceHelper>();
-  readonly #started: Promise<unknown>;
+  readonly #gone = Promise.withResolvers<void>();
   /** Called once if the helper dies while ready. */
   onDeath: () => void = () => {};
 
-  private constructor(loop: EventLoop, wrapper: string[]) {
+  private constructor(readonly loop: EventLoop) {
     this.#ready.promise.catch(() => {});
-    this.#started = ChildPipes.start(
-      loop,
-      userHelperArgv(),
-      (text) => {
-        if (text === null) this.#fail(new Error("the user namespace helper exited early"));
-        else if (this.#state === "starting" && text.includes("u")) {
-          this.#state = "ready";
-          this.#child?.closeStdout();
-          this.#ready.resolve(this);
-        }
-      },
-      () => {
-        this.#child?.closeStdin();
-        const wasReady = this.#state === "ready";
-        this.#fail(new Error("the user namespace helper exited early"));
-        if (wasReady) this.onDeath();
-      },
-      {},
-      wrapper,
-    ).then(
-      (child) => {
-        this.#child = child;
-        if (this.#state === "dead") child.kill();
-      },
-      (error) => this.#fail(failed("start the user namespace helper", error)),
-    );
   }
 
-  static start(loop: EventLoop, wrapper: string[] = []): UserNamespaceHelper {
-    return new UserNamespaceHelper(loop, wrapper);
+  static start(loop: EventLoop, factory: HelperFactory): UserNamespaceHelper {
+    const helper = new UserNamespaceHelper(loop);
+    factory.userHelper().then(
+      (answer) => helper.#started(answer.pid),
+      (error) => helper.#fail(failed("start the user namespace helper", error)),
+    );
+    return helper;
   }
 
   get ready(): Promise<UserNamespaceHelper> {
@@ -65,11 +47,26 @@ export class UserNamespaceHelper {
     return this.#state === "ready";
   }
 
-  /** The helper's user namespace with `maps` written, as an fd; dismisses the helper. */
+  #started(pid: number): void {
+    try {
+      this.#pid = pid;
+      // Not our child (the factory reaps it): the pidfd tells when it is gone.
+      this.#pidfd = pidfdOpen(pid);
+      this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
+    } catch (e) {
+      this.#fail(failed("start the user namespace helper", e));
+      return;
+    }
+    this.#state = "ready";
+    this.#ready.resolve(this);
+    if (this.#dismissed) this.#fail(new Error("dismissed"));
+  }
+
+  /** The helper's user namespace with `maps` written, as an fd; ends the helper. */
   take(maps: UserNamespaceMaps): number {
     if (this.#state !== "ready") throw new Error(`user namespace helper is ${this.#state}`);
     this.#state = "used";
-    const pid = this.#child!.pid;
+    const pid = this.#pid;
     try {
       let fd: number;
       try {
@@ -88,26 +85,36 @@ export class UserNamespaceHelper {
     } catch (e) {
       throw failed("create user namespace", e);
     } finally {
-      this.#child!.closeStdin(); // it exits on end of file; its pidfd reaps it
+      pidfdSendSignal(this.#pidfd, SIGNALS.SIGKILL); // the fd keeps the namespace
     }
   }
 
   dismiss(): void {
-    this.#fail(new Error("dismissed"));
+    if (this.#state === "starting") this.#dismissed = true;
+    else this.#fail(new Error("dismissed"));
   }
 
   /** Settles when the helper process is gone. */
-  async gone(): Promise<void> {
-    await this.#started;
-    await this.#child?.gone;
+  gone(): Promise<void> {
+    return this.#gone.promise;
+  }
+
+  #exit(): void {
+    this.loop.remove(this.#pidfd);
+    closeQuietly(this.#pidfd);
+    this.#pidfd = -1;
+    const wasReady = this.#state === "ready";
+    this.#fail(new Error("the user namespace helper exited early"));
+    this.#gone.resolve();
+    if (wasReady) this.onDeath();
   }
 
   #fail(error: unknown): void {
     if (this.#state === "dead") return;
     const before = this.#state;
     this.#state = "dead";
-    this.#child?.kill();
-    this.#child?.closeStdout();
+    if (this.#pidfd >= 0) pidfdSendSignal(this.#pidfd, SIGNALS.SIGKILL); // #exit follows
+    else this.#gone.resolve();
     if (before === "starting") this.#ready.reject(error);
   }
 }

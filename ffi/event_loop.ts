@@ -20,6 +20,8 @@ interface Registration {
 const MAX_EVENTS = 256;
 /** Longest stretch of synchronous dispatching before yielding to JS tasks. */
 const MAX_SYNC_MS = 5;
+/** Shortest spin worth doing (below it the budget drops to 0). */
+const MIN_SPIN_MS = 0.004;
 
 /**
  * One epoll fd served on the JS thread. At most one blocking epoll_wait runs
@@ -28,7 +30,8 @@ const MAX_SYNC_MS = 5;
  * one thread hop per idle period, not one per message. With spinMs > 0 the
  * loop keeps polling synchronously that long after the last event before it
  * hops: a request/response peer's next message usually arrives within tens of
- * microseconds, and waking a sleeping thread costs more than that. Handlers
+ * microseconds, and waking a sleeping thread costs more than that. The spin
+ * adapts (see #spinResult): it stops where it does not pay. Handlers
  * run synchronously and must not block. An eventfd wakes the wait for stop().
  */
 export class EventLoop {
@@ -49,9 +52,11 @@ export class EventLoop {
   };
 
   readonly #spinMs: number;
+  #spinBudgetMs: number;
 
   constructor(options: { spinMicroseconds?: number } = {}) {
     this.#spinMs = (options.spinMicroseconds ?? 0) / 1000;
+    this.#spinBudgetMs = this.#spinMs;
     epollAdd(this.#epfd, this.#wakeFd, EPOLLIN, 0n);
   }
 
@@ -116,8 +121,12 @@ export class EventLoop {
     let since = performance.now();
     while (!this.#stopping) {
       let n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
-      for (const until = performance.now() + this.#spinMs; n === 0 && performance.now() < until;) {
-        n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
+      if (n === 0 && this.#spinBudgetMs > 0) {
+        for (const until = performance.now() + this.#spinBudgetMs; n === 0;) {
+          n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
+          if (performance.now() >= until) break;
+        }
+        this.#spinResult(n > 0);
       }
       if (n > 0) {
         this.#dispatch(this.#syncEvents, n);
@@ -131,10 +140,37 @@ export class EventLoop {
         }
         continue;
       }
+      const idleFrom = performance.now();
       n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, -1);
       since = performance.now();
+      this.#idleResult(since - idleFrom);
       this.#dispatch(this.#asyncEvents, n);
     }
+  }
+
+  // Adaptive spinning: spin only while it pays. A spin that found an event
+  // doubles the budget (up to spinMicroseconds); one that found none halves
+  // it; below a few microseconds it stops. A blocking wait that ended within
+  // the largest budget means spinning would have caught that event: the
+  // budget grows again. So a request/response peer gets the spin, and a
+  // paced or idle daemon burns no CPU on it.
+  #spinResult(hit: boolean): void {
+    if (hit) this.#spinBudgetMs = Math.min(this.#spinMs, this.#spinBudgetMs * 2);
+    else if ((this.#spinBudgetMs /= 2) < MIN_SPIN_MS) this.#spinBudgetMs = 0;
+  }
+
+  #idleResult(idleMs: number): void {
+    if (this.#spinMs > 0 && idleMs < this.#spinMs) {
+      this.#spinBudgetMs = Math.min(
+        this.#spinMs,
+        Math.max(MIN_SPIN_MS * 2, this.#spinBudgetMs * 2),
+      );
+    }
+  }
+
+  /** The current spin budget in microseconds (for tests and benchmarks). */
+  get spinBudgetMicroseconds(): number {
+    return this.#spinBudgetMs * 1000;
   }
 
   #dispatch(buf: Uint8Array<ArrayBuffer>, n: number): void {

@@ -10,6 +10,7 @@ import {
 import { close, fstat } from "../../ffi/fd.ts";
 import {
   alive,
+  childrenOf,
   comm,
   Daemon,
   fdKind,
@@ -19,7 +20,7 @@ import {
   sleep,
   waitFor,
 } from "./harness.ts";
-import { POOL_INIT_COMM, USER_HELPER_COMM } from "../../accessory/helper_programs.ts";
+import { FACTORY_COMM, POOL_INIT_COMM, USER_HELPER_COMM } from "../../accessory/helper_programs.ts";
 import { DEFAULT_POOL } from "../../accessory/namespace_pool.ts";
 
 async function withDaemon(args: string[], fn: (d: Daemon) => Promise<void> | void) {
@@ -150,9 +151,12 @@ Deno.test("a user namespace shows its maps to a process that joins it", async ()
     // No helper is left behind: besides inits only the pool (at most its size of each kind).
     assert(
       await waitFor(() => {
-        const others = [...d.children().values()].filter((c) => !c.startsWith("init-"));
-        return others.every((c) => c === POOL_INIT_COMM || c === USER_HELPER_COMM) &&
-          others.filter((c) => c === USER_HELPER_COMM).length <= DEFAULT_POOL.userHelpers;
+        const others = [...d.children()].filter(([, c]) => !c.startsWith("init-"));
+        const helpers = others.filter(([, c]) => c === FACTORY_COMM)
+          .flatMap(([pid]) => [...childrenOf(pid).values()]);
+        return others.every(([, c]) => c === POOL_INIT_COMM || c === FACTORY_COMM) &&
+          helpers.every((c) => c === USER_HELPER_COMM) &&
+          helpers.length <= DEFAULT_POOL.userHelpers;
       }),
     );
   });
@@ -349,8 +353,8 @@ Deno.test("SIGTERM while user namespaces are being made leaves no helper behind"
   try {
     for (let i = 0; i < 20; i++) c.send(namespaceRequest("late", { uidMap: `0 ${i} 1\n` }));
     await waitFor(() => {
-      seen = [...d.children()].filter(([, comm]) => comm === USER_HELPER_COMM)
-        .map(([pid]) => pid);
+      seen = [...d.children()].filter(([, comm]) => comm === FACTORY_COMM)
+        .flatMap(([factory]) => [factory, ...childrenOf(factory).keys()]);
       return seen.length > 0;
     }, 2000);
   } finally {
