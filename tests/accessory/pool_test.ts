@@ -24,7 +24,10 @@ function poolProcesses(d: Daemon): number[] {
   const pids: number[] = [];
   for (const [pid, c] of d.children()) {
     if (c === POOL_INIT_COMM) pids.push(pid);
-    if (c === FACTORY_COMM) pids.push(pid, ...childrenOf(pid).keys());
+    if (c === FACTORY_COMM) {
+      pids.push(pid);
+      for (const [helper, hc] of childrenOf(pid)) if (hc === USER_HELPER_COMM) pids.push(helper);
+    }
   }
   return pids;
 }
