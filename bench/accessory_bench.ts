@@ -40,6 +40,13 @@ const NAMES = option("--names", 1000);
 const REPEAT = option("--repeat", 1);
 // V8 flags for the daemon, e.g. --daemon-v8-flags=--max-semi-space-size=1
 const V8_FLAGS = args.find((a) => a.startsWith("--daemon-v8-flags="))?.slice(18) ?? "";
+// Environment for the daemon, e.g. --daemon-env=MALLOC_ARENA_MAX=2 (repeatable).
+const DAEMON_ENV = Object.fromEntries(
+  args.filter((a) => a.startsWith("--daemon-env=")).map((a) => {
+    const [k, ...v] = a.slice(13).split("=");
+    return [k, v.join("=")];
+  }),
+);
 const POOL_SIZE = args.includes("--pool-size") ? option("--pool-size", 4) : null;
 const ONLY = args.includes("--only") ? args[args.indexOf("--only") + 1] : null;
 const root = new URL("..", import.meta.url).pathname;
@@ -69,7 +76,7 @@ async function startDaemon(): Promise<Deno.ChildProcess> {
       "100000",
       ...(POOL_SIZE !== null ? ["--pool-size", String(POOL_SIZE)] : []),
     ],
-    env: { NOTIFY_SOCKET: notifyAddress },
+    env: { ...DAEMON_ENV, NOTIFY_SOCKET: notifyAddress },
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -341,7 +348,9 @@ function cached(daemon: number): LatencyResult {
 }
 
 /** A second process creating new names flat out until killed (this file in --creator mode). */
-async function startCreator(kind: NewKind): Promise<Deno.ChildProcess> {
+async function startCreator(
+  kind: NewKind,
+): Promise<{ child: Deno.ChildProcess; text: Promise<string> }> {
   const child = new Deno.Command(DENO, {
     args: ["run", "-A", new URL(import.meta.url).pathname, "--creator", address, kind],
     stdin: "null",
@@ -349,16 +358,22 @@ async function startCreator(kind: NewKind): Promise<Deno.ChildProcess> {
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.getReader();
-  await reader.read(); // "started"
-  reader.releaseLock();
-  return child;
+  const first = await reader.read(); // "started"
+  const text = (async () => {
+    let all = first.value ? new TextDecoder().decode(first.value) : "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return all;
+      all += new TextDecoder().decode(value);
+    }
+  })();
+  return { child, text };
 }
 
-async function stopCreator(child: Deno.ChildProcess): Promise<number> {
-  child.kill("SIGTERM");
-  const out = await child.output().catch(() => null);
-  const text = out ? new TextDecoder().decode(out.stdout) : "";
-  return Number(text.trim().split("\n").pop()) || 0;
+async function stopCreator(creator: { child: Deno.ChildProcess; text: Promise<string> }) {
+  creator.child.kill("SIGTERM");
+  await creator.child.status;
+  return Number((await creator.text).trim().split("\n").pop()) || 0;
 }
 
 if (args[0] === "--creator") {
@@ -381,6 +396,32 @@ if (args[0] === "--creator") {
   }
   console.log(`\n${count}`);
   Deno.exit(0);
+}
+
+/** The issue's memory figure: idle, then after 1,000 names and 60,000 cached requests. */
+async function memoryScenario(daemon: number): Promise<Record<string, unknown>> {
+  const idle = memory(daemon);
+  const fd = open();
+  try {
+    for (let i = 0; i < 1000; i++) {
+      send(fd, newNameRequest("ipc+pid"));
+      receive(fd, 2);
+    }
+    const datagram = encodeRequest(namespaceRequest("bench", { ipc: true, pid: true }));
+    for (let i = 0; i < 60_000; i++) {
+      send(fd, datagram);
+      receive(fd, 2);
+    }
+  } finally {
+    closeQuietly(fd);
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  return {
+    idle,
+    after_1000_names_60000_requests: memory(daemon),
+    v8_flags: V8_FLAGS,
+    env: DAEMON_ENV,
+  };
 }
 
 async function targets(daemon: number): Promise<Record<string, unknown>> {
@@ -440,6 +481,10 @@ try {
   const idleRss = statusField(daemonPid, "VmRSS");
   if (ONLY === "targets") {
     report.targets = await targets(daemonPid);
+    throw new Done();
+  }
+  if (ONLY === "memory") {
+    report.memory = await memoryScenario(daemonPid);
     throw new Done();
   }
 
@@ -577,6 +622,7 @@ if (report.throughput) {
       `PID init RSS ${mem.pid_init_rss_kib} KiB`,
   );
 }
+if (report.memory && ONLY === "memory") console.log(JSON.stringify(report.memory));
 if (report.targets) printTargets(report.targets as Record<string, Record<string, unknown>>);
 
 function printTargets(t: Record<string, Record<string, unknown>>): void {

@@ -31,7 +31,10 @@ const MIN_SPIN_MS = 0.004;
  * loop keeps polling synchronously that long after the last event before it
  * hops: a request/response peer's next message usually arrives within tens of
  * microseconds, and waking a sleeping thread costs more than that. The spin
- * adapts (see #spinResult): it stops where it does not pay. Handlers
+ * adapts (see #spinResult): it stops where it does not pay. With
+ * waitMilliseconds > 0 it then blocks in epoll_wait on the JS thread itself
+ * for up to that long before the hop: sleeping costs no CPU, and the wakeup
+ * is a single thread's. Handlers
  * run synchronously and must not block. An eventfd wakes the wait for stop().
  */
 export class EventLoop {
@@ -53,10 +56,12 @@ export class EventLoop {
 
   readonly #spinMs: number;
   #spinBudgetMs: number;
+  readonly #waitMs: number;
 
-  constructor(options: { spinMicroseconds?: number } = {}) {
+  constructor(options: { spinMicroseconds?: number; waitMilliseconds?: number } = {}) {
     this.#spinMs = (options.spinMicroseconds ?? 0) / 1000;
     this.#spinBudgetMs = this.#spinMs;
+    this.#waitMs = Math.floor(options.waitMilliseconds ?? 0);
     epollAdd(this.#epfd, this.#wakeFd, EPOLLIN, 0n);
   }
 
@@ -128,8 +133,17 @@ export class EventLoop {
         }
         this.#spinResult(n > 0);
       }
+      // Then sleep in the kernel on this thread for a while: no CPU spent,
+      // and an event wakes this thread directly (no worker thread, no
+      // promise); JS timers and signal listeners wait at most that long.
+      if (n === 0 && this.#waitMs > 0) {
+        n = epollWaitNow(this.#epfd, this.#syncEvents, this.#waitMs);
+      }
       if (n > 0) {
         this.#dispatch(this.#syncEvents, n);
+        // Promise callbacks of what was dispatched (replies waiting for a
+        // namespace) run now, not after the next thread hop.
+        await undefined;
         // Busy or spinning, the JS thread must still let timers, signals and
         // promise callbacks run now and then: a zero-timeout wait on the
         // worker thread is one such turn (setTimeout(0) would cost ~1 ms).
