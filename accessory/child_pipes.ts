@@ -3,7 +3,15 @@
 // namespace factory, helper_factory.ts).
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
-import { closeQuietly, O_CLOEXEC, O_NONBLOCK, pipe, read, write } from "../ffi/fd.ts";
+import {
+  closeQuietly,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  pipe,
+  read,
+  setNonBlocking,
+  write,
+} from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { type ExitStatus, reap, spawnProcessAsync } from "../ffi/spawn.ts";
 
@@ -72,6 +80,8 @@ export class ChildPipes {
       closeQuietly(outWrite);
     }
     try {
+      // A child that stops reading must not block the daemon: a full pipe fails the write.
+      setNonBlocking(inWrite);
       return new ChildPipes(pid, loop, inWrite, outRead, onOutput, onExit);
     } catch (e) {
       // No pidfd: the pid is still ours; reap it the old way is impossible
@@ -83,11 +93,11 @@ export class ChildPipes {
     }
   }
 
-  /** Writes to the child's stdin (a few bytes: never blocks on an empty pipe). */
+  /** Writes a line to the child's stdin; throws if its pipe is full (it stopped reading). */
   send(text: string): void {
     if (this.#stdin < 0) throw new Error("stdin of the helper is closed");
     const bytes = new TextEncoder().encode(text);
-    if (write(this.#stdin, bytes) !== bytes.length) throw new Error("short write to a helper");
+    if (write(this.#stdin, bytes) !== bytes.length) throw new Error("the helper does not read");
   }
 
   /** End of file on the child's stdin: the helpers end on it. */

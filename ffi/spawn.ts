@@ -135,6 +135,18 @@ class SpawnCall {
     }
   }
 
+  /** posix_spawn's arguments, in order. */
+  get arguments() {
+    return [
+      new Uint8Array(this.pid.buffer),
+      this.path,
+      this.actions,
+      this.attr,
+      this.argv.array,
+      this.env.array,
+    ] as const;
+  }
+
   /** posix_spawn's result: the pid, or a SysError. */
   result(code: number, path: string): number {
     ok(code, `posix_spawn(${path})`);
@@ -159,14 +171,7 @@ export function spawnProcess(path: string, options: SpawnOptions): number {
   const call = new SpawnCall(path, options);
   try {
     return call.result(
-      libc.posix_spawn(
-        new Uint8Array(call.pid.buffer),
-        call.path,
-        call.actions,
-        call.attr,
-        call.argv.array,
-        call.env.array,
-      ),
+      libc.posix_spawn(...call.arguments),
       path,
     );
   } finally {
@@ -185,14 +190,7 @@ export async function spawnProcessAsync(path: string, options: SpawnOptions): Pr
   const call = new SpawnCall(path, options);
   try {
     return call.result(
-      await libc.posix_spawn_nonblocking(
-        new Uint8Array(call.pid.buffer),
-        call.path,
-        call.actions,
-        call.attr,
-        call.argv.array,
-        call.env.array,
-      ),
+      await libc.posix_spawn_nonblocking(...call.arguments),
       path,
     );
   } finally {
