@@ -20,6 +20,8 @@ interface Registration {
 const MAX_EVENTS = 256;
 /** Longest stretch of synchronous dispatching before yielding to JS tasks. */
 const MAX_SYNC_MS = 5;
+/** Awaits before a synchronous sleep: longer promise chains than this wait for the next turn. */
+const MICROTASK_ROUNDS = 32;
 /** Shortest spin worth doing (below it the budget drops to 0). */
 const MIN_SPIN_MS = 0.004;
 
@@ -137,13 +139,15 @@ export class EventLoop {
       // and an event wakes this thread directly (no worker thread, no
       // promise); JS timers and signal listeners wait at most that long.
       if (n === 0 && this.#waitMs > 0) {
-        n = epollWaitNow(this.#epfd, this.#syncEvents, this.#waitMs);
+        // Promise callbacks of what was dispatched (a reply waiting for a
+        // namespace is a chain of them) must run before this thread blocks:
+        // each await lets one more link of a chain run.
+        for (let i = 0; i < MICROTASK_ROUNDS; i++) await undefined;
+        n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
+        if (n === 0) n = epollWaitNow(this.#epfd, this.#syncEvents, this.#waitMs);
       }
       if (n > 0) {
         this.#dispatch(this.#syncEvents, n);
-        // Promise callbacks of what was dispatched (replies waiting for a
-        // namespace) run now, not after the next thread hop.
-        await undefined;
         // Busy or spinning, the JS thread must still let timers, signals and
         // promise callbacks run now and then: a zero-timeout wait on the
         // worker thread is one such turn (setTimeout(0) would cost ~1 ms).
