@@ -1,6 +1,6 @@
 // Accessory daemon benchmark: throughput, latency, creation cost, memory.
 //   node_modules/.bin/deno run -A bench/accessory_bench.ts [--seconds 2] [--names 1000] [--repeat 1]
-//     [--daemon-v8-flags=--max-semi-space-size=1] [--pool-size N] [--only targets]
+//     [--daemon-v8-flags=FLAGS] [--daemon-env=K=V] [--pool-size N] [--only targets|memory]
 // "targets" (issue 12) measures new names paced at 200/s and flat out (IPC+PID,
 // PID+USER), head-of-line latency of cached requests alone and beside a
 // flat-out creator (a second process), daemon CPU per cached request and the
@@ -27,6 +27,7 @@ import {
 import { MessageReceiver, MSG_NOSIGNAL, sendMessage } from "../ffi/socket_message.ts";
 import { closeNamespaces, makeNamespaces, namespaceRequest } from "../shared/client.ts";
 import { encodeRequest, type Request } from "../shared/protocol.ts";
+import { DAEMON_V8_FLAGS } from "../packaging/layout.ts";
 
 const args = Deno.args;
 const option = (name: string, fallback: number) => {
@@ -39,14 +40,21 @@ const NAMES = option("--names", 1000);
 // REPEAT times and keep the fastest run (stated in the output).
 const REPEAT = option("--repeat", 1);
 // V8 flags for the daemon, e.g. --daemon-v8-flags=--max-semi-space-size=1
-const V8_FLAGS = args.find((a) => a.startsWith("--daemon-v8-flags="))?.slice(18) ?? "";
+// Default: the flags the launchers give the daemon (packaging/layout.ts);
+// --daemon-v8-flags= (empty) for none.
+const V8_FLAGS = args.find((a) => a.startsWith("--daemon-v8-flags="))?.slice(18) ??
+  DAEMON_V8_FLAGS.join(",");
 // Environment for the daemon, e.g. --daemon-env=MALLOC_ARENA_MAX=2 (repeatable).
-const DAEMON_ENV = Object.fromEntries(
-  args.filter((a) => a.startsWith("--daemon-env=")).map((a) => {
-    const [k, ...v] = a.slice(13).split("=");
-    return [k, v.join("=")];
-  }),
-);
+// Default MALLOC_ARENA_MAX=2, as the launchers set it.
+const DAEMON_ENV: Record<string, string> = {
+  MALLOC_ARENA_MAX: "2",
+  ...Object.fromEntries(
+    args.filter((a) => a.startsWith("--daemon-env=")).map((a) => {
+      const [k, ...v] = a.slice(13).split("=");
+      return [k, v.join("=")];
+    }),
+  ),
+};
 const POOL_SIZE = args.includes("--pool-size") ? option("--pool-size", 4) : null;
 const ONLY = args.includes("--only") ? args[args.indexOf("--only") + 1] : null;
 const root = new URL("..", import.meta.url).pathname;
