@@ -18,16 +18,24 @@ export function userKey(maps: UserNamespaceMaps): string {
   return latin1.decode(maps.uidMap) + "\0" + latin1.decode(maps.gidMap);
 }
 
+/** A scheduled look at whether a name has expired (namespace_registry.ts). */
+export interface ExpiryCheck {
+  entry: NameEntry;
+  deadline: number;
+}
+
 export class NameEntry {
   readonly lifetime: Lifetime;
   #ipc = -1;
   #pid: PidNamespace | null = null;
   #pidPending: Promise<void> | null = null;
-  readonly #users = new Map<string, number | Promise<number>>();
-  readonly #leases = new Set<Lease>();
+  // Made on first use: most names never have a user namespace or a lease,
+  // and an empty Map and Set cost some 500 bytes per name.
+  #usersMap: Map<string, number | Promise<number>> | null = null;
+  #leasesSet: Set<Lease> | null = null;
   #discarded = false;
-  /** The expiry timer, managed by the registry. */
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** The pending expiry check, managed by the registry. */
+  expiry: ExpiryCheck | undefined;
 
   constructor(
     readonly name: string,
@@ -126,23 +134,27 @@ export class NameEntry {
     return this.#pid.fd;
   }
 
+  #users(): Map<string, number | Promise<number>> {
+    return this.#usersMap ??= new Map();
+  }
+
   /** User namespaces made or being made for this name. */
   get userNamespaces(): number {
-    return this.#users.size;
+    return this.#usersMap?.size ?? 0;
   }
 
   hasUserNamespace(maps: UserNamespaceMaps): boolean {
-    return this.#users.has(userKey(maps));
+    return this.#usersMap?.has(userKey(maps)) ?? false;
   }
 
   /** The cached fd, or a promise shared by every request for the same maps. */
   userNamespace(maps: UserNamespaceMaps): number | Promise<number> {
     const key = userKey(maps);
-    const cached = this.#users.get(key);
+    const cached = this.#usersMap?.get(key);
     if (cached !== undefined) return cached;
     const made = this.factory.user(maps); // throws if taking a ready helper fails
     if (!(made instanceof Promise)) {
-      this.#users.set(key, made);
+      this.#users().set(key, made);
       return made;
     }
     const pending = made.then(
@@ -151,32 +163,32 @@ export class NameEntry {
           closeQuietly(fd);
           throw new NamespaceError(`namespaces of ${JSON.stringify(this.name)} were discarded`);
         }
-        this.#users.set(key, fd);
+        this.#users().set(key, fd);
         return fd;
       },
       (error) => {
-        this.#users.delete(key);
+        this.#usersMap?.delete(key);
         throw error;
       },
     );
-    this.#users.set(key, pending);
+    this.#users().set(key, pending);
     pending.catch(() => {}); // requests await it; none waiting is no "unhandled" error
     return pending;
   }
 
   /** The fd of a user namespace made earlier by userNamespace(). */
   userFd(maps: UserNamespaceMaps): number {
-    const fd = this.#users.get(userKey(maps));
+    const fd = this.#usersMap?.get(userKey(maps));
     if (typeof fd !== "number") throw new Error("user namespace is not ready");
     return fd;
   }
 
   openLease(onEnd: () => void): Lease {
     const lease = new Lease(this.factory.loop, () => {
-      this.#leases.delete(lease);
+      this.#leasesSet?.delete(lease);
       onEnd();
     });
-    this.#leases.add(lease);
+    (this.#leasesSet ??= new Set()).add(lease);
     return lease;
   }
 
@@ -200,10 +212,10 @@ export class NameEntry {
     pid?.kill();
     pid?.close();
     const exited = pid?.exited ?? Promise.resolve();
-    for (const fd of this.#users.values()) if (typeof fd === "number") closeQuietly(fd);
-    this.#users.clear();
-    for (const lease of this.#leases) lease.close();
-    this.#leases.clear();
+    for (const fd of this.#usersMap?.values() ?? []) if (typeof fd === "number") closeQuietly(fd);
+    this.#usersMap = null;
+    for (const lease of this.#leasesSet ?? []) lease.close();
+    this.#leasesSet = null;
     return exited;
   }
 }

@@ -31,7 +31,8 @@ export class PidNamespace {
   #running = true;
   /** Started by a previous run of the daemon: not our child, not ours to reap. */
   readonly adopted: boolean;
-  readonly #exited = Promise.withResolvers<void>();
+  /** Made when someone waits (some 400 bytes per name otherwise). */
+  #exited: PromiseWithResolvers<void> | null = null;
 
   private constructor(
     /** /proc/PID/ns/pid of the init: the handle given to clients. */
@@ -52,7 +53,7 @@ export class PidNamespace {
       loop.remove(pidfd);
       closeQuietly(pidfd);
       this.close();
-      this.#exited.resolve();
+      this.#exited?.resolve();
       onExit(this);
     });
   }
@@ -101,7 +102,8 @@ export class PidNamespace {
 
   /** Settles once the init has exited and has been reaped. */
   get exited(): Promise<void> {
-    return this.#exited.promise;
+    if (!this.#running) return Promise.resolve();
+    return (this.#exited ??= Promise.withResolvers<void>()).promise;
   }
 
   /** SIGKILL to the init (see above why not SIGTERM); safe against pid reuse. */
