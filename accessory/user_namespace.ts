@@ -13,6 +13,7 @@ import { closeQuietly, O_WRONLY, open, write } from "../ffi/fd.ts";
 import { openNamespace } from "../ffi/namespace.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
+import { reap } from "../ffi/spawn.ts";
 import type { HelperFactory } from "./helper_factory.ts";
 import { failed } from "./namespace_error.ts";
 
@@ -50,7 +51,7 @@ export class UserNamespaceHelper {
   #started(pid: number): void {
     try {
       this.#pid = pid;
-      // Not our child (the factory reaps it): the pidfd tells when it is gone.
+      // The factory's child, not ours: the pidfd tells when it is gone.
       this.#pidfd = pidfdOpen(pid);
       this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
     } catch (e) {
@@ -100,6 +101,9 @@ export class UserNamespaceHelper {
   }
 
   #exit(): void {
+    // The factory reaps its children; if the factory died first, the helper
+    // was re-parented to the daemon (a child subreaper) and is ours to reap.
+    reap(this.#pidfd);
     this.loop.remove(this.#pidfd);
     closeQuietly(this.#pidfd);
     this.#pidfd = -1;
