@@ -194,3 +194,36 @@ Deno.test("killed with SIGKILL: the pool dies with it, handed-out inits live on 
     if (runtimeDir) Deno.removeSync(runtimeDir, { recursive: true });
   }
 });
+
+Deno.test("a killed factory is replaced: new names keep coming, nothing is left as a zombie", async () => {
+  const d = await Daemon.start(["--pool-size", "2"]);
+  const got: Namespaces[] = [];
+  try {
+    let factory = 0;
+    assert(
+      await waitFor(() => {
+        factory = [...d.children()].find(([, c]) => c === FACTORY_COMM)?.[0] ?? 0;
+        return factory !== 0 && poolProcesses(d).length === 5;
+      }),
+    );
+    Deno.kill(factory, "SIGKILL");
+    assert(await waitFor(() => !alive(factory)));
+    // More than the pool holds: some come from a new factory.
+    for (let i = 0; i < 6; i++) {
+      got.push(makeNamespaces(`after-${i}`, { socket: d.address, pid: true, uidMap: "0 0 1\n" }));
+    }
+    const replacement = [...d.children()].find(([, c]) => c === FACTORY_COMM)?.[0];
+    assert(replacement !== undefined && replacement !== factory, "no new factory");
+    // Helpers of the dead factory died with it and were reaped (the daemon is their subreaper).
+    assert(
+      await waitFor(() => [...d.children().keys()].every(alive)),
+      `zombie children: ${
+        [...d.children()].filter(([p]) => !alive(p)).map(([p, c]) => `${p} ${c}`)
+      }`,
+    );
+  } finally {
+    for (const n of got) closeNamespaces(n);
+    const { code, log } = await d.stop();
+    assertEquals(code, 0, log);
+  }
+});
