@@ -56,16 +56,12 @@ export class NameEntry {
    * on the event loop). Throws if making an IPC namespace fails.
    */
   prepare(request: Request): Promise<unknown> | null {
-    const waits: Promise<unknown>[] = [];
-    if (request.ipc || request.pid) {
-      const pending = this.#preparePidIpc(request.pid);
-      if (pending !== null) waits.push(pending);
-    }
-    if (request.user) {
-      const user = this.userNamespace(request.user);
-      if (user instanceof Promise) waits.push(user);
-    }
-    return waits.length === 0 ? null : waits.length === 1 ? waits[0] : Promise.all(waits);
+    // No allocation for the common case: everything exists.
+    const pid = request.ipc || request.pid ? this.#preparePidIpc(request.pid) : null;
+    const made = request.user ? this.userNamespace(request.user) : null;
+    const user = made instanceof Promise ? made : null;
+    if (pid === null) return user;
+    return user === null ? pid : Promise.all([pid, user]);
   }
 
   #preparePidIpc(needPid: boolean): Promise<void> | null {

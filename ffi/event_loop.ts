@@ -49,6 +49,8 @@ export class EventLoop {
   #nextId = 1n;
   readonly #asyncEvents = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
   readonly #syncEvents = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
+  readonly #asyncView = new DataView(this.#asyncEvents.buffer);
+  readonly #syncView = new DataView(this.#syncEvents.buffer);
   #stopping = false;
   #running: Promise<void> | null = null;
   #closed = false;
@@ -192,7 +194,7 @@ export class EventLoop {
   }
 
   #dispatch(buf: Uint8Array<ArrayBuffer>, n: number): void {
-    const view = new DataView(buf.buffer);
+    const view = buf === this.#syncEvents ? this.#syncView : this.#asyncView;
     for (let i = 0; i < n; i++) {
       const events = view.getUint32(i * EPOLL_EVENT_SIZE, true);
       const id = view.getBigUint64(i * EPOLL_EVENT_SIZE + 4, true);
