@@ -77,6 +77,8 @@ export class NamespaceFactory {
       );
     } catch (e) {
       throw failed("create PID namespace", e);
+    } finally {
+      this.pool.inits.fill(); // a replacement, now that this one is done
     }
     if (ipc !== null) return { namespace, ipc: null };
     try {
@@ -96,7 +98,13 @@ export class NamespaceFactory {
   /** A user namespace with `maps`: at once if a helper is ready. */
   user(maps: UserNamespaceMaps): number | Promise<number> {
     const taken = this.pool.userHelpers.take();
-    if (!(taken instanceof Promise)) return taken.take(maps);
+    if (!(taken instanceof Promise)) {
+      try {
+        return taken.take(maps);
+      } finally {
+        this.pool.userHelpers.fill();
+      }
+    }
     return taken.then(
       (helper: UserNamespaceHelper) => helper.take(maps),
       (e) => {

@@ -40,12 +40,15 @@ class Reserve<T extends Item> {
     readonly make: () => T,
   ) {}
 
-  /** A ready one now, or a promise of the next one. */
+  /**
+   * A ready one now, or a promise of the next one. Taking a ready one does
+   * not refill: the caller calls fill() once its critical path is done, so
+   * that making the replacement does not compete with it for the CPU.
+   */
   take(): T | Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the daemon is stopping"));
     let item = this.#ready.shift();
     while (item !== undefined && !item.isReady) item = this.#ready.shift();
-    this.#refill();
     if (item !== undefined) return item;
     const waiter = Promise.withResolvers<T>();
     this.#waiters.push(waiter);

@@ -355,54 +355,44 @@ function cached(daemon: number): LatencyResult {
   return latencyResult(latencies, (performance.now() - start) / 1000, cpuSeconds(daemon) - cpu0);
 }
 
-/** A second process creating new names flat out until killed (this file in --creator mode). */
-async function startCreator(
-  kind: NewKind,
-): Promise<{ child: Deno.ChildProcess; text: Promise<string> }> {
+/**
+ * A second process creating new names flat out for `ms` (this file in
+ * --creator mode); resolves to the names it made per second.
+ */
+async function startCreator(kind: NewKind, ms: number): Promise<Promise<number>> {
   const child = new Deno.Command(DENO, {
-    args: ["run", "-A", new URL(import.meta.url).pathname, "--creator", address, kind],
+    args: ["run", "-A", new URL(import.meta.url).pathname, "--creator", address, kind, String(ms)],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.getReader();
   const first = await reader.read(); // "started"
-  const text = (async () => {
+  return (async () => {
     let all = first.value ? new TextDecoder().decode(first.value) : "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return all;
-      all += new TextDecoder().decode(value);
-    }
+    for (let r; !(r = await reader.read()).done;) all += new TextDecoder().decode(r.value);
+    await child.status;
+    const [count, seconds] = all.trim().split("\n").pop()!.split(" ").map(Number);
+    return seconds > 0 ? Math.round(count / seconds) : 0;
   })();
-  return { child, text };
-}
-
-async function stopCreator(creator: { child: Deno.ChildProcess; text: Promise<string> }) {
-  creator.child.kill("SIGTERM");
-  await creator.child.status;
-  return Number((await creator.text).trim().split("\n").pop()) || 0;
 }
 
 if (args[0] === "--creator") {
-  // Creator mode: new names back to back until SIGTERM, then print the count.
-  const [, target, kind] = args as [string, string, NewKind];
+  // Creator mode: new names back to back for the given time, then "count seconds".
+  const [, target, kind, ms] = args as [string, string, NewKind, string];
   const fd = unixSocket(SOCK_SEQPACKET, false);
   setTimeoutOption(fd, SO_RCVTIMEO, 10_000);
   connect(fd, target);
   let count = 0;
-  let stop = false;
-  Deno.addSignalListener("SIGTERM", () => stop = true);
   await Deno.stdout.write(new TextEncoder().encode("started\n"));
-  let turn = 0;
-  while (!stop) {
+  const start = performance.now();
+  const end = start + Number(ms);
+  while (performance.now() < end) {
     send(fd, newNameRequest(kind));
     receive(fd, NEW_KINDS[kind].fds);
     count++;
-    // Let the signal listener run now and then.
-    if (++turn % 50 === 0) await new Promise((r) => setTimeout(r, 0));
   }
-  console.log(`\n${count}`);
+  console.log(`\n${count} ${(performance.now() - start) / 1000}`);
   Deno.exit(0);
 }
 
@@ -435,7 +425,7 @@ async function memoryScenario(daemon: number): Promise<Record<string, unknown>> 
 async function targets(daemon: number): Promise<Record<string, unknown>> {
   const pause = () => new Promise((r) => setTimeout(r, 500)); // the pool refills
   const result: Record<string, unknown> = {};
-  result.memory_idle = memory(daemon);
+  result.memory_before = memory(daemon);
   // Warm-up: JIT and pool.
   await newNames(daemon, "ipc+pid", 5, 20);
   await newNames(daemon, "pid+user", 5, 20);
@@ -452,22 +442,18 @@ async function targets(daemon: number): Promise<Record<string, unknown>> {
   await pause();
   cached(daemon); // warm
   const alone = cached(daemon);
-  const creator = await startCreator("ipc+pid");
-  let beside: LatencyResult;
-  let created = 0;
+  const creator = await startCreator("ipc+pid", SECONDS * 1000 + 500);
   const cpu0 = cpuSeconds(daemon);
   const t0 = performance.now();
-  try {
-    beside = cached(daemon);
-  } finally {
-    created = await stopCreator(creator);
-  }
+  const beside = cached(daemon);
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(daemon) - cpu0;
+  const created = await creator;
   result.head_of_line = {
     cached_alone: alone,
     cached_beside_flat_out_creator: beside,
-    creator_names_per_second: Math.round(created / seconds),
-    daemon_cpu_share: round((cpuSeconds(daemon) - cpu0) / seconds, 2),
+    creator_names_per_second: created,
+    daemon_cpu_share: round(cpu / seconds, 2),
   };
   result.memory_after_load = memory(daemon);
   return result;
@@ -487,6 +473,7 @@ const report: Record<string, unknown> = {
 try {
   await new Promise((r) => setTimeout(r, 300));
   const idleRss = statusField(daemonPid, "VmRSS");
+  const idleMemory = memory(daemonPid);
   if (ONLY === "targets") {
     report.targets = await targets(daemonPid);
     throw new Done();
@@ -576,6 +563,8 @@ try {
     daemon_fds_after_names: fdsAfterNames,
     // After all the throughput runs: V8 heap high-water mark, not per-name cost.
     daemon_rss_after_load_kib: statusField(daemonPid, "VmRSS"),
+    daemon_smaps_idle: idleMemory,
+    daemon_smaps_after_load: memory(daemonPid),
     names: NAMES,
     names_created_per_second: Math.round(NAMES / manySeconds),
     pid_init_rss_kib: initRss,
@@ -656,7 +645,7 @@ function printTargets(t: Record<string, Record<string, unknown>>): void {
     hol.cached_beside_flat_out_creator as LatencyResult,
     "p99<=1",
   );
-  const idle = t.memory_idle as unknown as { rss_kib: number; anonymous_kib: number };
+  const idle = t.memory_before as unknown as { rss_kib: number; anonymous_kib: number };
   const after = t.memory_after_load as unknown as { rss_kib: number; anonymous_kib: number };
   console.log(
     `daemon memory: idle RSS ${idle.rss_kib} KiB (anonymous ${idle.anonymous_kib} KiB), ` +
