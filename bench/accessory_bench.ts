@@ -26,7 +26,7 @@ import {
 } from "../ffi/socket.ts";
 import { MessageReceiver, MSG_NOSIGNAL, sendMessage } from "../ffi/socket_message.ts";
 import { closeNamespaces, makeNamespaces, namespaceRequest } from "../shared/client.ts";
-import { encodeRequest, type Request } from "../shared/protocol.ts";
+import { decodeResponse, encodeRequest, type Request } from "../shared/protocol.ts";
 import { DAEMON_V8_FLAGS } from "../packaging/layout.ts";
 
 const args = Deno.args;
@@ -132,7 +132,11 @@ function receive(fd: number, fds: number): void {
   const m = receiver.receive(fd, rxBuffer, 0);
   if (m === null || m.length === 0) throw new Error("no response");
   for (const f of m.fds) closeQuietly(f);
-  if (m.fds.length !== fds) throw new Error(`expected ${fds} fds, got ${m.fds.length}`);
+  if (m.fds.length !== fds) {
+    const response = decodeResponse(rxBuffer.subarray(0, m.length));
+    const why = response.kind === "error" ? `: ERROR ${JSON.stringify(response.message)}` : "";
+    throw new Error(`expected ${fds} fds, got ${m.fds.length}${why}`);
+  }
 }
 
 interface Result {
