@@ -152,10 +152,12 @@ interface Result {
   daemon_cpu_us_per_request: number;
 }
 
+const quantile = (sorted: number[], q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
 function summarize(latencies: number[], seconds: number, cpu: number): Result {
   latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  const at = (q: number) => quantile(latencies, q);
   return {
     requests: latencies.length,
     seconds: round(seconds, 3),
@@ -268,9 +270,6 @@ function memory(pid: number): { rss_kib: number; anonymous_kib: number } {
   const field = (name: string) => Number(text.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1]);
   return { rss_kib: field("Rss"), anonymous_kib: field("Anonymous") };
 }
-
-const quantile = (sorted: number[], q: number) =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 interface LatencyResult {
   count: number;
