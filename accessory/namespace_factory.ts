@@ -77,8 +77,6 @@ export class NamespaceFactory {
       );
     } catch (e) {
       throw failed("create PID namespace", e);
-    } finally {
-      this.pool.inits.fill(); // a replacement, now that this one is done
     }
     if (ipc !== null) return { namespace, ipc: null };
     try {
@@ -90,6 +88,14 @@ export class NamespaceFactory {
     }
   }
 
+  /**
+   * Replaces what was taken from the pool. Called once a reply has gone
+   * out, so that making replacements does not delay it.
+   */
+  refill(): void {
+    this.pool.fill();
+  }
+
   /** True if fd is the daemon's own IPC namespace. */
   isOwnIpc(fd: number): boolean {
     return fstat(fd).ino === fstat(this.#ownIpc).ino;
@@ -98,13 +104,7 @@ export class NamespaceFactory {
   /** A user namespace with `maps`: at once if a helper is ready. */
   user(maps: UserNamespaceMaps): number | Promise<number> {
     const taken = this.pool.userHelpers.take();
-    if (!(taken instanceof Promise)) {
-      try {
-        return taken.take(maps);
-      } finally {
-        this.pool.userHelpers.fill();
-      }
-    }
+    if (!(taken instanceof Promise)) return taken.take(maps);
     return taken.then(
       (helper: UserNamespaceHelper) => helper.take(maps),
       (e) => {

@@ -42,8 +42,8 @@ class Reserve<T extends Item> {
 
   /**
    * A ready one now, or a promise of the next one. Taking a ready one does
-   * not refill: the caller calls fill() once its critical path is done, so
-   * that making the replacement does not compete with it for the CPU.
+   * not refill: the caller calls fill() once its reply is out, so that
+   * making the replacement does not compete with it for the CPU.
    */
   take(): T | Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the daemon is stopping"));

@@ -102,9 +102,13 @@ export class RequestHandler {
           send(outcome.ok ? this.#assemble(entry, request) : this.#failure(outcome.error));
         } finally {
           this.registry.release(entry);
+          if (work !== null) this.registry.factory.refill(); // after the reply, not before
         }
       },
-      () => this.registry.release(entry),
+      () => {
+        this.registry.release(entry);
+        if (work !== null) this.registry.factory.refill();
+      },
     );
   }
 
