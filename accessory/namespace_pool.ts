@@ -31,6 +31,7 @@ class Reserve<T extends Item> {
   #starting = 0;
   readonly #waiters: PromiseWithResolvers<T>[] = [];
   #retryAt = 0;
+  #lastError: unknown = undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -50,6 +51,11 @@ class Reserve<T extends Item> {
     let item = this.#ready.shift();
     while (item !== undefined && !item.isReady) item = this.#ready.shift();
     if (item !== undefined) return item;
+    // Making one failed a moment ago (say, out of fds): fail at once rather
+    // than hold the request until the retry.
+    if (this.#lastError !== undefined && performance.now() < this.#retryAt) {
+      return Promise.reject(this.#lastError);
+    }
     const waiter = Promise.withResolvers<T>();
     this.#waiters.push(waiter);
     this.#refill();
@@ -125,6 +131,7 @@ class Reserve<T extends Item> {
   #failed(error: unknown): void {
     logWarning(`cannot prepare a ${this.what}: ${errorMessage(error)}`);
     this.#retryAt = performance.now() + RETRY_MS;
+    this.#lastError = error;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
 
