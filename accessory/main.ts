@@ -23,6 +23,7 @@ import { accessoryStatus, formatAccessoryStatus } from "./status.ts";
 import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
 import { AccessoryDaemon } from "./daemon.ts";
 import { claimRuntimeDirectory, type RuntimeDirectory } from "./runtime_directory.ts";
+import { DEFAULT_POOL } from "./namespace_pool.ts";
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
 
 const NAME = "cm4all-spawn-accessory";
@@ -97,16 +98,25 @@ program
     "--control <path>",
     "the control socket for cm4all-spawnctl (default: control in $RUNTIME_DIRECTORY, " +
       "else /run/cm4all-spawn-accessory/control)",
+  )
+  .option(
+    "--pool-size <n>",
+    "PID (with IPC) namespaces and user namespace helpers each kept ready ahead of demand " +
+      "(not counted in --max-names; 0: make them on demand)",
+    nonNegativeNumber("--pool-size"),
+    DEFAULT_POOL.inits,
   );
 parseCommandLine(program, Deno.args);
 const options = program.opts<
-  {
+  & {
     listen?: string[];
     namespaceTtl: number;
     allowUid?: string[];
     allowGid?: string[];
     control?: string;
-  } & Limits
+    poolSize: number;
+  }
+  & Limits
 >();
 setLogIdentifier(NAME);
 useJournalIfConnected();
@@ -180,6 +190,7 @@ const daemon = new AccessoryDaemon({
   access,
   instance,
   limits: Object.fromEntries(LIMIT_OPTIONS.map(([, key]) => [key, options[key]])),
+  pool: { inits: Math.floor(options.poolSize), userHelpers: Math.floor(options.poolSize) },
 });
 
 const controlPath = options.control ?? defaultControlPath("accessory");

@@ -1,9 +1,10 @@
 // The namespaces of one NAME, created on first request and kept until the
-// name expires (see lifetime.ts) or the daemon stops.
+// name expires (see lifetime.ts) or the daemon stops. Making them never
+// blocks the event loop: prepare() says what a request has to wait for.
 import { closeQuietly } from "../ffi/fd.ts";
 import { openNamespace } from "../ffi/namespace.ts";
 import { errorMessage, logInfo, logWarning } from "../shared/log.ts";
-import type { UserNamespaceMaps } from "../shared/protocol.ts";
+import type { Request, UserNamespaceMaps } from "../shared/protocol.ts";
 import { Lease } from "./lease.ts";
 import { Lifetime } from "./lifetime.ts";
 import { NamespaceError } from "./namespace_error.ts";
@@ -18,17 +19,26 @@ export function userKey(maps: UserNamespaceMaps): string {
   return latin1.decode(maps.uidMap) + "\0" + latin1.decode(maps.gidMap);
 }
 
+/** A scheduled look at whether a name has expired (namespace_registry.ts). */
+export interface ExpiryCheck {
+  entry: NameEntry;
+  deadline: number;
+}
+
 export class NameEntry {
   readonly lifetime: Lifetime;
   #ipc = -1;
   #pid: PidNamespace | null = null;
-  readonly #users = new Map<string, number | Promise<number>>();
+  #pidPending: Promise<void> | null = null;
+  // Made on first use: most names never have a user namespace or a lease,
+  // and an empty Map and Set cost some 500 bytes per name.
+  #usersMap: Map<string, number | Promise<number>> | null = null;
   /** Who a user namespace was made for (counted in byUid). */
-  readonly #userOwners = new Map<string, number>();
-  readonly #leases = new Set<Lease>();
+  #userOwners: Map<string, number> | null = null;
+  #leasesSet: Set<Lease> | null = null;
   #discarded = false;
-  /** The expiry timer, managed by the registry. */
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** The pending expiry check, managed by the registry. */
+  expiry: ExpiryCheck | undefined;
 
   constructor(
     readonly name: string,
@@ -45,8 +55,59 @@ export class NameEntry {
     return this.#discarded;
   }
 
+  /**
+   * Makes what `request` needs and the name lacks. Returns null if the reply
+   * can be assembled at once, else a promise to wait for (no waiting happens
+   * on the event loop). Throws if making an IPC namespace fails.
+   */
+  prepare(request: Request, uid = 0): Promise<unknown> | null {
+    // No allocation for the common case: everything exists.
+    const pid = request.ipc || request.pid ? this.#preparePidIpc(request.pid) : null;
+    const made = request.user ? this.userNamespace(request.user, uid) : null;
+    const user = made instanceof Promise ? made : null;
+    if (pid === null) return user;
+    return user === null ? pid : Promise.all([pid, user]);
+  }
+
+  #preparePidIpc(needPid: boolean): Promise<void> | null {
+    // While an init is being made, its IPC namespace becomes the name's too.
+    if (this.#pidPending !== null) return this.#pidPending;
+    if (!needPid || this.#pid !== null) {
+      if (this.#ipc < 0) this.#ipc = this.factory.ipc(); // some 0.04 ms: synchronous
+      return null;
+    }
+    // The init lives in the name's IPC namespace (so that a restarted daemon
+    // adopts both): the existing one, or the one it comes with.
+    const pending = this.factory.pid(
+      this.name,
+      this.#ipc >= 0 ? this.#ipc : null,
+      (gone) => this.#initExited(gone),
+    ).then(({ namespace, ipc }) => {
+      if (this.#discarded) {
+        namespace.kill();
+        namespace.close();
+        closeQuietly(ipc ?? -1);
+        throw new NamespaceError(`namespaces of ${JSON.stringify(this.name)} were discarded`);
+      }
+      this.#pid = namespace;
+      if (ipc !== null) {
+        if (this.#ipc < 0) this.#ipc = ipc;
+        else closeQuietly(ipc);
+      }
+      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${namespace.pid}`, {
+        SPAWN_NAME: this.name,
+      });
+    }).finally(() => {
+      if (this.#pidPending === pending) this.#pidPending = null;
+    });
+    this.#pidPending = pending;
+    pending.catch(() => {}); // requests await it; none waiting is no "unhandled" error
+    return pending;
+  }
+
+  /** The name's IPC namespace, made by prepare(). */
   ipcFd(): number {
-    if (this.#ipc < 0) this.#ipc = this.factory.ipc();
+    if (this.#ipc < 0) throw new NamespaceError("IPC namespace is not ready");
     return this.#ipc;
   }
 
@@ -55,7 +116,7 @@ export class NameEntry {
     if (this.#pid !== null) throw new Error(`${JSON.stringify(this.name)} has a PID namespace`);
     const pid = adopt((gone) => this.#initExited(gone));
     this.#pid = pid;
-    // The init lives in the name's IPC namespace (see pidFd()): take it too.
+    // The init lives in the name's IPC namespace (see prepare()): take it too.
     try {
       const ipc = openNamespace(pid.pid, "ipc");
       if (this.factory.isOwnIpc(ipc)) closeQuietly(ipc);
@@ -69,76 +130,85 @@ export class NameEntry {
     return pid;
   }
 
-  /** NAME's PID namespace, started on first use (ready when returned). */
+  /** NAME's PID namespace, made by prepare(). */
   pidFd(): number {
     if (this.#pid === null) {
-      // The init lives in the name's IPC namespace, made now if need be, so
-      // that a restarted daemon adopts both (IPC costs some 0.04 ms).
-      const pid = this.factory.pid(this.name, this.ipcFd(), (gone) => this.#initExited(gone));
-      this.#pid = pid;
-      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${pid.pid}`, {
-        SPAWN_NAME: this.name,
-      });
+      throw new NamespaceError(`the init of ${JSON.stringify(this.name)} exited`);
     }
     return this.#pid.fd;
   }
 
+  #users(): Map<string, number | Promise<number>> {
+    return this.#usersMap ??= new Map();
+  }
+
   /** User namespaces made or being made for this name. */
   get userNamespaces(): number {
-    return this.#users.size;
+    return this.#usersMap?.size ?? 0;
   }
 
   hasUserNamespace(maps: UserNamespaceMaps): boolean {
-    return this.#users.has(userKey(maps));
+    return this.#usersMap?.has(userKey(maps)) ?? false;
   }
 
   /** The cached fd, or a promise shared by every request for the same maps. */
   userNamespace(maps: UserNamespaceMaps, uid = 0): number | Promise<number> {
     const key = userKey(maps);
-    const cached = this.#users.get(key);
+    const cached = this.#usersMap?.get(key);
     if (cached !== undefined) return cached;
-    this.#userOwners.set(key, uid);
+    (this.#userOwners ??= new Map()).set(key, uid);
     this.byUid.add(uid);
-    const pending = this.factory.user(maps).then(
+    let made: number | Promise<number>;
+    try {
+      made = this.factory.user(maps); // throws if taking a ready helper fails
+    } catch (e) {
+      this.#forgetOwner(key);
+      throw e;
+    }
+    if (!(made instanceof Promise)) {
+      this.#users().set(key, made);
+      return made;
+    }
+    const pending = made.then(
       (fd) => {
         if (this.#discarded) {
           closeQuietly(fd);
           throw new NamespaceError(`namespaces of ${JSON.stringify(this.name)} were discarded`);
         }
-        this.#users.set(key, fd);
+        this.#users().set(key, fd);
         return fd;
       },
       (error) => {
-        this.#users.delete(key);
+        this.#usersMap?.delete(key);
         this.#forgetOwner(key);
         throw error;
       },
     );
-    this.#users.set(key, pending);
+    this.#users().set(key, pending);
     pending.catch(() => {}); // requests await it; none waiting is no "unhandled" error
     return pending;
   }
 
   #forgetOwner(key: string): void {
-    const uid = this.#userOwners.get(key);
+    const uid = this.#userOwners?.get(key);
     if (uid === undefined) return;
-    this.#userOwners.delete(key);
+    this.#userOwners!.delete(key);
     this.byUid.remove(uid);
   }
 
   /** The fd of a user namespace made earlier by userNamespace(). */
   userFd(maps: UserNamespaceMaps): number {
-    const fd = this.#users.get(userKey(maps));
+    const fd = this.#usersMap?.get(userKey(maps));
     if (typeof fd !== "number") throw new Error("user namespace is not ready");
     return fd;
   }
 
   openLease(onEnd: () => void): Lease {
     const lease = new Lease(this.factory.loop, () => {
-      this.#leases.delete(lease);
+      this.#leasesSet?.delete(lease);
       onEnd();
     });
-    this.#leases.add(lease);
+    (this.#leasesSet ??= new Set()).add(lease);
     return lease;
   }
 
@@ -154,8 +224,8 @@ export class NameEntry {
       ipcFd: this.#ipc >= 0 ? this.#ipc : null,
       pidFd: this.#pid?.fd ?? null,
       initPid: this.#pid?.pid ?? null,
-      leases: this.#leases.size,
-      users: [...this.#users].map(([key, fd]) => {
+      leases: this.leaseCount,
+      users: [...this.#usersMap ?? []].map(([key, fd]) => {
         const split = key.indexOf("\0");
         return {
           uidMap: key.slice(0, split),
@@ -171,7 +241,7 @@ export class NameEntry {
   }
 
   get leaseCount(): number {
-    return this.#leases.size;
+    return this.#leasesSet?.size ?? 0;
   }
 
   #initExited(pid: PidNamespace): void {
@@ -196,11 +266,11 @@ export class NameEntry {
     pid?.kill();
     pid?.close();
     const exited = pid?.exited ?? Promise.resolve();
-    for (const fd of this.#users.values()) if (typeof fd === "number") closeQuietly(fd);
-    this.#users.clear();
-    for (const key of [...this.#userOwners.keys()]) this.#forgetOwner(key);
-    for (const lease of this.#leases) lease.close();
-    this.#leases.clear();
+    for (const fd of this.#usersMap?.values() ?? []) if (typeof fd === "number") closeQuietly(fd);
+    this.#usersMap = null;
+    for (const key of [...this.#userOwners?.keys() ?? []]) this.#forgetOwner(key);
+    for (const lease of this.#leasesSet ?? []) lease.close();
+    this.#leasesSet = null;
     return exited;
   }
 }

@@ -1,30 +1,44 @@
-// Makes namespaces for the daemon: owns the handles of the daemon's own
-// namespaces (to return to after unshare), the init symlinks and the user
-// namespace helpers still running.
+// Makes namespaces for the daemon: owns the handle of the daemon's own IPC
+// namespace (to return to after unshare), the init symlinks and the pool of
+// namespaces made ahead of demand (namespace_pool.ts).
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { closeQuietly, fstat } from "../ffi/fd.ts";
 import { openNamespace } from "../ffi/namespace.ts";
+import { setChildSubreaper } from "../ffi/process.ts";
 import type { UserNamespaceMaps } from "../shared/protocol.ts";
 import { InitLinks } from "./init_links.ts";
 import { createIpcNamespace } from "./ipc_namespace.ts";
 import { markerEnvironment } from "./init_marker.ts";
 import { failed } from "./namespace_error.ts";
-import { PidNamespace } from "./pid_namespace.ts";
-import { createUserNamespace, type HelperSet } from "./user_namespace.ts";
+import { DEFAULT_POOL, NamespacePool, type PoolSizes } from "./namespace_pool.ts";
+import type { PidNamespace } from "./pid_namespace.ts";
+import type { PreparedInit } from "./prepared_init.ts";
+import type { UserNamespaceHelper } from "./user_namespace.ts";
+
+/**
+ * Environment variable (tests only): a file that must exist before the
+ * factory makes anything (a slow build, without timing).
+ */
+export const BUILD_GATE_VARIABLE = "CM4ALL_SPAWN_ACCESSORY_TEST_BUILD_GATE";
 
 export class NamespaceFactory {
   readonly #ownIpc = openNamespace("thread-self", "ipc");
-  readonly #ownPid = openNamespace("thread-self", "pid");
   readonly links: InitLinks;
-  readonly helpers: HelperSet = new Set();
+  readonly pool: NamespacePool;
 
   constructor(
     readonly loop: EventLoop,
     runtimeDirectory: string,
     /** The daemon instance marked on its inits (init_marker.ts). */
     readonly instance = "",
+    poolSizes: PoolSizes = DEFAULT_POOL,
   ) {
     this.links = new InitLinks(runtimeDirectory);
+    // A prepared init's parent exits right after forking it: the init is
+    // re-parented to the daemon, which reaps it through its pidfd.
+    setChildSubreaper(true);
+    const gate = Deno.env.get(BUILD_GATE_VARIABLE);
+    this.pool = new NamespacePool(loop, poolSizes, gate ? [`GATE=${gate}`] : []);
   }
 
   ipc(): number {
@@ -36,26 +50,50 @@ export class NamespaceFactory {
   }
 
   /**
-   * A PID namespace whose init shows NAME and lives in the IPC namespace
-   * `ipc`; onExit runs when the init is gone.
+   * A PID namespace whose init shows NAME by the time the promise settles;
+   * it lives in the IPC namespace `ipc`, or (null) in a new one, returned as
+   * `ipc`. onExit runs when the init is gone.
    */
-  pid(name: string, ipc: number, onExit: (namespace: PidNamespace) => void): PidNamespace {
-    const link = this.links.acquire(name);
+  async pid(
+    name: string,
+    ipc: number | null,
+    onExit: (namespace: PidNamespace) => void,
+  ): Promise<{ namespace: PidNamespace; ipc: number | null }> {
+    let init: PreparedInit;
     try {
-      return PidNamespace.create(
+      const taken = ipc === null ? this.pool.inits.take() : this.pool.initIn(ipc);
+      init = taken instanceof Promise ? await taken : taken;
+    } catch (e) {
+      throw failed("create PID namespace", e);
+    }
+    const link = this.links.acquire(name);
+    let namespace: PidNamespace;
+    try {
+      namespace = await init.assign(
         link,
-        this.#ownPid,
-        this.loop,
-        onExit,
         markerEnvironment(this.instance, name),
-        { fd: ipc, own: this.#ownIpc },
+        () => this.links.release(link),
+        onExit,
       );
     } catch (e) {
       throw failed("create PID namespace", e);
-    } finally {
-      // The init has exec'ed (or failed to): the symlink has done its job.
-      this.links.release(link);
     }
+    if (ipc !== null) return { namespace, ipc: null };
+    try {
+      return { namespace, ipc: openNamespace(namespace.pid, "ipc") };
+    } catch (e) {
+      namespace.kill();
+      namespace.close();
+      throw failed("open the IPC namespace of the init", e);
+    }
+  }
+
+  /**
+   * Replaces what was taken from the pool. Called once a reply has gone
+   * out, so that making replacements does not delay it.
+   */
+  refill(): void {
+    this.pool.fill();
   }
 
   /** True if fd is the daemon's own IPC namespace. */
@@ -63,22 +101,21 @@ export class NamespaceFactory {
     return fstat(fd).ino === fstat(this.#ownIpc).ino;
   }
 
-  user(maps: UserNamespaceMaps): Promise<number> {
-    return createUserNamespace(maps, this.helpers);
+  /** A user namespace with `maps`: at once if a helper is ready. */
+  user(maps: UserNamespaceMaps): number | Promise<number> {
+    const taken = this.pool.userHelpers.take();
+    if (!(taken instanceof Promise)) return taken.take(maps);
+    return taken.then(
+      (helper: UserNamespaceHelper) => helper.take(maps),
+      (e) => {
+        throw failed("create user namespace", e);
+      },
+    );
   }
 
-  /** Kills helpers still running and releases the own-namespace handles. */
+  /** Ends what the pool made ahead and releases the own-namespace handle. */
   close(): Promise<unknown> {
-    const pending = [...this.helpers].map((child) => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already exited
-      }
-      return child.status;
-    });
     closeQuietly(this.#ownIpc);
-    closeQuietly(this.#ownPid);
-    return Promise.allSettled(pending);
+    return this.pool.close();
   }
 }

@@ -2,7 +2,8 @@
 // answer is sent, a lease until its pipe closes; an entry nobody holds is
 // discarded `ttl` after the last request or release.
 import { logInfo } from "../shared/log.ts";
-import { NameEntry } from "./name_entry.ts";
+import { type ExpiryCheck, NameEntry } from "./name_entry.ts";
+import { MinHeap } from "./min_heap.ts";
 import type { NamespaceFactory } from "./namespace_factory.ts";
 import { UidCounter } from "./uid_counter.ts";
 
@@ -10,6 +11,9 @@ export class NamespaceRegistry {
   readonly #entries = new Map<string, NameEntry>();
   /** User namespaces held per requesting uid, over all names (issue 14). */
   readonly userNamespacesByUid = new UidCounter();
+  /** Pending expiry checks (see #arm). */
+  readonly #expiries = new MinHeap<ExpiryCheck>((a, b) => a.deadline - b.deadline);
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly factory: NamespaceFactory,
@@ -70,20 +74,46 @@ export class NamespaceRegistry {
     return this.#entries.values();
   }
 
+  /**
+   * Schedules the expiry check of an entry nobody holds. One timer for all
+   * (a Deno timer per name costs about 1 KB) over a min-heap of deadlines;
+   * an entry has at most one pending check, which re-arms itself if the
+   * deadline moved meanwhile (like a timer per name would).
+   */
   #arm(entry: NameEntry): void {
-    if (entry.timer !== undefined) return;
-    const remaining = entry.lifetime.remaining(this.now());
-    entry.timer = setTimeout(() => {
-      entry.timer = undefined;
-      if (entry.discarded || entry.lifetime.holds > 0) return;
-      if (entry.lifetime.expired(this.now())) this.#discard(entry);
+    if (entry.expiry !== undefined) return;
+    const record = { entry, deadline: this.now() + entry.lifetime.remaining(this.now()) };
+    entry.expiry = record;
+    this.#expiries.push(record);
+    if (this.#expiries.peek() === record) this.#schedule();
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const next = this.#expiries.peek();
+    if (next === undefined) return;
+    const wait = next.deadline - this.now();
+    this.#timer = setTimeout(() => this.#expire(), Math.max(1, Math.ceil(wait)));
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    const now = this.now();
+    for (let next; (next = this.#expiries.peek()) !== undefined && next.deadline <= now;) {
+      this.#expiries.pop();
+      const { entry } = next;
+      if (entry.expiry !== next) continue; // discarded meanwhile
+      entry.expiry = undefined;
+      if (entry.discarded || entry.lifetime.holds > 0) continue; // armed again on release
+      if (entry.lifetime.expired(now)) this.#discard(entry);
       else this.#arm(entry);
-    }, Math.max(1, Math.ceil(remaining)));
+    }
+    this.#schedule();
   }
 
   #discard(entry: NameEntry): Promise<unknown> {
-    if (entry.timer !== undefined) clearTimeout(entry.timer);
-    entry.timer = undefined;
+    entry.expiry = undefined;
     if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
     logInfo(`${JSON.stringify(entry.name)}: discarded`, { SPAWN_NAME: entry.name });
     return entry.discard();
@@ -91,6 +121,9 @@ export class NamespaceRegistry {
 
   /** Discards every entry (shutdown); settles when every init is gone. */
   discardAll(): Promise<unknown> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#expiries.clear();
     return Promise.allSettled([...this.#entries.values()].map((e) => this.#discard(e)));
   }
 }

@@ -98,15 +98,14 @@ export class RequestHandler {
       return;
     }
     const entry = this.registry.acquire(request.name);
-    // A new user namespace takes a helper process: asynchronous. The rest is
-    // made synchronously when the reply is assembled.
-    let work: number | Promise<number> | null = null;
-    if (request.user) {
-      try {
-        work = entry.userNamespace(request.user, uid);
-      } catch (e) {
-        work = Promise.reject(e);
-      }
+    // What the name lacks is made off the event loop (prepared inits, user
+    // namespace helpers): the reply waits in this connection's queue, while
+    // other connections and requests for existing names are served.
+    let work: Promise<unknown> | null;
+    try {
+      work = entry.prepare(request, uid);
+    } catch (e) {
+      work = Promise.reject(e);
     }
     queue.add(
       work,
@@ -117,9 +116,13 @@ export class RequestHandler {
           );
         } finally {
           this.registry.release(entry);
+          if (work !== null) this.registry.factory.refill(); // after the reply, not before
         }
       },
-      () => this.registry.release(entry),
+      () => {
+        this.registry.release(entry);
+        if (work !== null) this.registry.factory.refill();
+      },
     );
   }
 

@@ -1,74 +1,125 @@
 // A user namespace with the requested uid_map/gid_map.
 //
 // unshare(CLONE_NEWUSER) is refused (EINVAL) in a threaded process such as
-// Deno, so a helper child does it: `unshare --user cat`. A one-byte echo
-// through cat tells that unshare has happened; the daemon then opens
-// /proc/HELPER/ns/user and writes the maps from the parent namespace (where
-// it is privileged) before the helper is dismissed. The open fd keeps the
-// namespace alive.
+// Deno, so a helper process does it (forked by the factory, FACTORY_SCRIPT
+// in helper_programs.ts); helpers are made ahead of demand
+// (namespace_pool.ts), off the event loop. Taking a ready one is
+// synchronous: the daemon opens /proc/HELPER/ns/user and writes the maps
+// from the parent namespace (where it is privileged), then kills the helper.
+// The open fd keeps the namespace alive.
+import type { EventLoop } from "../ffi/event_loop.ts";
 import type { UserNamespaceMaps } from "../shared/protocol.ts";
 import { closeQuietly, O_WRONLY, open, write } from "../ffi/fd.ts";
 import { openNamespace } from "../ffi/namespace.ts";
-import { failed, NamespaceError } from "./namespace_error.ts";
+import { EPOLLIN } from "../ffi/epoll.ts";
+import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
+import { reap } from "../ffi/spawn.ts";
+import type { HelperFactory } from "./helper_factory.ts";
+import { failed } from "./namespace_error.ts";
 
-export const UNSHARE = "/usr/bin/unshare";
-export const CAT = "/usr/bin/cat";
+export class UserNamespaceHelper {
+  #pid = 0;
+  #pidfd = -1;
+  #state: "starting" | "ready" | "used" | "dead" = "starting";
+  #dismissed = false;
+  readonly #ready = Promise.withResolvers<UserNamespaceHelper>();
+  readonly #gone = Promise.withResolvers<void>();
+  /** Called once if the helper dies while ready. */
+  onDeath: () => void = () => {};
 
-/** Helpers still running, so that shutdown can kill them. */
-export type HelperSet = Set<Deno.ChildProcess>;
-
-export async function createUserNamespace(
-  maps: UserNamespaceMaps,
-  helpers: HelperSet,
-): Promise<number> {
-  let child: Deno.ChildProcess;
-  try {
-    // No parent-death signal needed: if the daemon dies, cat reads EOF and exits.
-    child = new Deno.Command(UNSHARE, {
-      args: ["--user", CAT],
-      clearEnv: true,
-      cwd: "/", // do not pin the daemon's working directory
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-  } catch (e) {
-    throw failed("start the user namespace helper", e);
+  private constructor(readonly loop: EventLoop) {
+    this.#ready.promise.catch(() => {});
   }
-  helpers.add(child);
-  const writer = child.stdin.getWriter();
-  const reader = child.stdout.getReader();
-  try {
-    await writer.write(new Uint8Array([0x2e]));
-    const echo = await reader.read();
-    if (echo.done) {
-      throw new NamespaceError("Failed to create user namespace: the helper exited early");
-    }
-    let fd: number;
+
+  static start(loop: EventLoop, factory: HelperFactory): UserNamespaceHelper {
+    const helper = new UserNamespaceHelper(loop);
+    factory.userHelper().then(
+      (answer) => helper.#started(answer.pid),
+      (error) => helper.#fail(failed("start the user namespace helper", error)),
+    );
+    return helper;
+  }
+
+  get ready(): Promise<UserNamespaceHelper> {
+    return this.#ready.promise;
+  }
+
+  get isReady(): boolean {
+    return this.#state === "ready";
+  }
+
+  #started(pid: number): void {
     try {
-      fd = openNamespace(child.pid, "user");
+      this.#pid = pid;
+      // The factory's child, not ours: the pidfd tells when it is gone.
+      this.#pidfd = pidfdOpen(pid);
+      this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
     } catch (e) {
-      throw failed("open the user namespace", e);
+      this.#fail(failed("start the user namespace helper", e));
+      return;
     }
+    this.#state = "ready";
+    this.#ready.resolve(this);
+    if (this.#dismissed) this.#fail(new Error("dismissed"));
+  }
+
+  /** The helper's user namespace with `maps` written, as an fd; ends the helper. */
+  take(maps: UserNamespaceMaps): number {
+    if (this.#state !== "ready") throw new Error(`user namespace helper is ${this.#state}`);
+    this.#state = "used";
+    const pid = this.#pid;
     try {
-      if (maps.uidMap.length > 0) writeMap(child.pid, "uid_map", maps.uidMap);
-      if (maps.gidMap.length > 0) writeMap(child.pid, "gid_map", maps.gidMap);
+      let fd: number;
+      try {
+        fd = openNamespace(pid, "user");
+      } catch (e) {
+        throw failed("open the user namespace", e);
+      }
+      try {
+        if (maps.uidMap.length > 0) writeMap(pid, "uid_map", maps.uidMap);
+        if (maps.gidMap.length > 0) writeMap(pid, "gid_map", maps.gidMap);
+      } catch (e) {
+        closeQuietly(fd);
+        throw e;
+      }
+      return fd;
     } catch (e) {
-      closeQuietly(fd);
-      throw e;
+      throw failed("create user namespace", e);
+    } finally {
+      pidfdSendSignal(this.#pidfd, SIGNALS.SIGKILL); // the fd keeps the namespace
     }
-    return fd;
-  } catch (e) {
-    throw failed("create user namespace", e);
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    reader.cancel().catch(() => {});
-    writer.close().catch(() => {});
-    child.status.catch(() => {}).finally(() => helpers.delete(child));
+  }
+
+  dismiss(): void {
+    if (this.#state === "starting") this.#dismissed = true;
+    else this.#fail(new Error("dismissed"));
+  }
+
+  /** Settles when the helper process is gone. */
+  gone(): Promise<void> {
+    return this.#gone.promise;
+  }
+
+  #exit(): void {
+    // The factory reaps its children; if the factory died first, the helper
+    // was re-parented to the daemon (a child subreaper) and is ours to reap.
+    reap(this.#pidfd);
+    this.loop.remove(this.#pidfd);
+    closeQuietly(this.#pidfd);
+    this.#pidfd = -1;
+    const wasReady = this.#state === "ready";
+    this.#fail(new Error("the user namespace helper exited early"));
+    this.#gone.resolve();
+    if (wasReady) this.onDeath();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#state === "dead") return;
+    const before = this.#state;
+    this.#state = "dead";
+    if (this.#pidfd >= 0) pidfdSendSignal(this.#pidfd, SIGNALS.SIGKILL); // #exit follows
+    else this.#gone.resolve();
+    if (before === "starting") this.#ready.reject(error);
   }
 }
 

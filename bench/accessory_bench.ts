@@ -1,6 +1,10 @@
 // Accessory daemon benchmark: throughput, latency, creation cost, memory.
 //   node_modules/.bin/deno run -A bench/accessory_bench.ts [--seconds 2] [--names 1000] [--repeat 1]
-//     [--daemon-v8-flags=--max-semi-space-size=1]
+//     [--daemon-v8-flags=FLAGS] [--daemon-env=K=V] [--pool-size N] [--only targets|memory]
+// "targets" (issue 12) measures new names paced at 200/s and flat out (IPC+PID,
+// PID+USER), head-of-line latency of cached requests alone and beside a
+// flat-out creator (a second process), daemon CPU per cached request and the
+// daemon's RSS and anonymous memory (/proc/PID/smaps_rollup).
 // Prints one JSON document, then a short table. Starts its own daemon on a
 // unique abstract socket (with --namespace-ttl 600) and stops it at the end.
 //
@@ -22,7 +26,8 @@ import {
 } from "../ffi/socket.ts";
 import { MessageReceiver, MSG_NOSIGNAL, sendMessage } from "../ffi/socket_message.ts";
 import { closeNamespaces, makeNamespaces, namespaceRequest } from "../shared/client.ts";
-import { encodeRequest, type Request } from "../shared/protocol.ts";
+import { decodeResponse, encodeRequest, type Request } from "../shared/protocol.ts";
+import { DAEMON_V8_FLAGS } from "../packaging/layout.ts";
 
 const args = Deno.args;
 const option = (name: string, fallback: number) => {
@@ -35,7 +40,23 @@ const NAMES = option("--names", 1000);
 // REPEAT times and keep the fastest run (stated in the output).
 const REPEAT = option("--repeat", 1);
 // V8 flags for the daemon, e.g. --daemon-v8-flags=--max-semi-space-size=1
-const V8_FLAGS = args.find((a) => a.startsWith("--daemon-v8-flags="))?.slice(18) ?? "";
+// Default: the flags the launchers give the daemon (packaging/layout.ts);
+// --daemon-v8-flags= (empty) for none.
+const V8_FLAGS = args.find((a) => a.startsWith("--daemon-v8-flags="))?.slice(18) ??
+  DAEMON_V8_FLAGS.join(",");
+// Environment for the daemon, e.g. --daemon-env=MALLOC_ARENA_MAX=2 (repeatable).
+// Default MALLOC_ARENA_MAX=2, as the launchers set it.
+const DAEMON_ENV: Record<string, string> = {
+  MALLOC_ARENA_MAX: "2",
+  ...Object.fromEntries(
+    args.filter((a) => a.startsWith("--daemon-env=")).map((a) => {
+      const [k, ...v] = a.slice(13).split("=");
+      return [k, v.join("=")];
+    }),
+  ),
+};
+const POOL_SIZE = args.includes("--pool-size") ? option("--pool-size", 4) : null;
+const ONLY = args.includes("--only") ? args[args.indexOf("--only") + 1] : null;
 const root = new URL("..", import.meta.url).pathname;
 const DENO = `${root}node_modules/.bin/deno`;
 
@@ -59,8 +80,11 @@ async function startDaemon(): Promise<Deno.ChildProcess> {
       address,
       "--namespace-ttl",
       "600",
+      "--max-names",
+      "100000",
+      ...(POOL_SIZE !== null ? ["--pool-size", String(POOL_SIZE)] : []),
     ],
-    env: { NOTIFY_SOCKET: notifyAddress },
+    env: { ...DAEMON_ENV, NOTIFY_SOCKET: notifyAddress },
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -108,7 +132,11 @@ function receive(fd: number, fds: number): void {
   const m = receiver.receive(fd, rxBuffer, 0);
   if (m === null || m.length === 0) throw new Error("no response");
   for (const f of m.fds) closeQuietly(f);
-  if (m.fds.length !== fds) throw new Error(`expected ${fds} fds, got ${m.fds.length}`);
+  if (m.fds.length !== fds) {
+    const response = decodeResponse(rxBuffer.subarray(0, m.length));
+    const why = response.kind === "error" ? `: ERROR ${JSON.stringify(response.message)}` : "";
+    throw new Error(`expected ${fds} fds, got ${m.fds.length}${why}`);
+  }
 }
 
 interface Result {
@@ -120,12 +148,16 @@ interface Result {
   daemon_cpu: number;
   /** requests_per_second / daemon_cpu: the daemon's rate per core it used. */
   requests_per_daemon_core: number;
+  /** Daemon CPU (utime+stime) per request. */
+  daemon_cpu_us_per_request: number;
 }
+
+const quantile = (sorted: number[], q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 function summarize(latencies: number[], seconds: number, cpu: number): Result {
   latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  const at = (q: number) => quantile(latencies, q);
   return {
     requests: latencies.length,
     seconds: round(seconds, 3),
@@ -134,6 +166,7 @@ function summarize(latencies: number[], seconds: number, cpu: number): Result {
     latency_p99_ms: round(at(0.99), 4),
     daemon_cpu: round(cpu / seconds, 2),
     requests_per_daemon_core: cpu > 0 ? Math.round(latencies.length / cpu) : 0,
+    daemon_cpu_us_per_request: latencies.length ? round((cpu / latencies.length) * 1e6, 1) : 0,
   };
 }
 
@@ -229,8 +262,209 @@ function creationLatency(kind: string, options: object, count: number): Record<s
   };
 }
 
+// --- issue 12 scenarios ----------------------------------------------------------
+
+/** smaps_rollup of pid in KiB: Rss and Anonymous. */
+function memory(pid: number): { rss_kib: number; anonymous_kib: number } {
+  const text = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  const field = (name: string) => Number(text.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1]);
+  return { rss_kib: field("Rss"), anonymous_kib: field("Anonymous") };
+}
+
+interface LatencyResult {
+  count: number;
+  per_second: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  daemon_cpu_us_per_request: number;
+}
+
+function latencyResult(latencies: number[], seconds: number, cpu: number): LatencyResult {
+  latencies.sort((a, b) => a - b);
+  return {
+    count: latencies.length,
+    per_second: Math.round(latencies.length / seconds),
+    p50_ms: round(quantile(latencies, 0.5), 4),
+    p99_ms: round(quantile(latencies, 0.99), 4),
+    max_ms: round(latencies[latencies.length - 1] ?? NaN, 3),
+    daemon_cpu_us_per_request: latencies.length ? round((cpu / latencies.length) * 1e6, 1) : NaN,
+  };
+}
+
+let nameCounter = 0;
+const NEW_KINDS = {
+  "ipc+pid": { options: { ipc: true, pid: true }, fds: 2 },
+  "pid+user": { options: { pid: true, uidMap: "0 0 1\n", gidMap: "0 0 1\n" }, fds: 2 },
+} as const;
+type NewKind = keyof typeof NEW_KINDS;
+
+function newNameRequest(kind: NewKind): Uint8Array<ArrayBuffer> {
+  return encodeRequest(
+    namespaceRequest(`new-${kind}-${tag}-${nameCounter++}`, NEW_KINDS[kind].options),
+  );
+}
+
+/** New names on one connection: every `intervalMs` (paced), or back to back (0). */
+async function newNames(
+  daemon: number,
+  kind: NewKind,
+  intervalMs: number,
+  maxCount: number,
+): Promise<LatencyResult> {
+  const fd = open();
+  const latencies: number[] = [];
+  const cpu0 = cpuSeconds(daemon);
+  const start = performance.now();
+  const end = start + SECONDS * 1000;
+  try {
+    while (performance.now() < end && latencies.length < maxCount) {
+      if (intervalMs > 0) {
+        const due = start + latencies.length * intervalMs;
+        const wait = due - performance.now();
+        if (wait > 1.5) await new Promise((r) => setTimeout(r, wait - 1));
+        while (performance.now() < due) { /* the last millisecond precisely */ }
+      }
+      const datagram = newNameRequest(kind);
+      const t0 = performance.now();
+      send(fd, datagram);
+      receive(fd, NEW_KINDS[kind].fds);
+      latencies.push(performance.now() - t0);
+    }
+  } finally {
+    closeQuietly(fd);
+  }
+  return latencyResult(latencies, (performance.now() - start) / 1000, cpuSeconds(daemon) - cpu0);
+}
+
+/** Cached requests back to back on one connection: latency and daemon CPU. */
+function cached(daemon: number): LatencyResult {
+  const fd = open();
+  const datagram = encodeRequest(namespaceRequest("bench", { ipc: true, pid: true }));
+  const latencies: number[] = [];
+  const cpu0 = cpuSeconds(daemon);
+  const start = performance.now();
+  const end = start + SECONDS * 1000;
+  try {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      send(fd, datagram);
+      receive(fd, 2);
+      latencies.push(performance.now() - t0);
+    }
+  } finally {
+    closeQuietly(fd);
+  }
+  return latencyResult(latencies, (performance.now() - start) / 1000, cpuSeconds(daemon) - cpu0);
+}
+
+/**
+ * A second process creating new names flat out for `ms` (this file in
+ * --creator mode); resolves to the names it made per second.
+ */
+async function startCreator(kind: NewKind, ms: number): Promise<Promise<number>> {
+  const child = new Deno.Command(DENO, {
+    args: ["run", "-A", new URL(import.meta.url).pathname, "--creator", address, kind, String(ms)],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = await reader.read(); // "started"
+  return (async () => {
+    let all = first.value ? new TextDecoder().decode(first.value) : "";
+    for (let r; !(r = await reader.read()).done;) all += new TextDecoder().decode(r.value);
+    await child.status;
+    const [count, seconds] = all.trim().split("\n").pop()!.split(" ").map(Number);
+    return seconds > 0 ? Math.round(count / seconds) : 0;
+  })();
+}
+
+if (args[0] === "--creator") {
+  // Creator mode: new names back to back for the given time, then "count seconds".
+  const [, target, kind, ms] = args as [string, string, NewKind, string];
+  const fd = unixSocket(SOCK_SEQPACKET, false);
+  setTimeoutOption(fd, SO_RCVTIMEO, 10_000);
+  connect(fd, target);
+  let count = 0;
+  await Deno.stdout.write(new TextEncoder().encode("started\n"));
+  const start = performance.now();
+  const end = start + Number(ms);
+  while (performance.now() < end) {
+    send(fd, newNameRequest(kind));
+    receive(fd, NEW_KINDS[kind].fds);
+    count++;
+  }
+  console.log(`\n${count} ${(performance.now() - start) / 1000}`);
+  Deno.exit(0);
+}
+
+/** The issue's memory figure: idle, then after 1,000 names and 60,000 cached requests. */
+async function memoryScenario(daemon: number): Promise<Record<string, unknown>> {
+  const idle = memory(daemon);
+  const fd = open();
+  try {
+    for (let i = 0; i < 1000; i++) {
+      send(fd, newNameRequest("ipc+pid"));
+      receive(fd, 2);
+    }
+    const datagram = encodeRequest(namespaceRequest("bench", { ipc: true, pid: true }));
+    for (let i = 0; i < 60_000; i++) {
+      send(fd, datagram);
+      receive(fd, 2);
+    }
+  } finally {
+    closeQuietly(fd);
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  return {
+    idle,
+    after_1000_names_60000_requests: memory(daemon),
+    v8_flags: V8_FLAGS,
+    env: DAEMON_ENV,
+  };
+}
+
+async function targets(daemon: number): Promise<Record<string, unknown>> {
+  const pause = () => new Promise((r) => setTimeout(r, 500)); // the pool refills
+  const result: Record<string, unknown> = {};
+  result.memory_before = memory(daemon);
+  // Warm-up: JIT and pool.
+  await newNames(daemon, "ipc+pid", 5, 20);
+  await newNames(daemon, "pid+user", 5, 20);
+  await pause();
+  result.paced_200_per_second = {
+    "ipc+pid": await newNames(daemon, "ipc+pid", 5, 400),
+    "pid+user": (await pause(), await newNames(daemon, "pid+user", 5, 400)),
+  };
+  await pause();
+  result.flat_out = {
+    "ipc+pid": await newNames(daemon, "ipc+pid", 0, NAMES),
+    "pid+user": (await pause(), await newNames(daemon, "pid+user", 0, NAMES)),
+  };
+  await pause();
+  cached(daemon); // warm
+  const alone = cached(daemon);
+  const creator = await startCreator("ipc+pid", SECONDS * 1000 + 500);
+  const cpu0 = cpuSeconds(daemon);
+  const t0 = performance.now();
+  const beside = cached(daemon);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(daemon) - cpu0;
+  const created = await creator;
+  result.head_of_line = {
+    cached_alone: alone,
+    cached_beside_flat_out_creator: beside,
+    creator_names_per_second: created,
+    daemon_cpu_share: round(cpu / seconds, 2),
+  };
+  result.memory_after_load = memory(daemon);
+  return result;
+}
+
 // --- run --------------------------------------------------------------------
 
+class Done extends Error {}
 const daemon = await startDaemon();
 const daemonPid = daemon.pid;
 const report: Record<string, unknown> = {
@@ -242,6 +476,15 @@ const report: Record<string, unknown> = {
 try {
   await new Promise((r) => setTimeout(r, 300));
   const idleRss = statusField(daemonPid, "VmRSS");
+  const idleMemory = memory(daemonPid);
+  if (ONLY === "targets") {
+    report.targets = await targets(daemonPid);
+    throw new Done();
+  }
+  if (ONLY === "memory") {
+    report.memory = await memoryScenario(daemonPid);
+    throw new Done();
+  }
 
   // Many names: IPC + PID each (one init per name).
   const t0 = performance.now();
@@ -323,10 +566,15 @@ try {
     daemon_fds_after_names: fdsAfterNames,
     // After all the throughput runs: V8 heap high-water mark, not per-name cost.
     daemon_rss_after_load_kib: statusField(daemonPid, "VmRSS"),
+    daemon_smaps_idle: idleMemory,
+    daemon_smaps_after_load: memory(daemonPid),
     names: NAMES,
     names_created_per_second: Math.round(NAMES / manySeconds),
     pid_init_rss_kib: initRss,
   };
+  report.targets = await targets(daemonPid);
+} catch (e) {
+  if (!(e instanceof Done)) throw e;
 } finally {
   daemon.kill("SIGTERM");
   await daemon.status;
@@ -337,34 +585,81 @@ console.log(JSON.stringify(report, null, 2));
 // --- table ------------------------------------------------------------------
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
-console.log(
-  "\nscenario                                                 req/s  median ms  p99 ms  daemon cpu  req/s/core",
-);
-for (
-  const [kind, rows] of Object.entries(report.throughput as Record<string, Record<string, Result>>)
-) {
-  for (const [name, r] of Object.entries(rows)) {
+if (report.throughput) {
+  console.log(
+    "\nscenario                                                 req/s  median ms  p99 ms  daemon cpu  req/s/core",
+  );
+  for (
+    const [kind, rows] of Object.entries(
+      report.throughput as Record<string, Record<string, Result>>,
+    )
+  ) {
+    for (const [name, r] of Object.entries(rows)) {
+      console.log(
+        `${(kind + ": " + name).padEnd(54)} ${pad(r.requests_per_second, 7)} ${
+          pad(r.latency_median_ms.toFixed(3), 10)
+        } ${pad(r.latency_p99_ms.toFixed(3), 7)} ${pad(r.daemon_cpu.toFixed(2), 11)} ${
+          pad(r.requests_per_daemon_core, 11)
+        }`,
+      );
+    }
+  }
+  console.log("\nnew name        median ms  p90 ms  existing name ms  creation cost ms");
+  for (
+    const [kind, c] of Object.entries(report.creation as Record<string, Record<string, number>>)
+  ) {
     console.log(
-      `${(kind + ": " + name).padEnd(54)} ${pad(r.requests_per_second, 7)} ${
-        pad(r.latency_median_ms.toFixed(3), 10)
-      } ${pad(r.latency_p99_ms.toFixed(3), 7)} ${pad(r.daemon_cpu.toFixed(2), 11)} ${
-        pad(r.requests_per_daemon_core, 11)
-      }`,
+      `${kind.padEnd(15)} ${pad(c.median_ms.toFixed(3), 9)} ${pad(c.p90_ms.toFixed(3), 7)} ${
+        pad(c.existing_name_median_ms.toFixed(3), 17)
+      } ${pad(c.creation_cost_median_ms.toFixed(3), 17)}`,
     );
   }
-}
-console.log("\nnew name        median ms  p90 ms  existing name ms  creation cost ms");
-for (const [kind, c] of Object.entries(report.creation as Record<string, Record<string, number>>)) {
+  const mem = report.memory as Record<string, number>;
   console.log(
-    `${kind.padEnd(15)} ${pad(c.median_ms.toFixed(3), 9)} ${pad(c.p90_ms.toFixed(3), 7)} ${
-      pad(c.existing_name_median_ms.toFixed(3), 17)
-    } ${pad(c.creation_cost_median_ms.toFixed(3), 17)}`,
+    `\ndaemon RSS idle ${mem.daemon_rss_idle_kib} KiB, after ${mem.names} names (IPC+PID) ` +
+      `${mem.daemon_rss_after_names_kib} KiB (${mem.names_created_per_second} names/s), ` +
+      `after the load runs ${mem.daemon_rss_after_load_kib} KiB; ` +
+      `PID init RSS ${mem.pid_init_rss_kib} KiB`,
   );
 }
-const mem = report.memory as Record<string, number>;
-console.log(
-  `\ndaemon RSS idle ${mem.daemon_rss_idle_kib} KiB, after ${mem.names} names (IPC+PID) ` +
-    `${mem.daemon_rss_after_names_kib} KiB (${mem.names_created_per_second} names/s), ` +
-    `after the load runs ${mem.daemon_rss_after_load_kib} KiB; ` +
-    `PID init RSS ${mem.pid_init_rss_kib} KiB`,
-);
+if (report.memory && ONLY === "memory") {
+  const m = report.memory as Record<string, { rss_kib: number; anonymous_kib: number }>;
+  console.log(
+    `\ndaemon idle: RSS ${m.idle.rss_kib} KiB, anonymous ${m.idle.anonymous_kib} KiB; after 1,000 ` +
+      `names and 60,000 requests: RSS ${m.after_1000_names_60000_requests.rss_kib} KiB, ` +
+      `anonymous ${m.after_1000_names_60000_requests.anonymous_kib} KiB (target <= 20 MB)`,
+  );
+}
+if (report.targets) printTargets(report.targets as Record<string, Record<string, unknown>>);
+
+function printTargets(t: Record<string, Record<string, unknown>>): void {
+  const row = (label: string, r: LatencyResult, target: string) =>
+    console.log(
+      `${label.padEnd(44)} ${pad(r.per_second, 7)} ${pad(r.p50_ms.toFixed(3), 8)} ${
+        pad(r.p99_ms.toFixed(3), 8)
+      } ${pad(r.max_ms.toFixed(2), 8)} ${pad(r.daemon_cpu_us_per_request, 8)}   ${target}`,
+    );
+  console.log(
+    "\nissue 12 scenario                                 per s   p50 ms   p99 ms   max ms  cpu us   target",
+  );
+  const paced = t.paced_200_per_second as Record<string, LatencyResult>;
+  row("new ipc+pid, paced 200/s", paced["ipc+pid"], "p50<=0.25 p99<=1");
+  row("new pid+user, paced 200/s", paced["pid+user"], "p50<=0.4 p99<=2");
+  const flat = t.flat_out as Record<string, LatencyResult>;
+  row("new ipc+pid, flat out", flat["ipc+pid"], ">=1800/s");
+  row("new pid+user, flat out", flat["pid+user"], ">=1800/s");
+  const hol = t.head_of_line as Record<string, unknown>;
+  row("cached, alone", hol.cached_alone as LatencyResult, "cpu<=12us, >=40000/s");
+  row(
+    `cached, beside creator (${hol.creator_names_per_second} names/s)`,
+    hol.cached_beside_flat_out_creator as LatencyResult,
+    "p99<=1",
+  );
+  const idle = t.memory_before as unknown as { rss_kib: number; anonymous_kib: number };
+  const after = t.memory_after_load as unknown as { rss_kib: number; anonymous_kib: number };
+  console.log(
+    `daemon memory before these scenarios: RSS ${idle.rss_kib} KiB (anonymous ` +
+      `${idle.anonymous_kib} KiB); after: RSS ${after.rss_kib} KiB (anonymous ` +
+      `${after.anonymous_kib} KiB). The <= 20 MB target: --only memory`,
+  );
+}

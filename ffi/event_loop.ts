@@ -20,6 +20,10 @@ interface Registration {
 const MAX_EVENTS = 256;
 /** Longest stretch of synchronous dispatching before yielding to JS tasks. */
 const MAX_SYNC_MS = 5;
+/** Awaits before a synchronous sleep: longer promise chains than this wait for the next turn. */
+const MICROTASK_ROUNDS = 32;
+/** Shortest spin worth doing (below it the budget drops to 0). */
+const MIN_SPIN_MS = 0.004;
 
 /**
  * One epoll fd served on the JS thread. At most one blocking epoll_wait runs
@@ -28,7 +32,11 @@ const MAX_SYNC_MS = 5;
  * one thread hop per idle period, not one per message. With spinMs > 0 the
  * loop keeps polling synchronously that long after the last event before it
  * hops: a request/response peer's next message usually arrives within tens of
- * microseconds, and waking a sleeping thread costs more than that. Handlers
+ * microseconds, and waking a sleeping thread costs more than that. The spin
+ * adapts (see #spinResult): it stops where it does not pay. With
+ * waitMilliseconds > 0 it then blocks in epoll_wait on the JS thread itself
+ * for up to that long before the hop: sleeping costs no CPU, and the wakeup
+ * is a single thread's. Handlers
  * run synchronously and must not block. An eventfd wakes the wait for stop().
  */
 export class EventLoop {
@@ -41,6 +49,8 @@ export class EventLoop {
   #nextId = 1n;
   readonly #asyncEvents = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
   readonly #syncEvents = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
+  readonly #asyncView = new DataView(this.#asyncEvents.buffer);
+  readonly #syncView = new DataView(this.#syncEvents.buffer);
   #stopping = false;
   #running: Promise<void> | null = null;
   #closed = false;
@@ -49,9 +59,13 @@ export class EventLoop {
   };
 
   readonly #spinMs: number;
+  #spinBudgetMs: number;
+  readonly #waitMs: number;
 
-  constructor(options: { spinMicroseconds?: number } = {}) {
+  constructor(options: { spinMicroseconds?: number; waitMilliseconds?: number } = {}) {
     this.#spinMs = (options.spinMicroseconds ?? 0) / 1000;
+    this.#spinBudgetMs = this.#spinMs;
+    this.#waitMs = Math.floor(options.waitMilliseconds ?? 0);
     epollAdd(this.#epfd, this.#wakeFd, EPOLLIN, 0n);
   }
 
@@ -116,8 +130,23 @@ export class EventLoop {
     let since = performance.now();
     while (!this.#stopping) {
       let n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
-      for (const until = performance.now() + this.#spinMs; n === 0 && performance.now() < until;) {
+      if (n === 0 && this.#spinBudgetMs > 0) {
+        for (const until = performance.now() + this.#spinBudgetMs; n === 0;) {
+          n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
+          if (performance.now() >= until) break;
+        }
+        this.#spinResult(n > 0);
+      }
+      // Then sleep in the kernel on this thread for a while: no CPU spent,
+      // and an event wakes this thread directly (no worker thread, no
+      // promise); JS timers and signal listeners wait at most that long.
+      if (n === 0 && this.#waitMs > 0) {
+        // Promise callbacks of what was dispatched (a reply waiting for a
+        // namespace is a chain of them) must run before this thread blocks:
+        // each await lets one more link of a chain run.
+        for (let i = 0; i < MICROTASK_ROUNDS; i++) await undefined;
         n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
+        if (n === 0) n = epollWaitNow(this.#epfd, this.#syncEvents, this.#waitMs);
       }
       if (n > 0) {
         this.#dispatch(this.#syncEvents, n);
@@ -131,14 +160,41 @@ export class EventLoop {
         }
         continue;
       }
+      const idleFrom = performance.now();
       n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, -1);
       since = performance.now();
+      this.#idleResult(since - idleFrom);
       this.#dispatch(this.#asyncEvents, n);
     }
   }
 
+  // Adaptive spinning: spin only while it pays. A spin that found an event
+  // doubles the budget (up to spinMicroseconds); one that found none halves
+  // it; below a few microseconds it stops. A blocking wait that ended within
+  // the largest budget means spinning would have caught that event: the
+  // budget grows again. So a request/response peer gets the spin, and a
+  // paced or idle daemon burns no CPU on it.
+  #spinResult(hit: boolean): void {
+    if (hit) this.#spinBudgetMs = Math.min(this.#spinMs, this.#spinBudgetMs * 2);
+    else if ((this.#spinBudgetMs /= 2) < MIN_SPIN_MS) this.#spinBudgetMs = 0;
+  }
+
+  #idleResult(idleMs: number): void {
+    if (this.#spinMs > 0 && idleMs < this.#spinMs) {
+      this.#spinBudgetMs = Math.min(
+        this.#spinMs,
+        Math.max(MIN_SPIN_MS * 2, this.#spinBudgetMs * 2),
+      );
+    }
+  }
+
+  /** The current spin budget in microseconds (for tests and benchmarks). */
+  get spinBudgetMicroseconds(): number {
+    return this.#spinBudgetMs * 1000;
+  }
+
   #dispatch(buf: Uint8Array<ArrayBuffer>, n: number): void {
-    const view = new DataView(buf.buffer);
+    const view = buf === this.#syncEvents ? this.#syncView : this.#asyncView;
     for (let i = 0; i < n; i++) {
       const events = view.getUint32(i * EPOLL_EVENT_SIZE, true);
       const id = view.getBigUint64(i * EPOLL_EVENT_SIZE + 4, true);

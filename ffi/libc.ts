@@ -169,6 +169,17 @@ const SYMBOLS = {
   // PostgreSQL client (reaper/pg/socket_options.ts): requirepeer's peer check.
   // int getpeername(int sockfd, struct sockaddr *addr, socklen_t *addrlen);
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  // accessory namespace pool (accperf): the pipes of pre-made inits and helpers.
+  // int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *file_actions,
+  //                                      int fildes, int newfildes);
+  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  // posix_spawn on a worker thread: the JS thread goes on while the child execs.
+  posix_spawn_nonblocking: {
+    name: "posix_spawn",
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;

@@ -8,6 +8,7 @@
 import { libc } from "./libc.ts";
 import { cstr, lastErrno, SysError } from "./sys_error.ts";
 import { Errno } from "./errno_names.ts";
+import { closeQuietly, dupCloseOnExec } from "./fd.ts";
 
 const FILE_ACTIONS_SIZE = 80;
 const SPAWNATTR_SIZE = 336;
@@ -32,6 +33,8 @@ export interface SpawnOptions {
   /** Signals reset to SIG_DFL in the child; others keep their disposition
    * (ignored ones stay ignored across exec, caught ones become default). */
   defaultSignals?: number[];
+  /** Child fd -> parent fd to dup2 there (e.g. pipe ends); 0-2 default to /dev/null. */
+  fds?: Record<number, number>;
 }
 
 /** Call-returns-errno functions (posix_spawn*) throw SysError for nonzero results. */
@@ -57,62 +60,141 @@ function sigset(signals: number[]): Uint8Array<ArrayBuffer> {
   return set;
 }
 
-/**
- * Starts `path` with stdin/stdout/stderr on /dev/null, an empty signal mask
- * and the given environment; returns the child's pid. The child is ours to
- * reap (see reap()).
- */
-export function spawnProcess(path: string, options: SpawnOptions): number {
-  const actions = new Uint8Array(FILE_ACTIONS_SIZE);
-  const attr = new Uint8Array(SPAWNATTR_SIZE);
-  ok(libc.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
-  try {
-    ok(libc.posix_spawnattr_init(attr), "posix_spawnattr_init");
+/** posix_spawn's arguments, built once; free() after the call has returned. */
+class SpawnCall {
+  readonly actions = new Uint8Array(FILE_ACTIONS_SIZE);
+  readonly attr = new Uint8Array(SPAWNATTR_SIZE);
+  readonly pid = new Int32Array(1);
+  readonly path: Uint8Array<ArrayBuffer>;
+  readonly argv: ReturnType<typeof stringArray>;
+  readonly env: ReturnType<typeof stringArray>;
+  /** Strings and temporary fds that must outlive the call. */
+  readonly #keep: unknown[] = [];
+  readonly #temporary: number[] = [];
+  #actionsReady = false;
+  #attrReady = false;
+
+  constructor(path: string, options: SpawnOptions) {
+    this.path = cstr(path);
     try {
-      const devNull = cstr("/dev/null");
-      for (const fd of [0, 1, 2]) {
+      ok(libc.posix_spawn_file_actions_init(this.actions), "posix_spawn_file_actions_init");
+      this.#actionsReady = true;
+      ok(libc.posix_spawnattr_init(this.attr), "posix_spawnattr_init");
+      this.#attrReady = true;
+      const fds = options.fds ?? {};
+      // Ascending child fds; a parent fd equal to its child fd is first moved
+      // elsewhere, since dup2(fd, fd) would keep its close-on-exec flag.
+      for (const [child, parent] of Object.entries(fds)) {
+        let from = parent;
+        if (from === Number(child)) {
+          from = dupCloseOnExec(parent);
+          this.#temporary.push(from);
+        }
         ok(
-          libc.posix_spawn_file_actions_addopen(actions, fd, devNull, fd ? O_WRONLY : O_RDONLY, 0),
+          libc.posix_spawn_file_actions_adddup2(this.actions, from, Number(child)),
+          "posix_spawn_file_actions_adddup2",
+        );
+      }
+      const devNull = cstr("/dev/null");
+      this.#keep.push(devNull);
+      for (const fd of [0, 1, 2]) {
+        if (fd in fds) continue;
+        ok(
+          libc.posix_spawn_file_actions_addopen(
+            this.actions,
+            fd,
+            devNull,
+            fd ? O_WRONLY : O_RDONLY,
+            0,
+          ),
           "posix_spawn_file_actions_addopen",
         );
       }
       if (options.cwd !== undefined) {
+        const cwd = cstr(options.cwd);
+        this.#keep.push(cwd);
         ok(
-          libc.posix_spawn_file_actions_addchdir_np(actions, cstr(options.cwd)),
+          libc.posix_spawn_file_actions_addchdir_np(this.actions, cwd),
           "posix_spawn_file_actions_addchdir_np",
         );
       }
-      ok(libc.posix_spawnattr_setsigmask(attr, sigset([])), "posix_spawnattr_setsigmask");
+      ok(libc.posix_spawnattr_setsigmask(this.attr, sigset([])), "posix_spawnattr_setsigmask");
       ok(
-        libc.posix_spawnattr_setsigdefault(attr, sigset(options.defaultSignals ?? [])),
+        libc.posix_spawnattr_setsigdefault(this.attr, sigset(options.defaultSignals ?? [])),
         "posix_spawnattr_setsigdefault",
       );
       ok(
-        libc.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
+        libc.posix_spawnattr_setflags(this.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
         "posix_spawnattr_setflags",
       );
-      const argv = stringArray(options.argv);
-      const env = stringArray(options.env ?? []);
-      const pid = new Int32Array(1);
-      ok(
-        libc.posix_spawn(
-          new Uint8Array(pid.buffer),
-          cstr(path),
-          actions,
-          attr,
-          argv.array,
-          env.array,
-        ),
-        `posix_spawn(${path})`,
-      );
-      // The string buffers must stay alive until posix_spawn has returned.
-      void [argv.keep, env.keep];
-      return pid[0];
-    } finally {
-      libc.posix_spawnattr_destroy(attr);
+      this.argv = stringArray(options.argv);
+      this.env = stringArray(options.env ?? []);
+    } catch (e) {
+      this.free();
+      throw e;
     }
+  }
+
+  /** posix_spawn's arguments, in order. */
+  get arguments() {
+    return [
+      new Uint8Array(this.pid.buffer),
+      this.path,
+      this.actions,
+      this.attr,
+      this.argv.array,
+      this.env.array,
+    ] as const;
+  }
+
+  /** posix_spawn's result: the pid, or a SysError. */
+  result(code: number, path: string): number {
+    ok(code, `posix_spawn(${path})`);
+    return this.pid[0];
+  }
+
+  free(): void {
+    if (this.#attrReady) libc.posix_spawnattr_destroy(this.attr);
+    if (this.#actionsReady) libc.posix_spawn_file_actions_destroy(this.actions);
+    this.#attrReady = this.#actionsReady = false;
+    for (const fd of this.#temporary.splice(0)) closeQuietly(fd);
+    void this.#keep;
+  }
+}
+
+/**
+ * Starts `path` with stdin/stdout/stderr on /dev/null (unless `fds` maps
+ * them), an empty signal mask and the given environment; returns the child's
+ * pid. The child is ours to reap (see reap()).
+ */
+export function spawnProcess(path: string, options: SpawnOptions): number {
+  const call = new SpawnCall(path, options);
+  try {
+    return call.result(
+      libc.posix_spawn(...call.arguments),
+      path,
+    );
   } finally {
-    libc.posix_spawn_file_actions_destroy(actions);
+    call.free();
+  }
+}
+
+/**
+ * spawnProcess() on a worker thread: the calling (JS) thread is not held up
+ * while the child is created and execs (a large share of a spawn's cost).
+ * Safe because the child takes the spawning thread's namespaces, which are the
+ * daemon's own: never use it for a child that must start in an unshared
+ * namespace.
+ */
+export async function spawnProcessAsync(path: string, options: SpawnOptions): Promise<number> {
+  const call = new SpawnCall(path, options);
+  try {
+    return call.result(
+      await libc.posix_spawn_nonblocking(...call.arguments),
+      path,
+    );
+  } finally {
+    call.free();
   }
 }
 
@@ -142,4 +224,16 @@ export function reap(pidfd: number, block = false): ExitStatus | null {
   return view.getInt32(8, true) === CLD_EXITED
     ? { code: status, signal: null }
     : { code: null, signal: status };
+}
+
+const SYS_PIDFD_GETFD = 438n;
+
+/**
+ * pidfd_getfd(2): a close-on-exec duplicate of the process's fd `targetFd`
+ * (needs ptrace rights over it: root, or our own child).
+ */
+export function pidfdGetfd(pidfd: number, targetFd: number): number {
+  const r = libc.syscall4(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(targetFd), 0n, 0n);
+  if (r < 0n) throw new SysError(`pidfd_getfd(${pidfd}, ${targetFd})`, lastErrno());
+  return Number(r);
 }

@@ -3,6 +3,7 @@
 import { writeAllSync } from "../shared/log.ts";
 import { LineSplitter, prefixFor, prefixLines } from "./line_splitter.ts";
 import { REPO } from "./dist.ts";
+import { PROGRAMS } from "./layout.ts";
 
 const useColour = () => Deno.stdout.isTerminal() && Deno.env.get("NO_COLOR") === undefined;
 
@@ -90,7 +91,9 @@ export class Supervised {
   }
 }
 
-/** argv that runs a repository program with the pinned deno. */
+/** argv that runs a repository program with the pinned deno (and its V8 flags). */
 export function denoRun(entry: string, args: string[]): string[] {
-  return [Deno.execPath(), "run", "-A", `${REPO}/${entry}`, ...args];
+  const v8Flags = PROGRAMS.find((p) => p.entry === entry)?.v8Flags ?? [];
+  const v8 = v8Flags.length ? [`--v8-flags=${v8Flags.join(",")}`] : [];
+  return [Deno.execPath(), "run", "-A", ...v8, `${REPO}/${entry}`, ...args];
 }

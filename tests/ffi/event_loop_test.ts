@@ -54,3 +54,37 @@ Deno.test("closing an event loop twice is harmless", async () => {
   await loop.stop();
   await running;
 });
+
+Deno.test("spinning and sleeping on the JS thread: timers and promise callbacks still run, and spinning stops where it finds nothing", async () => {
+  const loop = new EventLoop({ spinMicroseconds: 100, waitMilliseconds: 5 });
+  const [a, b] = unixSocketPair(SOCK_SEQPACKET);
+  const receiver = new MessageReceiver(1);
+  let received = 0;
+  let callbacks = 0;
+  let timers = 0;
+  const done = Promise.withResolvers<void>();
+  loop.add(b, EPOLLIN, () => {
+    while (receiver.receive(b, new Uint8Array(8)) !== null) {
+      received++;
+      // A promise callback, as replies waiting for a namespace have.
+      Promise.resolve().then(() => {
+        if (++callbacks === 20) done.resolve();
+      });
+    }
+  });
+  const running = loop.run();
+  // Events far apart (each needs a timer turn of this same thread).
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 2));
+    timers++;
+    sendMessage(a, new TextEncoder().encode("x"));
+  }
+  await done.promise;
+  assertEquals([received, callbacks, timers], [20, 20, 20]);
+  assertEquals(loop.spinBudgetMicroseconds, 0, "spinning never paid, yet it went on");
+  loop.remove(b);
+  await loop.close();
+  await running;
+  close(a);
+  close(b);
+});

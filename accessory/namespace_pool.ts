@@ -1,0 +1,210 @@
+// Namespaces made ahead of demand: prepared inits (a PID and an IPC namespace
+// each, prepared_init.ts) and user namespace helpers (user_namespace.ts). A
+// new name takes one that is ready, so its reply waits for no process start;
+// taking one starts a replacement in the background. The pool is bounded by
+// its own size (not counted against --max-names); with size 0 everything is
+// made on demand, still off the event loop. Nothing in it outlives the
+// daemon: its processes end on end of file from the daemon's pipes.
+import type { EventLoop } from "../ffi/event_loop.ts";
+import { errorMessage, logWarning } from "../shared/log.ts";
+import { PreparedInit } from "./prepared_init.ts";
+import { UserNamespaceHelper } from "./user_namespace.ts";
+import { HelperFactory } from "./helper_factory.ts";
+
+/** Starts in flight at once per kind: refilling must not crowd out requests. */
+const MAX_STARTING = 4;
+/** After a failed start, wait this long before refilling again. */
+const RETRY_MS = 1000;
+
+interface Item {
+  readonly ready: Promise<unknown>;
+  readonly isReady: boolean;
+  onDeath: () => void;
+  dismiss(): void;
+  gone(): Promise<void>;
+}
+
+/** One kind of prepared thing, kept at `size` ready. */
+class Reserve<T extends Item> {
+  readonly #ready: T[] = [];
+  readonly #all = new Set<T>();
+  #starting = 0;
+  readonly #waiters: PromiseWithResolvers<T>[] = [];
+  #retryAt = 0;
+  #lastError: unknown = undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(
+    readonly what: string,
+    readonly size: number,
+    readonly make: () => T,
+  ) {}
+
+  /**
+   * A ready one now, or a promise of the next one. Taking a ready one does
+   * not refill: the caller calls fill() once its reply is out, so that
+   * making the replacement does not compete with it for the CPU.
+   */
+  take(): T | Promise<T> {
+    if (this.#closed) return Promise.reject(new Error("the daemon is stopping"));
+    let item = this.#ready.shift();
+    while (item !== undefined && !item.isReady) item = this.#ready.shift();
+    if (item !== undefined) return item;
+    // Making one failed a moment ago (say, out of fds): fail at once rather
+    // than hold the request until the retry.
+    if (this.#lastError !== undefined && performance.now() < this.#retryAt) {
+      return Promise.reject(this.#lastError);
+    }
+    const waiter = Promise.withResolvers<T>();
+    this.#waiters.push(waiter);
+    this.#refill();
+    return waiter.promise;
+  }
+
+  get readyCount(): number {
+    return this.#ready.length;
+  }
+
+  /** Fills the reserve up (called once at start and after every take). */
+  #refill(): void {
+    if (this.#closed) return;
+    const wanted = this.size + this.#waiters.length;
+    while (this.#starting < MAX_STARTING && this.#ready.length + this.#starting < wanted) {
+      const delay = this.#retryAt - performance.now();
+      if (delay > 0) {
+        this.#retryTimer ??= setTimeout(() => {
+          this.#retryTimer = undefined;
+          this.#refill();
+        }, delay);
+        return;
+      }
+      this.#startOne();
+    }
+  }
+
+  fill(): void {
+    this.#refill();
+  }
+
+  #startOne(): void {
+    this.#starting++;
+    let item: T;
+    try {
+      item = this.make();
+    } catch (e) {
+      this.#starting--;
+      this.#failed(e);
+      return;
+    }
+    this.#all.add(item);
+    item.gone().finally(() => this.#all.delete(item));
+    item.ready.then(
+      () => {
+        this.#starting--;
+        if (this.#closed) {
+          item.dismiss();
+          return;
+        }
+        const waiter = this.#waiters.shift();
+        if (waiter) {
+          waiter.resolve(item);
+        } else {
+          this.#ready.push(item);
+          item.onDeath = () => {
+            const i = this.#ready.indexOf(item);
+            if (i >= 0) this.#ready.splice(i, 1);
+            this.#refill();
+          };
+        }
+        this.#refill();
+      },
+      (error) => {
+        this.#starting--;
+        this.#failed(error);
+        this.#refill();
+      },
+    );
+  }
+
+  /** Tells whoever waits (they would wait forever otherwise) and backs off. */
+  #failed(error: unknown): void {
+    logWarning(`cannot prepare a ${this.what}: ${errorMessage(error)}`);
+    this.#retryAt = performance.now() + RETRY_MS;
+    this.#lastError = error;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  }
+
+  /** Also ends `item` on close() (made outside the reserve). */
+  track(item: T): T {
+    this.#all.add(item);
+    item.gone().finally(() => this.#all.delete(item));
+    return item;
+  }
+
+  /** Dismisses everything not handed out (dismiss() spares those); settles when those processes are gone. */
+  close(): Promise<unknown> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.reject(new Error("the daemon is stopping"));
+    }
+    const items = [...this.#all];
+    this.#ready.length = 0;
+    for (const item of items) item.dismiss();
+    return Promise.allSettled(items.map((item) => item.gone()));
+  }
+}
+
+export interface PoolSizes {
+  /** Prepared inits (PID + IPC namespaces) kept ready. */
+  inits: number;
+  /** User namespace helpers kept ready. */
+  userHelpers: number;
+}
+
+export const DEFAULT_POOL: Readonly<PoolSizes> = { inits: 4, userHelpers: 4 };
+
+export class NamespacePool {
+  readonly inits: Reserve<PreparedInit>;
+  readonly userHelpers: Reserve<UserNamespaceHelper>;
+
+  readonly factory: HelperFactory;
+
+  constructor(
+    readonly loop: EventLoop,
+    sizes: PoolSizes = DEFAULT_POOL,
+    /** The factory's environment (a test seam, see helper_programs.ts). */
+    factoryEnv: string[] = [],
+  ) {
+    this.factory = new HelperFactory(loop, [], factoryEnv);
+    this.inits = new Reserve(
+      "PID namespace",
+      sizes.inits,
+      () => PreparedInit.start(loop, this.factory),
+    );
+    this.userHelpers = new Reserve(
+      "user namespace helper",
+      sizes.userHelpers,
+      () => UserNamespaceHelper.start(loop, this.factory),
+    );
+  }
+
+  /** Starts filling (after the daemon has adopted what a predecessor left). */
+  fill(): void {
+    this.inits.fill();
+    this.userHelpers.fill();
+  }
+
+  /** A prepared init that joins `ipc` instead of making an IPC namespace: never pooled. */
+  initIn(ipc: number): Promise<PreparedInit> {
+    return this.inits.track(PreparedInit.start(this.loop, this.factory, ipc)).ready;
+  }
+
+  /** Ends everything made ahead, then the factory; settles when all of it is gone. */
+  async close(): Promise<unknown> {
+    const items = Promise.allSettled([this.inits.close(), this.userHelpers.close()]);
+    await this.factory.close();
+    return await items;
+  }
+}

@@ -1,0 +1,208 @@
+// A PID namespace (with an IPC namespace) and its init, made ahead of demand
+// by the factory and waiting for a NAME (see FACTORY_SCRIPT in
+// helper_programs.ts for the init's side). Life: starting -> ready (we hold
+// its command pipe and ack pipe) -> assigning -> assigned (it shows as
+// init-NAME: a PidNamespace) or dead. Nothing here blocks the event loop.
+import type { EventLoop } from "../ffi/event_loop.ts";
+import { EPOLLIN } from "../ffi/epoll.ts";
+import { closeQuietly, read, setNonBlocking, write } from "../ffi/fd.ts";
+import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
+import { pidfdGetfd, reap } from "../ffi/spawn.ts";
+import type { HelperFactory } from "./helper_factory.ts";
+import { initAssignment } from "./helper_programs.ts";
+import { PidNamespace } from "./pid_namespace.ts";
+
+/** How long an init may take to show as init-NAME once told. */
+const ASSIGN_TIMEOUT_MS = 10_000;
+
+const encoder = new TextEncoder();
+const chunk = new Uint8Array(64);
+
+export class PreparedInit {
+  #pid = 0;
+  #pidfd = -1;
+  /** Our ends: its command pipe (write) and its ack pipe (read). */
+  #command = -1;
+  #ack = -1;
+  #state: "starting" | "ready" | "assigning" | "assigned" | "dead" = "starting";
+  readonly #ready = Promise.withResolvers<PreparedInit>();
+  readonly #gone = Promise.withResolvers<void>();
+  #assigned: PromiseWithResolvers<PidNamespace> | null = null;
+  #assignment: {
+    onExecDone: () => void;
+    onExit: (namespace: PidNamespace) => void;
+    timer: ReturnType<typeof setTimeout>;
+  } | null = null;
+  #dismissed = false;
+  /** Called once if the init dies while ready (not yet assigned). */
+  onDeath: () => void = () => {};
+
+  private constructor(readonly loop: EventLoop) {
+    this.#ready.promise.catch(() => {}); // a failed start is reported to whoever waits
+  }
+
+  /**
+   * Has the factory make one. `ipc`: the IPC namespace the init must live in
+   * (a name that has one already); default: a new one.
+   */
+  static start(loop: EventLoop, factory: HelperFactory, ipc: number | null = null): PreparedInit {
+    const init = new PreparedInit(loop);
+    factory.init(ipc === null ? null : `/proc/${Deno.pid}/fd/${ipc}`).then(
+      (answer) => init.#started(answer.pid, answer.commandFd, answer.ackFd),
+      (error) => init.#fail(error),
+    );
+    return init;
+  }
+
+  /** Settles when the init waits for its NAME (or failed to start). */
+  get ready(): Promise<PreparedInit> {
+    return this.#ready.promise;
+  }
+
+  get isReady(): boolean {
+    return this.#state === "ready";
+  }
+
+  get pid(): number {
+    return this.#pid;
+  }
+
+  #started(pid: number, commandFd: number, ackFd: number): void {
+    try {
+      this.#pid = pid;
+      this.#pidfd = pidfdOpen(pid);
+      this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
+      this.#command = pidfdGetfd(this.#pidfd, commandFd);
+      this.#ack = pidfdGetfd(this.#pidfd, ackFd);
+      setNonBlocking(this.#ack);
+      // It closes its copies now: end of file on the command pipe is ours to give.
+      write(this.#command, encoder.encode("ok\n"));
+      this.loop.add(this.#ack, EPOLLIN, () => this.#acked());
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    this.#state = "ready";
+    this.#ready.resolve(this);
+    if (this.#dismissed) this.#fail(new Error("dismissed"));
+  }
+
+  /**
+   * Makes it NAME's init: its comm becomes the basename of `link`, then it
+   * execs sleep through `link` with `markers` as environment. Resolves once
+   * it shows as init-NAME; onExecDone runs when `link` is no longer needed.
+   */
+  assign(
+    link: string,
+    markers: string[],
+    onExecDone: () => void,
+    onExit: (namespace: PidNamespace) => void,
+  ): Promise<PidNamespace> {
+    if (this.#state !== "ready") throw new Error(`prepared init is ${this.#state}`);
+    this.#state = "assigning";
+    this.#assigned = Promise.withResolvers<PidNamespace>();
+    const timer = setTimeout(
+      () => this.#fail(new Error(`init ${this.#pid} did not take its name`)),
+      ASSIGN_TIMEOUT_MS,
+    );
+    this.#assignment = { onExecDone, onExit, timer };
+    try {
+      write(this.#command, encoder.encode(initAssignment(link, markers)));
+    } catch (e) {
+      this.#fail(e);
+    }
+    closeQuietly(this.#command); // it has all it needs
+    this.#command = -1;
+    return this.#assigned.promise;
+  }
+
+  /** Ends it unless assigned (shutdown); end of file would do, SIGKILL is sure. */
+  dismiss(): void {
+    // Still being made: ended as soon as the factory answers (or fails).
+    if (this.#state === "starting") this.#dismissed = true;
+    else this.#fail(new Error("dismissed"));
+  }
+
+  /** Settles when its process is gone or is NAME's init. */
+  gone(): Promise<void> {
+    return this.#gone.promise;
+  }
+
+  #acked(): void {
+    for (;;) {
+      let n: number | null;
+      try {
+        n = read(this.#ack, chunk);
+      } catch {
+        n = 0;
+      }
+      if (n === null) return; // EAGAIN
+      if (n > 0 && this.#state === "assigning" && chunk[0] === 0x2e) {
+        this.#took();
+        continue;
+      }
+      if (n > 0) continue;
+      // End of file: the exec of sleep is done (or it died): the link may go.
+      this.loop.remove(this.#ack);
+      closeQuietly(this.#ack);
+      this.#ack = -1;
+      this.#assignment?.onExecDone();
+      this.#assignment = null;
+      if (this.#state !== "assigned") this.#fail(new Error(`init ${this.#pid} closed its pipe`));
+      return;
+    }
+  }
+
+  #took(): void {
+    const assignment = this.#assignment!;
+    clearTimeout(assignment.timer);
+    this.loop.remove(this.#pidfd);
+    let namespace: PidNamespace;
+    try {
+      namespace = PidNamespace.fromPrepared(this.#pid, this.#pidfd, this.loop, assignment.onExit);
+    } catch (e) {
+      this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
+      this.#fail(e);
+      return;
+    }
+    this.#pidfd = -1; // the PidNamespace's now
+    this.#state = "assigned";
+    this.#gone.resolve();
+    this.#assigned!.resolve(namespace);
+  }
+
+  #exit(): void {
+    // Re-parented to the daemon by now, unless its first parent (SIGCHLD
+    // ignored) was still there, which lets the kernel reap it: reap() then
+    // finds nothing.
+    reap(this.#pidfd);
+    this.loop.remove(this.#pidfd);
+    closeQuietly(this.#pidfd);
+    this.#pidfd = -1;
+    const wasReady = this.#state === "ready";
+    this.#fail(new Error(`prepared init ${this.#pid} exited`));
+    this.#gone.resolve();
+    if (wasReady) this.onDeath();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#state === "assigned" || this.#state === "dead") return;
+    const before = this.#state;
+    this.#state = "dead";
+    if (this.#assignment) clearTimeout(this.#assignment.timer);
+    closeQuietly(this.#command);
+    this.#command = -1;
+    if (this.#ack >= 0) {
+      this.loop.remove(this.#ack);
+      closeQuietly(this.#ack);
+      this.#ack = -1;
+    }
+    if (this.#pidfd >= 0) pidfdSendSignal(this.#pidfd, SIGNALS.SIGKILL); // #exit reaps
+    else this.#gone.resolve();
+    if (before === "starting") this.#ready.reject(error);
+    this.#assigned?.reject(error);
+    // The link is no longer needed once the init is being killed.
+    this.#assignment?.onExecDone();
+    this.#assignment = null;
+  }
+}

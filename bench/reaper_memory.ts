@@ -1,0 +1,66 @@
+// Reaper daemon memory: RSS and anonymous memory (/proc/PID/smaps_rollup)
+// idle, then after N cgroups each with one short-lived process.
+//   node_modules/.bin/deno run -A bench/reaper_memory.ts [--count 300] [--v8-flags FLAGS]
+// Default FLAGS: the launchers' (packaging/layout.ts), with MALLOC_ARENA_MAX=2
+// as they set it; --v8-flags "" for Deno's defaults. Prints JSON and a line.
+import { parseArgs } from "node:util";
+import { DAEMON_V8_FLAGS } from "../packaging/layout.ts";
+import { TestCgroupRoot } from "../tests/reaper/cgroup_fixture.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { count: { type: "string", default: "300" }, "v8-flags": { type: "string" } },
+});
+const flags = values["v8-flags"] ?? DAEMON_V8_FLAGS.join(",");
+const MAIN = new URL("../reaper/main.ts", import.meta.url).pathname;
+const SCOPE = "/bench.scope";
+
+function memory(pid: number): { rss_kib: number; anonymous_kib: number } {
+  const text = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  const field = (name: string) => Number(text.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1]);
+  return { rss_kib: field("Rss"), anonymous_kib: field("Anonymous") };
+}
+
+const cg = new TestCgroupRoot();
+try {
+  cg.mkdir(SCOPE);
+  const daemon = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      ...(flags ? [`--v8-flags=${flags}`] : []),
+      MAIN,
+      "--cgroup-root",
+      cg.path,
+      "--scope",
+      SCOPE,
+    ],
+    env: flags ? { MALLOC_ARENA_MAX: "2" } : {},
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 3000)); // started and idle
+    const idle = memory(daemon.pid);
+    const count = Number(values.count);
+    for (let i = 0; i < count; i++) {
+      const path = `${cg.abs(SCOPE)}/c${i}`;
+      Deno.mkdirSync(path);
+      await new Deno.Command("sh", { args: ["-c", `echo $$ > ${path}/cgroup.procs; exit 0`] })
+        .output();
+    }
+    await new Promise((r) => setTimeout(r, 3000)); // reaped
+    const after = memory(daemon.pid);
+    console.log(JSON.stringify({ v8_flags: flags, idle, [`after_${count}_cgroups`]: after }));
+    console.log(
+      `reaper idle: RSS ${idle.rss_kib} KiB, anonymous ${idle.anonymous_kib} KiB; after ${count} ` +
+        `cgroups: RSS ${after.rss_kib} KiB, anonymous ${after.anonymous_kib} KiB`,
+    );
+  } finally {
+    daemon.kill("SIGTERM");
+    await daemon.status;
+  }
+} finally {
+  await cg.cleanup();
+}
