@@ -40,7 +40,7 @@ function syscalls(): { unshare: number; setns: number; prctl: number } {
  *   to the daemon (a child subreaper). The init makes two pipes and answers
  *   "p ID PID W A": its pid as the daemon sees it and its fd numbers of the
  *   write end of its command pipe and the read end of its ack pipe, which
- *   the daemon takes with pidfd_getfd(2) and confirms with "ok" (within 10
+ *   the daemon opens through /proc/PID/fd/N and confirms with "ok" (within 10
  *   s, or the init exits). The init then closes its copies, so end of file on its command pipe means the
  *   daemon is gone (or dismissed it): nothing made ahead outlives the
  *   daemon. Told three lines (the path of its init-NAME symlink, see

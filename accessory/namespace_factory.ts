@@ -116,6 +116,8 @@ export class NamespaceFactory {
   /** Ends what the pool made ahead and releases the own-namespace handle. */
   close(): Promise<unknown> {
     closeQuietly(this.#ownIpc);
-    return this.pool.close();
+    // A process that goes on after its daemon (tests run one in-process)
+    // must not become the parent of every orphan that never gets reaped.
+    return this.pool.close().finally(() => setChildSubreaper(false));
   }
 }

@@ -5,9 +5,9 @@
 // init-NAME: a PidNamespace) or dead. Nothing here blocks the event loop.
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
-import { closeQuietly, read, setNonBlocking, write } from "../ffi/fd.ts";
+import { closeQuietly, O_NONBLOCK, O_RDONLY, O_WRONLY, open, read, write } from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
-import { pidfdGetfd, reap } from "../ffi/spawn.ts";
+import { reap } from "../ffi/spawn.ts";
 import type { HelperFactory } from "./helper_factory.ts";
 import { initAssignment } from "./helper_programs.ts";
 import { PidNamespace } from "./pid_namespace.ts";
@@ -72,9 +72,12 @@ export class PreparedInit {
       this.#pid = pid;
       this.#pidfd = pidfdOpen(pid);
       this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
-      this.#command = pidfdGetfd(this.#pidfd, commandFd);
-      this.#ack = pidfdGetfd(this.#pidfd, ackFd);
-      setNonBlocking(this.#ack);
+      // Its pipe ends, reopened through /proc (a pipe's /proc/PID/fd link
+      // opens that pipe). Not pidfd_getfd(2): container managers' seccomp
+      // filters (systemd-nspawn's) refuse it. The pid cannot be reused
+      // meanwhile: we are its parent and have not reaped it.
+      this.#command = open(`/proc/${pid}/fd/${commandFd}`, O_WRONLY);
+      this.#ack = open(`/proc/${pid}/fd/${ackFd}`, O_RDONLY | O_NONBLOCK);
       // It closes its copies now: end of file on the command pipe is ours to give.
       write(this.#command, encoder.encode("ok\n"));
       this.loop.add(this.#ack, EPOLLIN, () => this.#acked());

@@ -225,15 +225,3 @@ export function reap(pidfd: number, block = false): ExitStatus | null {
     ? { code: status, signal: null }
     : { code: null, signal: status };
 }
-
-const SYS_PIDFD_GETFD = 438n;
-
-/**
- * pidfd_getfd(2): a close-on-exec duplicate of the process's fd `targetFd`
- * (needs ptrace rights over it: root, or our own child).
- */
-export function pidfdGetfd(pidfd: number, targetFd: number): number {
-  const r = libc.syscall4(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(targetFd), 0n, 0n);
-  if (r < 0n) throw new SysError(`pidfd_getfd(${pidfd}, ${targetFd})`, lastErrno());
-  return Number(r);
-}
