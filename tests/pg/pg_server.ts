@@ -233,7 +233,15 @@ export class PgTestServer {
         "start",
       ]),
       "pg_ctl start",
-    );
+    ).catch(async (e) => {
+      let log = "";
+      try {
+        log = (await Deno.readTextFile(`${this.dir}/server.log`)).split("\n").slice(-15).join("\n");
+      } catch {
+        // no log
+      }
+      throw new Error(`${e instanceof Error ? e.message : e}\nserver.log (last lines):\n${log}`);
+    });
     this.#running = true;
   }
 
