@@ -45,6 +45,9 @@ export class HelperFactory {
     if (path !== null && /[\n ]/.test(path)) throw new Error(`bad path ${JSON.stringify(path)}`);
     const id = this.#nextId++;
     const answer = Promise.withResolvers<FactoryAnswer>();
+    // It may be rejected (the factory exited) while this still awaits the
+    // factory's start: not an unhandled rejection, which would end the daemon.
+    answer.promise.catch(() => {});
     const factory = this.#child ??= this.#start();
     this.#pending.set(id, { answer, factory });
     try {

@@ -60,6 +60,9 @@ function syscalls(): { unshare: number; setns: number; prctl: number } {
 const FACTORY_SCRIPT = `
 my ($unshare, $setns, $prctl) = map { $_ + 0 } @ARGV; # numbers, not strings, for syscall
 $SIG{CHLD} = "IGNORE";
+# Ctrl-C or a hang-up reaches the whole process group (npm start in a
+# terminal): the daemon decides when the factory ends, by end of file.
+$SIG{INT} = $SIG{QUIT} = $SIG{HUP} = "IGNORE";
 $0 = "${FACTORY_COMM}";
 my $factory = $$;
 my $gate = $ENV{GATE};
@@ -113,6 +116,7 @@ while (defined(my $line = <STDIN>)) {
   chomp($link, $instance, $name);
   $0 = substr($link, rindex($link, "/") + 1);
   syswrite($ack, ".");
+  $SIG{INT} = $SIG{QUIT} = $SIG{HUP} = "DEFAULT"; # an init as env would leave them
   %ENV = ();
   for ($instance, $name) { my ($k, $v) = split(/=/, $_, 2); $ENV{$k} = $v; }
   exec { $link } $link, "infinity";

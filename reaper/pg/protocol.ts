@@ -1,5 +1,6 @@
 // PostgreSQL frontend/backend protocol 3.0: building the messages we send and
 // framing/decoding the ones we receive. Pure; values stay bytes.
+import { concatBytes } from "../../ffi/byte_string.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -117,17 +118,7 @@ export function extendedQuery(sql: Uint8Array, params: readonly (Uint8Array | nu
     message("E", (w) => w.cstr("").i32(0)),
     message("S", () => {}),
   ];
-  return concat(parts);
-}
-
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 export interface BackendMessage {

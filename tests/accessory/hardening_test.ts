@@ -334,7 +334,7 @@ function readEndClosed(writeEnd: number): boolean {
 Deno.test("fds sent to the daemon are refused by the kernel or closed; the connection stays usable", async () => {
   await withDaemon([], async (d) => {
     const c = new AccessoryConnection(d.address, 5000);
-    const [r, w] = pipe();
+    let [r, w] = pipe();
     try {
       const request = namespaceRequest("warm", { ipc: true });
       closeNamespaces(c.request(request));
@@ -346,6 +346,7 @@ Deno.test("fds sent to the daemon are refused by the kernel or closed; the conne
         error = e instanceof SysError ? e.code : String(e);
       }
       closeQuietly(r);
+      r = -1; // closed once (a number closed twice may be someone else's by then)
       if (kernelRefusesFds()) {
         assertEquals(error, "EPERM", "SO_PASSRIGHTS 0 on the listener");
       } else {
@@ -424,13 +425,18 @@ Deno.test(
       const pipes = Array.from({ length: SCM_MAX_FD }, () => pipe());
       try {
         closeNamespaces(await requestWithoutBlocking(address, pipes.map(([r]) => r)));
-        for (const [r] of pipes) closeQuietly(r);
+        // Closed once: the daemon runs in this process, and a number closed
+        // twice may by then be one of its own fds (the pool's pidfds).
+        for (const p of pipes) {
+          closeQuietly(p[0]);
+          p[0] = -1;
+        }
         assert(
           await waitFor(() => pipes.every(([, w]) => readEndClosed(w))),
           "the daemon kept fds it was sent",
         );
       } finally {
-        for (const p of pipes) p.forEach(closeQuietly);
+        for (const p of pipes) p.forEach((fd) => fd >= 0 && closeQuietly(fd));
       }
       // Root asks from another process, a second after the attacker's fd
       // arrived: a daemon that closed it on its loop thread would freeze this
