@@ -8,6 +8,7 @@ import { EPOLLIN } from "../ffi/epoll.ts";
 import { closeQuietly, read, setNonBlocking, write } from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { pidfdGetfd, reap } from "../ffi/spawn.ts";
+import { openNamespace } from "../ffi/namespace.ts";
 import type { HelperFactory } from "./helper_factory.ts";
 import { initAssignment } from "./helper_programs.ts";
 import { PidNamespace } from "./pid_namespace.ts";
@@ -24,6 +25,9 @@ export class PreparedInit {
   /** Our ends: its command pipe (write) and its ack pipe (read). */
   #command = -1;
   #ack = -1;
+  /** Its PID namespace and (if it made one) IPC namespace, opened while it waits: off the reply's path. */
+  #pidNamespace = -1;
+  #ipcNamespace = -1;
   #state: "starting" | "ready" | "assigning" | "assigned" | "dead" = "starting";
   readonly #ready = Promise.withResolvers<PreparedInit>();
   readonly #gone = Promise.withResolvers<void>();
@@ -37,7 +41,7 @@ export class PreparedInit {
   /** Called once if the init dies while ready (not yet assigned). */
   onDeath: () => void = () => {};
 
-  private constructor(readonly loop: EventLoop) {
+  private constructor(readonly loop: EventLoop, readonly ownIpc: boolean) {
     this.#ready.promise.catch(() => {}); // a failed start is reported to whoever waits
   }
 
@@ -46,7 +50,7 @@ export class PreparedInit {
    * (a name that has one already); default: a new one.
    */
   static start(loop: EventLoop, factory: HelperFactory, ipc: number | null = null): PreparedInit {
-    const init = new PreparedInit(loop);
+    const init = new PreparedInit(loop, ipc === null);
     factory.init(ipc === null ? null : `/proc/${Deno.pid}/fd/${ipc}`).then(
       (answer) => init.#started(answer.pid, answer.commandFd, answer.ackFd),
       (error) => init.#fail(error),
@@ -67,6 +71,17 @@ export class PreparedInit {
     return this.#pid;
   }
 
+  /**
+   * The IPC namespace it made (null if it joined one), opened ahead; the
+   * caller owns the fd from now on. Only once it is NAME's init.
+   */
+  takeIpcNamespace(): number | null {
+    if (this.#state !== "assigned" || this.#ipcNamespace < 0) return null;
+    const fd = this.#ipcNamespace;
+    this.#ipcNamespace = -1;
+    return fd;
+  }
+
   #started(pid: number, commandFd: number, ackFd: number): void {
     try {
       this.#pid = pid;
@@ -75,6 +90,8 @@ export class PreparedInit {
       this.#command = pidfdGetfd(this.#pidfd, commandFd);
       this.#ack = pidfdGetfd(this.#pidfd, ackFd);
       setNonBlocking(this.#ack);
+      this.#pidNamespace = openNamespace(pid, "pid");
+      if (this.ownIpc) this.#ipcNamespace = openNamespace(pid, "ipc");
       // It closes its copies now: end of file on the command pipe is ours to give.
       write(this.#command, encoder.encode("ok\n"));
       this.loop.add(this.#ack, EPOLLIN, () => this.#acked());
@@ -159,13 +176,20 @@ export class PreparedInit {
     this.loop.remove(this.#pidfd);
     let namespace: PidNamespace;
     try {
-      namespace = PidNamespace.fromPrepared(this.#pid, this.#pidfd, this.loop, assignment.onExit);
+      namespace = PidNamespace.fromPrepared(
+        this.#pid,
+        this.#pidfd,
+        this.#pidNamespace,
+        this.loop,
+        assignment.onExit,
+      );
     } catch (e) {
       this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
       this.#fail(e);
       return;
     }
-    this.#pidfd = -1; // the PidNamespace's now
+    this.#pidfd = -1; // the PidNamespace's now, and so is its namespace fd
+    this.#pidNamespace = -1;
     this.#state = "assigned";
     this.#gone.resolve();
     this.#assigned!.resolve(namespace);
@@ -192,6 +216,10 @@ export class PreparedInit {
     if (this.#assignment) clearTimeout(this.#assignment.timer);
     closeQuietly(this.#command);
     this.#command = -1;
+    closeQuietly(this.#pidNamespace);
+    this.#pidNamespace = -1;
+    closeQuietly(this.#ipcNamespace);
+    this.#ipcNamespace = -1;
     if (this.#ack >= 0) {
       this.loop.remove(this.#ack);
       closeQuietly(this.#ack);
