@@ -10,6 +10,7 @@ import { errorMessage, logWarning } from "../shared/log.ts";
 import { PreparedInit } from "./prepared_init.ts";
 import { UserNamespaceHelper } from "./user_namespace.ts";
 import { HelperFactory } from "./helper_factory.ts";
+import { ExecWatch } from "./exec_watch.ts";
 
 /** Starts in flight at once per kind: refilling must not crowd out requests. */
 const MAX_STARTING = 4;
@@ -170,6 +171,8 @@ export class NamespacePool {
   readonly userHelpers: Reserve<UserNamespaceHelper>;
 
   readonly factory: HelperFactory;
+  /** Assigned inits whose exec of sleep may still be under way. */
+  readonly execWatch = new ExecWatch();
 
   constructor(
     readonly loop: EventLoop,
@@ -181,7 +184,7 @@ export class NamespacePool {
     this.inits = new Reserve(
       "PID namespace",
       sizes.inits,
-      () => PreparedInit.start(loop, this.factory),
+      () => PreparedInit.start(loop, this.factory, this.execWatch),
     );
     this.userHelpers = new Reserve(
       "user namespace helper",
@@ -192,17 +195,20 @@ export class NamespacePool {
 
   /** Starts filling (after the daemon has adopted what a predecessor left). */
   fill(): void {
+    this.execWatch.check(); // awake anyway
     this.inits.fill();
     this.userHelpers.fill();
   }
 
   /** A prepared init that joins `ipc` instead of making an IPC namespace: never pooled. */
   initIn(ipc: number): Promise<PreparedInit> {
-    return this.inits.track(PreparedInit.start(this.loop, this.factory, ipc)).ready;
+    return this.inits.track(PreparedInit.start(this.loop, this.factory, this.execWatch, ipc))
+      .ready;
   }
 
   /** Ends everything made ahead, then the factory; settles when all of it is gone. */
   async close(): Promise<unknown> {
+    this.execWatch.close();
     const items = Promise.allSettled([this.inits.close(), this.userHelpers.close()]);
     await this.factory.close();
     return await items;

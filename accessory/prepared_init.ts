@@ -11,6 +11,7 @@ import { pidfdGetfd, reap } from "../ffi/spawn.ts";
 import { openNamespace } from "../ffi/namespace.ts";
 import type { HelperFactory } from "./helper_factory.ts";
 import { initAssignment } from "./helper_programs.ts";
+import type { ExecWatch } from "./exec_watch.ts";
 import { PidNamespace } from "./pid_namespace.ts";
 
 /** How long an init may take to show as init-NAME once told. */
@@ -41,7 +42,11 @@ export class PreparedInit {
   /** Called once if the init dies while ready (not yet assigned). */
   onDeath: () => void = () => {};
 
-  private constructor(readonly loop: EventLoop, readonly ownIpc: boolean) {
+  private constructor(
+    readonly loop: EventLoop,
+    readonly execWatch: ExecWatch,
+    readonly ownIpc: boolean,
+  ) {
     this.#ready.promise.catch(() => {}); // a failed start is reported to whoever waits
   }
 
@@ -49,8 +54,13 @@ export class PreparedInit {
    * Has the factory make one. `ipc`: the IPC namespace the init must live in
    * (a name that has one already); default: a new one.
    */
-  static start(loop: EventLoop, factory: HelperFactory, ipc: number | null = null): PreparedInit {
-    const init = new PreparedInit(loop, ipc === null);
+  static start(
+    loop: EventLoop,
+    factory: HelperFactory,
+    execWatch: ExecWatch,
+    ipc: number | null = null,
+  ): PreparedInit {
+    const init = new PreparedInit(loop, execWatch, ipc === null);
     factory.init(ipc === null ? null : `/proc/${Deno.pid}/fd/${ipc}`).then(
       (answer) => init.#started(answer.pid, answer.commandFd, answer.ackFd),
       (error) => init.#fail(error),
@@ -155,7 +165,16 @@ export class PreparedInit {
       }
       if (n === null) return; // EAGAIN
       if (n > 0 && this.#state === "assigning" && chunk[0] === 0x2e) {
-        this.#took();
+        if (this.#took()) {
+          // Its exec of sleep follows: watched without waking the daemon.
+          const ack = this.#ack;
+          const assignment = this.#assignment!;
+          this.#ack = -1;
+          this.#assignment = null;
+          this.loop.remove(ack);
+          this.execWatch.add(ack, assignment.onExecDone);
+          return;
+        }
         continue;
       }
       if (n > 0) continue;
@@ -170,7 +189,8 @@ export class PreparedInit {
     }
   }
 
-  #took(): void {
+  /** It shows as init-NAME: hands it out as a PidNamespace; false if that failed. */
+  #took(): boolean {
     const assignment = this.#assignment!;
     clearTimeout(assignment.timer);
     this.loop.remove(this.#pidfd);
@@ -186,13 +206,14 @@ export class PreparedInit {
     } catch (e) {
       this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
       this.#fail(e);
-      return;
+      return false;
     }
     this.#pidfd = -1; // the PidNamespace's now, and so is its namespace fd
     this.#pidNamespace = -1;
     this.#state = "assigned";
     this.#gone.resolve();
     this.#assigned!.resolve(namespace);
+    return true;
   }
 
   #exit(): void {
