@@ -11,7 +11,7 @@ import { pidfdGetfd, reap } from "../ffi/spawn.ts";
 import { openNamespace } from "../ffi/namespace.ts";
 import type { HelperFactory } from "./helper_factory.ts";
 import { initAssignment } from "./helper_programs.ts";
-import type { ExecWatch } from "./exec_watch.ts";
+import type { QuietWatch } from "./quiet_watch.ts";
 import { PidNamespace } from "./pid_namespace.ts";
 
 /** How long an init may take to show as init-NAME once told. */
@@ -44,7 +44,7 @@ export class PreparedInit {
 
   private constructor(
     readonly loop: EventLoop,
-    readonly execWatch: ExecWatch,
+    readonly quiet: QuietWatch,
     readonly ownIpc: boolean,
   ) {
     this.#ready.promise.catch(() => {}); // a failed start is reported to whoever waits
@@ -57,10 +57,10 @@ export class PreparedInit {
   static start(
     loop: EventLoop,
     factory: HelperFactory,
-    execWatch: ExecWatch,
+    quiet: QuietWatch,
     ipc: number | null = null,
   ): PreparedInit {
-    const init = new PreparedInit(loop, execWatch, ipc === null);
+    const init = new PreparedInit(loop, quiet, ipc === null);
     factory.init(ipc === null ? null : `/proc/${Deno.pid}/fd/${ipc}`).then(
       (answer) => init.#started(answer.pid, answer.commandFd, answer.ackFd),
       (error) => init.#fail(error),
@@ -172,7 +172,18 @@ export class PreparedInit {
           this.#ack = -1;
           this.#assignment = null;
           this.loop.remove(ack);
-          this.execWatch.add(ack, assignment.onExecDone);
+          this.quiet.add(ack, EPOLLIN, (closing) => {
+            let n: number | null;
+            try {
+              n = read(ack, chunk);
+            } catch {
+              n = 0;
+            }
+            if (!closing && n !== 0) return; // still being executed
+            this.quiet.remove(ack);
+            closeQuietly(ack);
+            assignment.onExecDone();
+          });
           return;
         }
         continue;
