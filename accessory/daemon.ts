@@ -41,7 +41,7 @@ export interface DaemonOptions {
 export class AccessoryDaemon {
   // A short adaptive spin, then sleeping in epoll_wait on the JS thread: far
   // less CPU per request than a long spin, same throughput (bench/accessory_bench.ts).
-  readonly loop = new EventLoop({ spinMicroseconds: 10, waitMilliseconds: 5 });
+  readonly loop = new EventLoop({ spinMicroseconds: 10, waitMilliseconds: 20 });
   readonly factory: NamespaceFactory;
   readonly registry: NamespaceRegistry;
   readonly handler: RequestHandler;

@@ -10,17 +10,19 @@ export const FACTORY_COMM = "spawn-pool";
 export const POOL_INIT_COMM = "spawn-pool-pid";
 export const USER_HELPER_COMM = "spawn-pool-usr";
 
+const CLONE_PARENT = 0x00008000;
 const CLONE_NEWIPC = 0x08000000;
 const CLONE_NEWUSER = 0x10000000;
 const CLONE_NEWPID = 0x20000000;
 
 /** unshare(2), setns(2), prctl(2) system call numbers (perl's syscall() takes numbers). */
-const SYSCALLS: Record<string, { unshare: number; setns: number; prctl: number }> = {
-  x86_64: { unshare: 272, setns: 308, prctl: 157 },
-  aarch64: { unshare: 97, setns: 268, prctl: 167 },
+type Syscalls = { unshare: number; setns: number; prctl: number; clone: number };
+const SYSCALLS: Record<string, Syscalls> = {
+  x86_64: { unshare: 272, setns: 308, prctl: 157, clone: 56 },
+  aarch64: { unshare: 97, setns: 268, prctl: 167, clone: 220 },
 };
 
-function syscalls(): { unshare: number; setns: number; prctl: number } {
+function syscalls(): Syscalls {
   const numbers = SYSCALLS[Deno.build.arch];
   if (numbers === undefined) throw new Error(`no syscall numbers for ${Deno.build.arch}`);
   return numbers;
@@ -34,10 +36,13 @@ function syscalls(): { unshare: number; setns: number; prctl: number } {
  * daemon's event loop. SIGCHLD is ignored throughout: the kernel reaps
  * every orphan, and the disposition survives the exec of the inits.
  *
- * "p ID [PATH]": a prepared init. A child joins the IPC namespace at PATH
- *   (/proc/DAEMON/fd/N of a name that has one) or unshares a new one,
- *   unshares PID, forks the init (PID 1) and exits: the init is re-parented
- *   to the daemon (a child subreaper). The init makes two pipes and answers
+ * "p ID": a prepared init. The factory clones it straight into new PID and
+ *   IPC namespaces as a child of the daemon (CLONE_PARENT): one process
+ *   start per name, no intermediate process to fork and end.
+ * "p ID PATH": the same in the IPC namespace at PATH (/proc/DAEMON/fd/N of
+ *   a name that has one): a child joins it, unshares PID, forks the init
+ *   (PID 1) and exits: the init is re-parented to the daemon (a child
+ *   subreaper). The init makes two pipes and answers
  *   "p ID PID W A": its pid as the daemon sees it and its fd numbers of the
  *   write end of its command pipe and the read end of its ack pipe, which
  *   the daemon opens through /proc/PID/fd/N and confirms with "ok" (within 10
@@ -58,7 +63,7 @@ function syscalls(): { unshare: number; setns: number; prctl: number } {
  * A test seam: with $GATE set, each request waits until that file exists.
  */
 const FACTORY_SCRIPT = `
-my ($unshare, $setns, $prctl) = map { $_ + 0 } @ARGV; # numbers, not strings, for syscall
+my ($unshare, $setns, $prctl, $clone) = map { $_ + 0 } @ARGV; # numbers, not strings, for syscall
 $SIG{CHLD} = "IGNORE";
 # Ctrl-C or a hang-up reaches the whole process group (npm start in a
 # terminal): the daemon decides when the factory ends, by end of file.
@@ -70,36 +75,46 @@ while (defined(my $line = <STDIN>)) {
   chomp $line;
   my ($kind, $id, $path) = split(/ /, $line, 3);
   select(undef, undef, undef, 0.01) until !defined($gate) || -e $gate;
+  if ($kind eq "p" && !(defined($path) && length($path))) {
+    my $init = syscall($clone, ${CLONE_PARENT | CLONE_NEWPID | CLONE_NEWIPC} | 17, 0, 0, 0, 0);
+    if ($init < 0) { syswrite(STDOUT, "e $id clone: $!\n"); next; }
+    init($id) if $init == 0;
+    next;
+  }
   my $pid = fork;
-  if (!defined $pid) { syswrite(STDOUT, "e $id fork: $!\\n"); next; }
+  if (!defined $pid) { syswrite(STDOUT, "e $id fork: $!\n"); next; }
   next if $pid;
   open(STDIN, "<", "/dev/null");
-  my $fail = sub { syswrite(STDOUT, "e $id $_[0]: $!\\n"); exit 1; };
+  my $fail = sub { syswrite(STDOUT, "e $id $_[0]: $!\n"); exit 1; };
   if ($kind eq "u") {
     syscall($unshare, ${CLONE_NEWUSER}) == 0 or $fail->("unshare");
     # After the unshare, which clears it (new credentials).
     syscall($prctl, 1, 9) == 0 or $fail->("prctl"); # PR_SET_PDEATHSIG SIGKILL
     exit 0 if getppid() != $factory;
     $0 = "${USER_HELPER_COMM}";
-    syswrite(STDOUT, "u $id " . readlink("/proc/self") . "\\n");
+    syswrite(STDOUT, "u $id " . readlink("/proc/self") . "\n");
     open(STDOUT, ">", "/dev/null");
     sleep 1000 while 1;
   }
-  my $flags = ${CLONE_NEWPID | CLONE_NEWIPC};
-  if (defined($path) && length($path)) {
-    open(my $ipc, "<", $path) or $fail->("open $path");
-    syscall($setns, fileno($ipc), ${CLONE_NEWIPC}) == 0 or $fail->("setns");
-    close($ipc);
-    $flags = ${CLONE_NEWPID};
-  }
-  syscall($unshare, $flags) == 0 or $fail->("unshare");
+  open(my $ipc, "<", $path) or $fail->("open $path");
+  syscall($setns, fileno($ipc), ${CLONE_NEWIPC}) == 0 or $fail->("setns");
+  close($ipc);
+  syscall($unshare, ${CLONE_NEWPID}) == 0 or $fail->("unshare");
   my $init = fork;
   defined($init) or $fail->("fork");
   exit 0 if $init;
+  init($id);
+}
+
+# PID 1 of its namespace, waiting for its NAME; never returns.
+sub init {
+  my ($id) = @_;
+  my $fail = sub { syswrite(STDOUT, "e $id $_[0]: $!\n"); exit 1; };
+  open(STDIN, "<", "/dev/null");
   $0 = "${POOL_INIT_COMM}";
   pipe(my $command, my $commandWrite) or $fail->("pipe");
   pipe(my $ackRead, my $ack) or $fail->("pipe");
-  syswrite(STDOUT, "p $id " . readlink("/proc/self") . " " . fileno($commandWrite) . " " . fileno($ackRead) . "\\n");
+  syswrite(STDOUT, "p $id " . readlink("/proc/self") . " " . fileno($commandWrite) . " " . fileno($ackRead) . "\n");
   open(STDOUT, ">", "/dev/null");
   # Unconfirmed (the daemon died meanwhile): give up. A handler, since PID 1
   # ignores signals it has none for.
@@ -126,8 +141,8 @@ while (defined(my $line = <STDIN>)) {
 
 /** argv of the factory. */
 export function factoryArgv(): string[] {
-  const { unshare, setns, prctl } = syscalls();
-  return [PERL, "-e", FACTORY_SCRIPT, String(unshare), String(setns), String(prctl)];
+  const { unshare, setns, prctl, clone } = syscalls();
+  return [PERL, "-e", FACTORY_SCRIPT, String(unshare), String(setns), String(prctl), String(clone)];
 }
 
 /** The lines a prepared init reads to become NAME's init (see FACTORY_SCRIPT). */

@@ -80,7 +80,7 @@ export class NamespaceFactory {
     }
     if (ipc !== null) return { namespace, ipc: null };
     try {
-      return { namespace, ipc: openNamespace(namespace.pid, "ipc") };
+      return { namespace, ipc: init.takeIpcNamespace() ?? openNamespace(namespace.pid, "ipc") };
     } catch (e) {
       namespace.kill();
       namespace.close();

@@ -10,6 +10,7 @@ import { errorMessage, logWarning } from "../shared/log.ts";
 import { PreparedInit } from "./prepared_init.ts";
 import { UserNamespaceHelper } from "./user_namespace.ts";
 import { HelperFactory } from "./helper_factory.ts";
+import { QuietWatch } from "./quiet_watch.ts";
 
 /** Starts in flight at once per kind: refilling must not crowd out requests. */
 const MAX_STARTING = 4;
@@ -170,6 +171,8 @@ export class NamespacePool {
   readonly userHelpers: Reserve<UserNamespaceHelper>;
 
   readonly factory: HelperFactory;
+  /** What need not wake the daemon: execs of assigned inits, exits of used helpers. */
+  readonly quiet = new QuietWatch();
 
   constructor(
     readonly loop: EventLoop,
@@ -181,28 +184,31 @@ export class NamespacePool {
     this.inits = new Reserve(
       "PID namespace",
       sizes.inits,
-      () => PreparedInit.start(loop, this.factory),
+      () => PreparedInit.start(loop, this.factory, this.quiet),
     );
     this.userHelpers = new Reserve(
       "user namespace helper",
       sizes.userHelpers,
-      () => UserNamespaceHelper.start(loop, this.factory),
+      () => UserNamespaceHelper.start(loop, this.factory, this.quiet),
     );
   }
 
   /** Starts filling (after the daemon has adopted what a predecessor left). */
   fill(): void {
+    this.quiet.check(); // awake anyway
     this.inits.fill();
     this.userHelpers.fill();
   }
 
   /** A prepared init that joins `ipc` instead of making an IPC namespace: never pooled. */
   initIn(ipc: number): Promise<PreparedInit> {
-    return this.inits.track(PreparedInit.start(this.loop, this.factory, ipc)).ready;
+    return this.inits.track(PreparedInit.start(this.loop, this.factory, this.quiet, ipc))
+      .ready;
   }
 
   /** Ends everything made ahead, then the factory; settles when all of it is gone. */
   async close(): Promise<unknown> {
+    this.quiet.close();
     const items = Promise.allSettled([this.inits.close(), this.userHelpers.close()]);
     await this.factory.close();
     return await items;

@@ -60,15 +60,15 @@ export class PidNamespace {
 
   /**
    * Takes over a prepared init (our child) that has become NAME's init;
-   * `pidfd` is ours from now on.
+   * `pidfd` and `fd` (its /proc/PID/ns/pid, opened ahead) are ours from now on.
    */
   static fromPrepared(
     pid: number,
     pidfd: number,
+    fd: number,
     loop: EventLoop,
     onExit: (namespace: PidNamespace) => void,
   ): PidNamespace {
-    const fd = openNamespace(pid, "pid");
     return new PidNamespace(fd, pid, pidfd, loop, onExit);
   }
 

@@ -8,8 +8,10 @@ import { EPOLLIN } from "../ffi/epoll.ts";
 import { closeQuietly, O_NONBLOCK, O_RDONLY, O_WRONLY, open, read, write } from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { reap } from "../ffi/spawn.ts";
+import { openNamespace } from "../ffi/namespace.ts";
 import type { HelperFactory } from "./helper_factory.ts";
 import { initAssignment } from "./helper_programs.ts";
+import type { QuietWatch } from "./quiet_watch.ts";
 import { PidNamespace } from "./pid_namespace.ts";
 
 /** How long an init may take to show as init-NAME once told. */
@@ -24,6 +26,9 @@ export class PreparedInit {
   /** Our ends: its command pipe (write) and its ack pipe (read). */
   #command = -1;
   #ack = -1;
+  /** Its PID namespace and (if it made one) IPC namespace, opened while it waits: off the reply's path. */
+  #pidNamespace = -1;
+  #ipcNamespace = -1;
   #state: "starting" | "ready" | "assigning" | "assigned" | "dead" = "starting";
   readonly #ready = Promise.withResolvers<PreparedInit>();
   readonly #gone = Promise.withResolvers<void>();
@@ -37,7 +42,11 @@ export class PreparedInit {
   /** Called once if the init dies while ready (not yet assigned). */
   onDeath: () => void = () => {};
 
-  private constructor(readonly loop: EventLoop) {
+  private constructor(
+    readonly loop: EventLoop,
+    readonly quiet: QuietWatch,
+    readonly ownIpc: boolean,
+  ) {
     this.#ready.promise.catch(() => {}); // a failed start is reported to whoever waits
   }
 
@@ -45,8 +54,13 @@ export class PreparedInit {
    * Has the factory make one. `ipc`: the IPC namespace the init must live in
    * (a name that has one already); default: a new one.
    */
-  static start(loop: EventLoop, factory: HelperFactory, ipc: number | null = null): PreparedInit {
-    const init = new PreparedInit(loop);
+  static start(
+    loop: EventLoop,
+    factory: HelperFactory,
+    quiet: QuietWatch,
+    ipc: number | null = null,
+  ): PreparedInit {
+    const init = new PreparedInit(loop, quiet, ipc === null);
     factory.init(ipc === null ? null : `/proc/${Deno.pid}/fd/${ipc}`).then(
       (answer) => init.#started(answer.pid, answer.commandFd, answer.ackFd),
       (error) => init.#fail(error),
@@ -67,6 +81,17 @@ export class PreparedInit {
     return this.#pid;
   }
 
+  /**
+   * The IPC namespace it made (null if it joined one), opened ahead; the
+   * caller owns the fd from now on. Only once it is NAME's init.
+   */
+  takeIpcNamespace(): number | null {
+    if (this.#state !== "assigned" || this.#ipcNamespace < 0) return null;
+    const fd = this.#ipcNamespace;
+    this.#ipcNamespace = -1;
+    return fd;
+  }
+
   #started(pid: number, commandFd: number, ackFd: number): void {
     try {
       this.#pid = pid;
@@ -78,6 +103,8 @@ export class PreparedInit {
       // meanwhile: we are its parent and have not reaped it.
       this.#command = open(`/proc/${pid}/fd/${commandFd}`, O_WRONLY);
       this.#ack = open(`/proc/${pid}/fd/${ackFd}`, O_RDONLY | O_NONBLOCK);
+      this.#pidNamespace = openNamespace(pid, "pid");
+      if (this.ownIpc) this.#ipcNamespace = openNamespace(pid, "ipc");
       // It closes its copies now: end of file on the command pipe is ours to give.
       write(this.#command, encoder.encode("ok\n"));
       this.loop.add(this.#ack, EPOLLIN, () => this.#acked());
@@ -141,7 +168,27 @@ export class PreparedInit {
       }
       if (n === null) return; // EAGAIN
       if (n > 0 && this.#state === "assigning" && chunk[0] === 0x2e) {
-        this.#took();
+        if (this.#took()) {
+          // Its exec of sleep follows: watched without waking the daemon.
+          const ack = this.#ack;
+          const assignment = this.#assignment!;
+          this.#ack = -1;
+          this.#assignment = null;
+          this.loop.remove(ack);
+          this.quiet.add(ack, EPOLLIN, (closing) => {
+            let n: number | null;
+            try {
+              n = read(ack, chunk);
+            } catch {
+              n = 0;
+            }
+            if (!closing && n !== 0) return; // still being executed
+            this.quiet.remove(ack);
+            closeQuietly(ack);
+            assignment.onExecDone();
+          });
+          return;
+        }
         continue;
       }
       if (n > 0) continue;
@@ -156,22 +203,31 @@ export class PreparedInit {
     }
   }
 
-  #took(): void {
+  /** It shows as init-NAME: hands it out as a PidNamespace; false if that failed. */
+  #took(): boolean {
     const assignment = this.#assignment!;
     clearTimeout(assignment.timer);
     this.loop.remove(this.#pidfd);
     let namespace: PidNamespace;
     try {
-      namespace = PidNamespace.fromPrepared(this.#pid, this.#pidfd, this.loop, assignment.onExit);
+      namespace = PidNamespace.fromPrepared(
+        this.#pid,
+        this.#pidfd,
+        this.#pidNamespace,
+        this.loop,
+        assignment.onExit,
+      );
     } catch (e) {
       this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
       this.#fail(e);
-      return;
+      return false;
     }
-    this.#pidfd = -1; // the PidNamespace's now
+    this.#pidfd = -1; // the PidNamespace's now, and so is its namespace fd
+    this.#pidNamespace = -1;
     this.#state = "assigned";
     this.#gone.resolve();
     this.#assigned!.resolve(namespace);
+    return true;
   }
 
   #exit(): void {
@@ -195,6 +251,10 @@ export class PreparedInit {
     if (this.#assignment) clearTimeout(this.#assignment.timer);
     closeQuietly(this.#command);
     this.#command = -1;
+    closeQuietly(this.#pidNamespace);
+    this.#pidNamespace = -1;
+    closeQuietly(this.#ipcNamespace);
+    this.#ipcNamespace = -1;
     if (this.#ack >= 0) {
       this.loop.remove(this.#ack);
       closeQuietly(this.#ack);

@@ -16,6 +16,7 @@ import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { reap } from "../ffi/spawn.ts";
 import type { HelperFactory } from "./helper_factory.ts";
 import { failed } from "./namespace_error.ts";
+import type { QuietWatch } from "./quiet_watch.ts";
 
 export class UserNamespaceHelper {
   #pid = 0;
@@ -27,12 +28,12 @@ export class UserNamespaceHelper {
   /** Called once if the helper dies while ready. */
   onDeath: () => void = () => {};
 
-  private constructor(readonly loop: EventLoop) {
+  private constructor(readonly loop: EventLoop, readonly quiet: QuietWatch) {
     this.#ready.promise.catch(() => {});
   }
 
-  static start(loop: EventLoop, factory: HelperFactory): UserNamespaceHelper {
-    const helper = new UserNamespaceHelper(loop);
+  static start(loop: EventLoop, factory: HelperFactory, quiet: QuietWatch): UserNamespaceHelper {
+    const helper = new UserNamespaceHelper(loop, quiet);
     factory.userHelper().then(
       (answer) => helper.#started(answer.pid),
       (error) => helper.#fail(failed("start the user namespace helper", error)),
@@ -87,6 +88,9 @@ export class UserNamespaceHelper {
       throw failed("create user namespace", e);
     } finally {
       pidfdSendSignal(this.#pidfd, SIGNALS.SIGKILL); // the fd keeps the namespace
+      // Its exit is certain now: noticed without waking the daemon for it.
+      this.loop.remove(this.#pidfd);
+      this.quiet.add(this.#pidfd, EPOLLIN, () => this.#exit());
     }
   }
 
@@ -105,6 +109,7 @@ export class UserNamespaceHelper {
     // was re-parented to the daemon (a child subreaper) and is ours to reap.
     reap(this.#pidfd);
     this.loop.remove(this.#pidfd);
+    this.quiet.remove(this.#pidfd);
     closeQuietly(this.#pidfd);
     this.#pidfd = -1;
     const wasReady = this.#state === "ready";

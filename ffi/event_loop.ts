@@ -18,8 +18,13 @@ interface Registration {
 }
 
 const MAX_EVENTS = 256;
-/** Longest stretch of synchronous dispatching before yielding to JS tasks. */
-const MAX_SYNC_MS = 5;
+/**
+ * Longest stretch without a turn for JS tasks (timers, signal listeners,
+ * promises of other ops): taken while idle if possible, else after a dispatch.
+ */
+const TURN_MS = 20;
+/** Without events this long, the loop stops sleeping on the JS thread (waits on the worker). */
+const IDLE_MS = 1000;
 /** Awaits before a synchronous sleep: longer promise chains than this wait for the next turn. */
 const MICROTASK_ROUNDS = 32;
 /** Shortest spin worth doing (below it the budget drops to 0). */
@@ -35,9 +40,11 @@ const MIN_SPIN_MS = 0.004;
  * microseconds, and waking a sleeping thread costs more than that. The spin
  * adapts (see #spinResult): it stops where it does not pay. With
  * waitMilliseconds > 0 it then blocks in epoll_wait on the JS thread itself
- * for up to that long before the hop: sleeping costs no CPU, and the wakeup
- * is a single thread's. Handlers
- * run synchronously and must not block. An eventfd wakes the wait for stop().
+ * (for up to that long at a time, and at most until JS tasks are due a turn,
+ * see TURN_MS) instead of hopping: sleeping costs no CPU, and the wakeup is a
+ * single thread's. Only after IDLE_MS without events does the worker thread
+ * wait. Handlers run synchronously and must not block. An eventfd wakes the
+ * wait for stop().
  */
 export class EventLoop {
   readonly #epfd = epollCreate();
@@ -127,7 +134,10 @@ export class EventLoop {
 
   async #serve(): Promise<void> {
     this.#stopping = false;
-    let since = performance.now();
+    // When JS tasks last had a turn (timers, signal listeners, other ops'
+    // promises), and when the last event came.
+    let turn = performance.now();
+    let lastEvent = turn;
     while (!this.#stopping) {
       let n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
       if (n === 0 && this.#spinBudgetMs > 0) {
@@ -137,33 +147,51 @@ export class EventLoop {
         }
         this.#spinResult(n > 0);
       }
-      // Then sleep in the kernel on this thread for a while: no CPU spent,
-      // and an event wakes this thread directly (no worker thread, no
-      // promise); JS timers and signal listeners wait at most that long.
-      if (n === 0 && this.#waitMs > 0) {
+      if (n === 0 && performance.now() - turn >= TURN_MS) {
+        // A turn is due, and nothing is ready: take it now, while idle,
+        // rather than in the middle of a request (a zero-timeout wait on the
+        // worker thread; setTimeout(0) would cost ~1 ms).
+        n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, 0);
+        turn = performance.now();
+        if (n > 0) {
+          lastEvent = turn;
+          this.#dispatch(this.#asyncEvents, n);
+          continue;
+        }
+      }
+      // Then sleep in the kernel on this thread until the next turn is due:
+      // no CPU spent, and an event wakes this thread directly (no worker
+      // thread, no promise). After IDLE_MS without events the worker waits.
+      if (n === 0 && this.#waitMs > 0 && performance.now() - lastEvent < IDLE_MS) {
         // Promise callbacks of what was dispatched (a reply waiting for a
         // namespace is a chain of them) must run before this thread blocks:
         // each await lets one more link of a chain run.
         for (let i = 0; i < MICROTASK_ROUNDS; i++) await undefined;
         n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
-        if (n === 0) n = epollWaitNow(this.#epfd, this.#syncEvents, this.#waitMs);
+        if (n === 0) {
+          const timeout = Math.min(this.#waitMs, Math.ceil(TURN_MS - (performance.now() - turn)));
+          const sleptFrom = performance.now();
+          n = epollWaitNow(this.#epfd, this.#syncEvents, Math.max(1, timeout));
+          if (n > 0) this.#idleResult(performance.now() - sleptFrom);
+          else continue; // a turn is due
+        }
       }
       if (n > 0) {
+        const now = performance.now();
+        lastEvent = now;
         this.#dispatch(this.#syncEvents, n);
-        // Busy or spinning, the JS thread must still let timers, signals and
-        // promise callbacks run now and then: a zero-timeout wait on the
-        // worker thread is one such turn (setTimeout(0) would cost ~1 ms).
-        if (performance.now() - since > MAX_SYNC_MS) {
+        // Busy without a pause, the JS thread must still give JS tasks a turn.
+        if (now - turn > TURN_MS) {
           n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, 0);
-          since = performance.now();
+          turn = performance.now();
           this.#dispatch(this.#asyncEvents, n);
         }
         continue;
       }
       const idleFrom = performance.now();
       n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, -1);
-      since = performance.now();
-      this.#idleResult(since - idleFrom);
+      turn = lastEvent = performance.now();
+      this.#idleResult(turn - idleFrom);
       this.#dispatch(this.#asyncEvents, n);
     }
   }

@@ -2,6 +2,8 @@
 // 10,000 through a running daemon, which must answer each as the codec
 // predicts (or close the connection) and end with the fds and processes it
 // started with.
+import { DEFAULT_POOL } from "../../accessory/namespace_pool.ts";
+import { FACTORY_COMM } from "../../accessory/helper_programs.ts";
 import fc from "fast-check";
 import { assert, assertEquals } from "../assert.ts";
 import { AccessoryConnection, closeNamespaces, ServerError } from "../../shared/client.ts";
@@ -113,6 +115,14 @@ Deno.test(`daemon: ${DAEMON_RUNS} fuzzed datagrams; answered as predicted or clo
   const stats = { answered: 0, errors: 0, closed: 0, silent: 0 };
   let connection: AccessoryConnection | null = null;
   try {
+    // Compare settled states: the factory and a full pool.
+    const poolFull = () => {
+      const children = [...childrenOf(d.pid)];
+      const factory = children.find(([, comm]) => comm === FACTORY_COMM)?.[0];
+      return children.length === 1 + DEFAULT_POOL.inits && factory !== undefined &&
+        childrenOf(factory).size === DEFAULT_POOL.userHelpers;
+    };
+    await waitFor(poolFull, 10_000);
     await waitFor(() => false, 200);
     const fdsBefore = fdCount(d.pid);
     const childrenBefore = childrenOf(d.pid).size;

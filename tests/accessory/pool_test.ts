@@ -232,3 +232,43 @@ Deno.test("a killed factory is replaced: new names keep coming, nothing is left 
     assertEquals(code, 0, log);
   }
 });
+
+Deno.test("an init's symlink goes once its exec is done, with no request after it; a used user namespace helper is gone", async () => {
+  const d = await Daemon.start(["--pool-size", "1"]);
+  try {
+    const user = makeNamespaces("last-user", {
+      socket: d.address,
+      pid: true,
+      uidMap: "0 0 1\n",
+      gidMap: "0 0 1\n",
+    });
+    let ns: Namespaces | null = null;
+    try {
+      // The last request: no reply after it looks at its init's exec.
+      ns = makeNamespaces("last-one", { socket: d.address, ipc: true, pid: true });
+      const init = initOf(ns.pid!, d.children().keys())!;
+      assert(await waitFor(() => Deno.readLinkSync(`/proc/${init}/exe`) === "/usr/bin/sleep"));
+      const dir = runtimeDirectoryOf(init);
+      // Nothing wakes the daemon now: the end of the exec is noticed anyway.
+      assert(
+        await waitFor(() => [...Deno.readDirSync(dir)].length === 0),
+        `left in ${dir}: ${[...Deno.readDirSync(dir)].map((e) => e.name)}`,
+      );
+      // One helper taken, one made for the pool: the taken one has exited.
+      assert(
+        await waitFor(() =>
+          poolProcesses(d).filter((pid) => comm(pid) === USER_HELPER_COMM).length === 1
+        ),
+        `user namespace helpers: ${
+          poolProcesses(d).filter((pid) => comm(pid) === USER_HELPER_COMM)
+        }`,
+      );
+    } finally {
+      if (ns) closeNamespaces(ns);
+      closeNamespaces(user);
+    }
+  } finally {
+    const { code, log } = await d.stop();
+    assertEquals(code, 0, log);
+  }
+});
