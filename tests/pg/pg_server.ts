@@ -73,15 +73,44 @@ export class PgTestServer {
   }
 
   /** Creates the cluster and starts it. Cleans up if anything fails. */
-  static async create(options: PgTestServerOptions = {}): Promise<PgTestServer> {
-    const dir = await Deno.makeTempDir({ prefix: "spawn-pgtest-" });
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    const server = new PgTestServer(dir, port);
+  /**
+   * Stops the servers of test processes that died without cleaning up (killed
+   * by a timeout or SIGKILL: no finally, no unload), and removes their files.
+   */
+  static async #sweepOrphaned(): Promise<void> {
+    const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+    for await (const entry of Deno.readDir(tmp)) {
+      if (!entry.name.startsWith(PREFIX)) continue;
+      const dir = `${tmp}/${entry.name}`;
+      let owner: string;
+      try {
+        owner = (await Deno.readTextFile(`${dir}/${OWNER_FILE}`)).trim();
+      } catch {
+        continue; // not ours to judge (no owner recorded)
+      }
+      if (owner !== "" && ownerStamp(Number(owner.split(" ")[0])) === owner) continue;
+      new PgTestServer(dir, 0).destroySync();
+    }
+  }
+
+  /** A fresh directory owned by postgres, registered for clean-up. */
+  static async #allocate(): Promise<PgTestServer> {
+    await PgTestServer.#sweepOrphaned();
+    const dir = await Deno.makeTempDir({ prefix: PREFIX });
+    const server = new PgTestServer(dir, 20000 + Math.floor(Math.random() * 40000));
     live.add(server);
     installEmergencyCleanup();
+    await Deno.writeTextFile(`${dir}/${OWNER_FILE}`, ownerStamp(Deno.pid) ?? "");
+    await run(["chown", "postgres:postgres", dir], "chown");
+    await Deno.chmod(dir, 0o755);
+    return server;
+  }
+
+  static async create(options: PgTestServerOptions = {}): Promise<PgTestServer> {
+    const server = await PgTestServer.#allocate();
+    const dir = server.dir;
+    const port = server.port;
     try {
-      await run(["chown", "postgres:postgres", dir], "chown");
-      await Deno.chmod(dir, 0o755);
       await run(
         asPostgres([
           `${BIN}/initdb`,
@@ -179,14 +208,10 @@ export class PgTestServer {
    * needs the hba line "local replication all trust"). Unix socket only.
    */
   static async createStandby(primary: PgTestServer): Promise<PgTestServer> {
-    const dir = await Deno.makeTempDir({ prefix: "spawn-pgtest-" });
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    const server = new PgTestServer(dir, port);
-    live.add(server);
-    installEmergencyCleanup();
+    const server = await PgTestServer.#allocate();
+    const dir = server.dir;
+    const port = server.port;
     try {
-      await run(["chown", "postgres:postgres", dir], "chown");
-      await Deno.chmod(dir, 0o755);
       await run(
         asPostgres([
           `${BIN}/pg_basebackup`,
@@ -304,7 +329,9 @@ export class PgTestServer {
     live.delete(this);
     try {
       const pid = Number(Deno.readTextFileSync(`${this.dataDir}/postmaster.pid`).split("\n")[0]);
-      if (pid > 0) {
+      // Only that postmaster: a stale pid file's pid may be another process now.
+      const cmdline = pid > 0 ? Deno.readTextFileSync(`/proc/${pid}/cmdline`) : "";
+      if (cmdline.includes(this.dataDir)) {
         Deno.kill(pid, "SIGQUIT"); // immediate shutdown, children included
         const wait = new Int32Array(new SharedArrayBuffer(4));
         for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) Atomics.wait(wait, 0, 0, 20);
@@ -321,6 +348,20 @@ export class PgTestServer {
 }
 
 const live = new Set<PgTestServer>();
+
+const PREFIX = "spawn-pgtest-";
+const OWNER_FILE = "owner";
+
+/** "PID STARTTIME" of a live process (start time rules out pid reuse), or null. */
+function ownerStamp(pid: number): string | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return `${pid} ${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`;
+  } catch {
+    return null;
+  }
+}
+
 let emergencyInstalled = false;
 
 function existsSync(path: string): boolean {
