@@ -3,35 +3,20 @@
 // populated, and what awaits deletion (queued, or EBUSY retries). On the
 // in-memory hierarchy of the tracker tests (no root needed).
 import { assertEquals } from "../assert.ts";
-import { CgroupTracker } from "../../reaper/cgroup/tracker.ts";
-import { NO_HOOK } from "../../reaper/hook.ts";
 import { Errno } from "../../ffi/errno_names.ts";
-import { FakeCgroupFs, FakeTimers } from "../reaper/fake_cgroup_fs.ts";
+import { setupTracker } from "../reaper/tracker_harness.ts";
 
 const A = "/system.slice/a.scope";
 const B = "/system.slice/b.scope";
 
 Deno.test("inspect: scopes, cgroups, queued and EBUSY deletions", () => {
-  const fs = new FakeCgroupFs();
-  fs.mkdir(A);
-  fs.drain();
-  const timers = new FakeTimers();
-  const tracker = new CgroupTracker({
-    fs,
+  const { fs, tracker, settle } = setupTracker({
     scopes: [A, B],
-    hook: NO_HOOK,
-    writeStatsLine: () => {},
-    log: () => {},
-    timers,
+    prepare: (fs) => {
+      fs.mkdir(A);
+      fs.drain();
+    },
   });
-  const settle = (ms = 0) => {
-    for (let i = 0; i < 100; i++) {
-      const events = fs.drain();
-      if (events.length > 0) tracker.handleEvents(events);
-      timers.advance(i === 0 ? ms : 0);
-      if (fs.queue.length === 0) return;
-    }
-  };
   const view = () => {
     const v = tracker.inspect();
     v.cgroups.sort((x, y) => x.path < y.path ? -1 : 1);

@@ -1,49 +1,11 @@
 // The watch state machine on an in-memory hierarchy (no root needed).
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { CgroupTracker } from "../../reaper/cgroup/tracker.ts";
-import type { ReaperHook, ReleasedCgroup } from "../../reaper/hook.ts";
 import { FakeCgroupFs, FakeTimers } from "./fake_cgroup_fs.ts";
 import { childPath } from "../../reaper/cgroup/path.ts";
 import { Errno } from "../../ffi/errno_names.ts";
 
-const SCOPE = "/system.slice/system-cm4all.slice/bp-spawn.scope";
-
-function setup(options: { scopes?: string[]; prepare?: (fs: FakeCgroupFs) => void } = {}) {
-  const fs = new FakeCgroupFs();
-  options.prepare?.(fs);
-  const timers = new FakeTimers();
-  const released: ReleasedCgroup[] = [];
-  const lines: string[] = [];
-  const logs: string[] = [];
-  const hook: ReaperHook = {
-    cgroupReleased: (c) => {
-      released.push(c);
-      return Promise.resolve(true);
-    },
-    reload: () => {},
-    close: () => Promise.resolve(),
-  };
-  const tracker = new CgroupTracker({
-    fs,
-    scopes: options.scopes ?? [SCOPE],
-    hook,
-    writeStatsLine: (line) => lines.push(line),
-    log: (priority, message) => logs.push(`${priority}: ${message}`),
-    timers,
-  });
-  /** Delivers queued events until none are left, then lets `ms` pass. */
-  const settle = (ms = 0) => {
-    for (let i = 0; i < 100; i++) {
-      const events = fs.drain();
-      if (events.length > 0) tracker.handleEvents(events);
-      timers.advance(i === 0 ? ms : 0);
-      if (fs.queue.length === 0) return;
-    }
-    throw new Error("events keep coming");
-  };
-  const paths = () => released.map((c) => c.path);
-  return { fs, timers, tracker, released, lines, logs, settle, paths };
-}
+import { SCOPE, setupTracker as setup, type TrackerHarness } from "./tracker_harness.ts";
 
 Deno.test("start-up scan reaps empty cgroups (even never-populated), children first", () => {
   const t = setup({
@@ -286,7 +248,8 @@ Deno.test("deletion is pushed back at most 1 s under a steady stream of reaps", 
   assertEquals(t.fs.rmdirCalls.length, 40);
 });
 
-Deno.test("rmdir EBUSY while empty retries with growing back-off, no busy loop", () => {
+/** A job cgroup that ran and whose rmdir keeps failing with EBUSY. */
+function stuckJob(): { t: TrackerHarness; job: string } {
   const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
   t.tracker.start();
   t.tracker.reapInitial();
@@ -295,6 +258,11 @@ Deno.test("rmdir EBUSY while empty retries with growing back-off, no busy loop",
   t.settle();
   t.fs.rmdirErrors.set(job, Errno.EBUSY);
   t.fs.run(job);
+  return { t, job };
+}
+
+Deno.test("rmdir EBUSY while empty retries with growing back-off, no busy loop", () => {
+  const { t, job } = stuckJob();
   t.settle(1000);
   const inFirstSecond = t.fs.rmdirCalls.length;
   assert(inFirstSecond >= 3 && inFirstSecond <= 6, `attempts in 1 s: ${inFirstSecond}`);
@@ -635,14 +603,7 @@ Deno.test("a subtree that cannot be listed is skipped alone; the rest is reaped"
 });
 
 Deno.test("EBUSY forever: the hook runs once per population, never again while it waits", () => {
-  const t = setup({ prepare: (fs) => fs.mkdir(SCOPE) });
-  t.tracker.start();
-  t.tracker.reapInitial();
-  const job = `${SCOPE}/stuck`;
-  t.fs.mkdir(job);
-  t.settle();
-  t.fs.rmdirErrors.set(job, Errno.EBUSY);
-  t.fs.run(job);
+  const { t, job } = stuckJob();
   t.settle(120_000);
   assert(t.fs.rmdirCalls.filter((p) => p === job).length > 3, "deletion retried");
   assertEquals(t.paths(), [job], "accounted once");
