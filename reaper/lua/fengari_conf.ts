@@ -28,5 +28,3 @@ conf.lua_number2str = (n: number) => formatLuaJitNumber(n);
   a - Math.floor(a / b) * b;
 // Keep script paths in error messages whole ("file:line:"), up to 255 bytes.
 conf.LUA_IDSIZE = 255;
-
-export const FENGARI_CONFIGURED = true;

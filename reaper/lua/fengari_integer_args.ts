@@ -26,5 +26,3 @@ export function toInt32(n: number): number {
 aux.luaL_checkinteger = (L: Untyped, arg: number): number => toInt32(checknumber(L, arg));
 aux.luaL_optinteger = (L: Untyped, arg: number, def: number): number =>
   isnoneornil(L, arg) ? def : toInt32(checknumber(L, arg));
-
-export const INTEGER_ARGS_INSTALLED = true;

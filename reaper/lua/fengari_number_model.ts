@@ -103,5 +103,3 @@ Math.pow = function pow(x: number, y: number): number {
   if (x === -1 && (y === Infinity || y === -Infinity)) return 1;
   return jsPow(x, y);
 };
-
-export const NUMBER_MODEL_INSTALLED = true;

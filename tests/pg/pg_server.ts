@@ -245,6 +245,7 @@ export class PgTestServer {
   }
 
   async start(): Promise<void> {
+    await this.#removeStaleLocks();
     await run(
       asPostgres([
         `${BIN}/pg_ctl`,
@@ -268,6 +269,39 @@ export class PgTestServer {
       throw new Error(`${e instanceof Error ? e.message : e}\nserver.log (last lines):\n${log}`);
     });
     this.#running = true;
+  }
+
+  /**
+   * After a SIGKILLed postmaster: waits until it is dead, then removes its
+   * lock files. A zombie counts as dead, but PostgreSQL takes its pid (which
+   * kill(pid, 0) still finds) for a live postmaster, and this VM's PID 1 may
+   * take long to reap orphans.
+   */
+  async #removeStaleLocks(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number((await Deno.readTextFile(`${this.dataDir}/postmaster.pid`)).split("\n")[0]);
+    } catch {
+      return; // no lock: a clean stop, or never started
+    }
+    const alive = () => {
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+        return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+      } catch {
+        return false;
+      }
+    };
+    for (const end = Date.now() + 10_000; alive();) {
+      if (Date.now() > end) return; // still running: let pg_ctl say so
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Deno.remove(`${this.dataDir}/postmaster.pid`).catch(() => {});
+    for await (const e of Deno.readDir(this.dir)) {
+      if (/^\.s\.PGSQL\.\d+\.lock$/.test(e.name)) {
+        await Deno.remove(`${this.dir}/${e.name}`).catch(() => {});
+      }
+    }
   }
 
   /** Fast shutdown: sessions are terminated, the socket disappears. */
