@@ -4,6 +4,7 @@ import { closeQuietly } from "../ffi/fd.ts";
 import { errorMessage, logError, logNotice, logWarning } from "../shared/log.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { SLEEP } from "./init_links.ts";
+import { POOL_PROGRAM_EXE } from "./pool_program.ts";
 import { findOrphanedInitName, findOrphanedInits } from "./orphaned_inits.ts";
 import { PidNamespace } from "./pid_namespace.ts";
 import { Connection } from "./connection.ts";
@@ -61,6 +62,7 @@ export class AccessoryDaemon {
       options.runtimeDirectory,
       options.instance,
       options.pool,
+      options.limits?.maxNameLength,
     );
     this.registry = new NamespaceRegistry(this.factory, options.namespaceTtl * 1000);
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -123,7 +125,7 @@ export class AccessoryDaemon {
    * unadoptable or spare one is killed. Returns the names adopted.
    */
   adoptOrphans(): string[] {
-    const sleep = Deno.realPathSync(SLEEP);
+    const sleep = [Deno.realPathSync(SLEEP), POOL_PROGRAM_EXE];
     const instance = this.factory.instance;
     const adopted: string[] = [];
     const orphans = findOrphanedInits(instance, sleep);

@@ -13,7 +13,8 @@
 // - and it carries the markers, exactly: its environment is the two
 //   variables below (instance, NAME) and nothing else, its comm is the init
 //   name of NAME byte for byte, it is PID 1 of its PID namespace, and it
-//   executes the sleep binary.
+//   executes the sleep binary (perl factory) or the pool program (whose
+//   inits write NAME into a placeholder: zero bytes may follow it).
 // Inits made ahead of demand (a pool) are covered by the same rule as long
 // as they are made the same way (by root, namespaces owned by the daemon's
 // user namespace) and carry the markers of the NAME they end up serving; a
@@ -65,44 +66,61 @@ export function madeByDaemon(facts: InitFacts): boolean {
 
 const ascii = new TextDecoder("latin1");
 
-/** The two marker values, if the environment is exactly the two markers. */
+/** Fills the NAME marker of a pool program's init that has no NAME yet (pool_program.ts). */
+const NAME_FILLER = "\x01";
+
+/**
+ * The two marker values, if the environment is exactly the two markers. An
+ * init of the pool program wrote its NAME into a placeholder: zero bytes
+ * follow it, and a placeholder still full of filler is an empty NAME.
+ */
 function markers(environ: Uint8Array): { instance: string; name: string } | null {
   if (environ.some((b) => b >= 0x80)) return null; // ours are 7-bit ASCII
   const vars = ascii.decode(environ).split("\0");
-  if (vars.length !== 3 || vars[2] !== "") return null; // exactly the two markers
+  if (vars.length < 3 || vars.slice(2).some((v) => v !== "")) return null; // exactly the two markers
   if (!vars[0].startsWith(`${INSTANCE_VARIABLE}=`)) return null;
   if (!vars[1].startsWith(`${NAME_VARIABLE}=`)) return null;
+  const name = vars[1].slice(NAME_VARIABLE.length + 1);
   return {
     instance: vars[0].slice(INSTANCE_VARIABLE.length + 1),
-    name: vars[1].slice(NAME_VARIABLE.length + 1),
+    name: [...name].every((c) => c === NAME_FILLER) && name !== ""
+      ? ""
+      : name.includes(NAME_FILLER)
+      ? "\0" // half written: matches no comm
+      : name,
   };
 }
 
-function isOwnInit(facts: InitFacts, instance: string, sleepPath: string): boolean {
+function isOwnInit(facts: InitFacts, instance: string, executables: readonly string[]): boolean {
   if (!madeByDaemon(facts)) return false;
   const ids = statusField(facts.status, "NSpid");
   if (ids === null || ids.length < 2 || ids[ids.length - 1] !== "1") return false;
-  if (facts.exe !== sleepPath) return false;
+  if (!executables.includes(facts.exe)) return false;
   return markers(facts.environ)?.instance === instance;
 }
 
 /**
  * NAME, if these are the facts of an init of `instance` (see the contract
  * above): made by the daemon's kind, both markers, the comm NAME gives
- * exactly, PID 1 of its own namespace, running `sleepPath`.
+ * exactly, PID 1 of its own namespace, running one of `executables` (the
+ * sleep binary an init of the perl factory executes, the pool program).
  */
 export function adoptableName(
   facts: InitFacts,
   instance: string,
-  sleepPath: string,
+  executables: readonly string[],
 ): string | null {
-  if (!isOwnInit(facts, instance, sleepPath)) return null;
+  if (!isOwnInit(facts, instance, executables)) return null;
   const name = markers(facts.environ)!.name;
   if (name === "" || !commIs(facts.comm, initProcessName(name))) return null;
   return name;
 }
 
 /** True for a spare init of `instance` (made ahead of demand, empty NAME): to be killed. */
-export function spareInit(facts: InitFacts, instance: string, sleepPath: string): boolean {
-  return isOwnInit(facts, instance, sleepPath) && markers(facts.environ)!.name === "";
+export function spareInit(
+  facts: InitFacts,
+  instance: string,
+  executables: readonly string[],
+): boolean {
+  return isOwnInit(facts, instance, executables) && markers(facts.environ)!.name === "";
 }

@@ -12,7 +12,10 @@ import { markerEnvironment } from "./init_marker.ts";
 import { failed } from "./namespace_error.ts";
 import { DEFAULT_POOL, NamespacePool, type PoolSizes } from "./namespace_pool.ts";
 import type { PidNamespace } from "./pid_namespace.ts";
-import type { PreparedInit } from "./prepared_init.ts";
+import { type Init } from "./namespace_pool.ts";
+import { PooledInit } from "./pooled_init.ts";
+import { FACTORY_VARIABLE } from "./namespace_pool.ts";
+import { poolProgramImage } from "./pool_program.ts";
 import type { UserNamespaceHelper } from "./user_namespace.ts";
 
 /**
@@ -32,13 +35,20 @@ export class NamespaceFactory {
     /** The daemon instance marked on its inits (init_marker.ts). */
     readonly instance = "",
     poolSizes: PoolSizes = DEFAULT_POOL,
+    /** The longest NAME (room for it in the pool program's inits). */
+    maxName = 255,
   ) {
     this.links = new InitLinks(runtimeDirectory);
     // A prepared init's parent exits right after forking it: the init is
     // re-parented to the daemon, which reaps it through its pidfd.
     setChildSubreaper(true);
     const gate = Deno.env.get(BUILD_GATE_VARIABLE);
-    this.pool = new NamespacePool(loop, poolSizes, gate ? [`GATE=${gate}`] : []);
+    this.pool = new NamespacePool(loop, poolSizes, {
+      program: Deno.env.get(FACTORY_VARIABLE) === "perl" ? null : poolProgramImage(),
+      instance,
+      maxName,
+      gate: gate || null,
+    });
   }
 
   ipc(): number {
@@ -59,22 +69,26 @@ export class NamespaceFactory {
     ipc: number | null,
     onExit: (namespace: PidNamespace) => void,
   ): Promise<{ namespace: PidNamespace; ipc: number | null }> {
-    let init: PreparedInit;
+    let init: Init;
     try {
       const taken = ipc === null ? this.pool.inits.take() : this.pool.initIn(ipc);
       init = taken instanceof Promise ? await taken : taken;
     } catch (e) {
       throw failed("create PID namespace", e);
     }
-    const link = this.links.acquire(name);
     let namespace: PidNamespace;
     try {
-      namespace = await init.assign(
-        link,
-        markerEnvironment(this.instance, name),
-        () => this.links.release(link),
-        onExit,
-      );
+      if (init instanceof PooledInit) {
+        namespace = await init.become(name, onExit);
+      } else {
+        const link = this.links.acquire(name);
+        namespace = await init.assign(
+          link,
+          markerEnvironment(this.instance, name),
+          () => this.links.release(link),
+          onExit,
+        );
+      }
     } catch (e) {
       throw failed("create PID namespace", e);
     }

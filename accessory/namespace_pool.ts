@@ -1,5 +1,7 @@
 // Namespaces made ahead of demand: prepared inits (a PID and an IPC namespace
-// each, prepared_init.ts) and user namespace helpers (user_namespace.ts). A
+// each) and user namespace helpers (user_namespace.ts), made by the pool
+// program (pool_program.ts: pooled_init.ts) where there is one for this
+// machine, else by the perl factory (helper_programs.ts: prepared_init.ts). A
 // new name takes one that is ready, so its reply waits for no process start;
 // taking one starts a replacement in the background. The pool is bounded by
 // its own size (not counted against --max-names); with size 0 everything is
@@ -11,6 +13,11 @@ import { PreparedInit } from "./prepared_init.ts";
 import { UserNamespaceHelper } from "./user_namespace.ts";
 import { HelperFactory } from "./helper_factory.ts";
 import { QuietWatch } from "./quiet_watch.ts";
+import { PoolFactory } from "./pool_factory.ts";
+import { PooledInit } from "./pooled_init.ts";
+
+/** Environment variable: "perl" makes the daemon use the perl factory even where the pool program runs. */
+export const FACTORY_VARIABLE = "CM4ALL_SPAWN_ACCESSORY_FACTORY";
 
 /** Starts in flight at once per kind: refilling must not crowd out requests. */
 const MAX_STARTING = 4;
@@ -137,7 +144,7 @@ class Reserve<T extends Item> {
   }
 
   /** Also ends `item` on close() (made outside the reserve). */
-  track(item: T): T {
+  track<U extends T>(item: U): U {
     this.#all.add(item);
     item.gone().finally(() => this.#all.delete(item));
     return item;
@@ -166,30 +173,68 @@ export interface PoolSizes {
 
 export const DEFAULT_POOL: Readonly<PoolSizes> = { inits: 4, userHelpers: 4 };
 
+export type Init = PreparedInit | PooledInit;
+
+export interface PoolOptions {
+  /** The pool program's image (pool_program.ts), or null for the perl factory. */
+  program: Uint8Array<ArrayBuffer> | null;
+  /** The inits' instance marker, and room for NAME in it (pool program only). */
+  instance: string;
+  maxName: number;
+  /** A file each build waits for (a test seam: a slow build without timing). */
+  gate: string | null;
+}
+
 export class NamespacePool {
-  readonly inits: Reserve<PreparedInit>;
+  readonly inits: Reserve<Init>;
   readonly userHelpers: Reserve<UserNamespaceHelper>;
 
-  readonly factory: HelperFactory;
+  /** The perl factory: prepared inits and helpers where there is no pool program. */
+  readonly factory: HelperFactory | null;
+  readonly program: PoolFactory | null;
   /** What need not wake the daemon: execs of assigned inits, exits of used helpers. */
   readonly quiet = new QuietWatch();
 
   constructor(
     readonly loop: EventLoop,
     sizes: PoolSizes = DEFAULT_POOL,
-    /** The factory's environment (a test seam, see helper_programs.ts). */
-    factoryEnv: string[] = [],
+    options: PoolOptions = { program: null, instance: "", maxName: 255, gate: null },
   ) {
-    this.factory = new HelperFactory(loop, [], factoryEnv);
-    this.inits = new Reserve(
+    let program: PoolFactory | null = null;
+    if (options.program !== null) {
+      program = new PoolFactory(
+        loop,
+        options.program,
+        options.instance,
+        options.maxName,
+        options.gate,
+      );
+      try {
+        program.start();
+      } catch (e) {
+        // Say, a kernel that refuses to execute memfds (vm.memfd_noexec=2).
+        logWarning(`cannot start the pool program: ${errorMessage(e)}; using the perl factory`);
+        void program.close();
+        program = null;
+      }
+    }
+    this.program = program;
+    this.factory = program === null
+      ? new HelperFactory(loop, [], options.gate ? [`GATE=${options.gate}`] : [])
+      : null;
+    const source = program ?? this.factory!;
+    this.inits = new Reserve<Init>(
       "PID namespace",
       sizes.inits,
-      () => PreparedInit.start(loop, this.factory, this.quiet),
+      () =>
+        program !== null
+          ? PooledInit.start(loop, program)
+          : PreparedInit.start(loop, this.factory!, this.quiet),
     );
     this.userHelpers = new Reserve(
       "user namespace helper",
       sizes.userHelpers,
-      () => UserNamespaceHelper.start(loop, this.factory, this.quiet),
+      () => UserNamespaceHelper.start(loop, source, this.quiet),
     );
   }
 
@@ -201,16 +246,18 @@ export class NamespacePool {
   }
 
   /** A prepared init that joins `ipc` instead of making an IPC namespace: never pooled. */
-  initIn(ipc: number): Promise<PreparedInit> {
-    return this.inits.track(PreparedInit.start(this.loop, this.factory, this.quiet, ipc))
-      .ready;
+  initIn(ipc: number): Promise<Init> {
+    const init = this.program !== null
+      ? PooledInit.start(this.loop, this.program, ipc)
+      : PreparedInit.start(this.loop, this.factory!, this.quiet, ipc);
+    return this.inits.track<Init>(init).ready;
   }
 
   /** Ends everything made ahead, then the factory; settles when all of it is gone. */
   async close(): Promise<unknown> {
     this.quiet.close();
     const items = Promise.allSettled([this.inits.close(), this.userHelpers.close()]);
-    await this.factory.close();
+    await Promise.allSettled([this.factory?.close(), this.program?.close()]);
     return await items;
   }
 }

@@ -67,16 +67,16 @@ export interface OrphanedInits {
 }
 
 /** Every process that is an init of `instance` (see init_marker.ts). */
-export function findOrphanedInits(instance: string, sleepPath: string): OrphanedInits {
+export function findOrphanedInits(instance: string, executables: readonly string[]): OrphanedInits {
   const ownUser = ownUserNamespace();
   const found: OrphanedInits = { inits: new Map(), spares: [] };
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
     const f = facts(entry.name, ownUser);
     if (f === null) continue;
-    const name = adoptableName(f, instance, sleepPath);
+    const name = adoptableName(f, instance, executables);
     if (name !== null) found.inits.set(Number(entry.name), name);
-    else if (spareInit(f, instance, sleepPath)) found.spares.push(Number(entry.name));
+    else if (spareInit(f, instance, executables)) found.spares.push(Number(entry.name));
   }
   return found;
 }
@@ -85,9 +85,10 @@ export function findOrphanedInits(instance: string, sleepPath: string): Orphaned
 export function findOrphanedInitName(
   pid: number,
   instance: string,
-  sleepPath: string,
+  executables: readonly string[],
 ): string | null {
   const f = facts(String(pid), ownUserNamespace());
   if (f === null) return null;
-  return adoptableName(f, instance, sleepPath) ?? (spareInit(f, instance, sleepPath) ? "" : null);
+  return adoptableName(f, instance, executables) ??
+    (spareInit(f, instance, executables) ? "" : null);
 }

@@ -14,7 +14,6 @@ import { openNamespace } from "../ffi/namespace.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { reap } from "../ffi/spawn.ts";
-import type { HelperFactory } from "./helper_factory.ts";
 import { failed } from "./namespace_error.ts";
 import type { QuietWatch } from "./quiet_watch.ts";
 
@@ -32,7 +31,11 @@ export class UserNamespaceHelper {
     this.#ready.promise.catch(() => {});
   }
 
-  static start(loop: EventLoop, factory: HelperFactory, quiet: QuietWatch): UserNamespaceHelper {
+  static start(
+    loop: EventLoop,
+    factory: { userHelper(): Promise<{ pid: number }> },
+    quiet: QuietWatch,
+  ): UserNamespaceHelper {
     const helper = new UserNamespaceHelper(loop, quiet);
     factory.userHelper().then(
       (answer) => helper.#started(answer.pid),

@@ -21,6 +21,8 @@ const SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   // int fcntl(int fd, int cmd, ... /* int arg */);
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int memfd_create(const char *name, unsigned int flags);
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   // int dup3(int oldfd, int newfd, int flags);
   dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int fstat(int fd, struct stat *statbuf);

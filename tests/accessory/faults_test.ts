@@ -90,7 +90,7 @@ Deno.test("killed with SIGKILL and restarted, the daemon adopts its inits: same 
   const spacedIno = ino(spaced.pid!);
   const spacedInit = initOf(spaced.pid!, first.children().keys())!;
   closeNamespaces(spaced);
-  const runtimeDir = runtimeDirectoryOf(init);
+  const runtimeDir = runtimeDirectoryOf(first.pid);
   // A customer process inside the PID namespace.
   const customer = new Deno.Command("nsenter", {
     args: ["--target", String(init), "--pid", "--", "sleep", "1000"],

@@ -84,7 +84,7 @@ Deno.test("init marker: only an init of this instance with matching comm, PID 1 
     namespacesOwnedByDaemon: true,
   };
   const status = (uid: string, nspid: string) => `Uid:\t${uid}\nNSpid:\t${nspid}\n`;
-  const sleep = "/usr/bin/sleep";
+  const sleep = ["/usr/bin/sleep"];
   assertEquals(adoptableName(facts, instance, sleep), "web/1");
   assertEquals(adoptableName(facts, "@a", sleep), null, "other instance");
   assertEquals(adoptableName({ ...facts, comm: bytes("init-other\n") }, instance, sleep), null);
@@ -128,6 +128,30 @@ Deno.test("init marker: only an init of this instance with matching comm, PID 1 
   assert(!spareInit(facts, instance, sleep));
 });
 
+Deno.test("init marker: a pool program init's NAME is read from its placeholder", () => {
+  const instance = "@a";
+  const exe = "/memfd:cm4all-spawn-pool (deleted)";
+  const environ = (value: string) =>
+    bytes(`CM4ALL_SPAWN_ACCESSORY=${instance}\0CM4ALL_SPAWN_NAME=${value}\0`);
+  const facts = {
+    environ: environ("web\0\0\0\0\0"), // NAME written into 8 bytes of room, zero-filled
+    comm: bytes("init-web\n"),
+    status: "Uid:\t0\t0\t0\t0\nNSpid:\t9\t1\n",
+    exe,
+    namespacesOwnedByDaemon: true,
+  };
+  assertEquals(adoptableName(facts, instance, ["/usr/bin/sleep", exe]), "web");
+  assertEquals(adoptableName(facts, instance, ["/usr/bin/sleep"]), null, "not an accepted program");
+  const spare = { ...facts, environ: environ("\x01".repeat(8)), comm: bytes("spawn-pool-pid\n") };
+  assert(spareInit(spare, instance, [exe]));
+  assertEquals(adoptableName(spare, instance, [exe]), null);
+  const torn = { ...facts, environ: environ("web\x01\x01\x01\x01\x01") };
+  assertEquals(adoptableName(torn, instance, [exe]), null, "half written: neither");
+  assert(!spareInit(torn, instance, [exe]));
+  const extra = { ...facts, environ: bytes(`${new TextDecoder().decode(facts.environ)}X=1\0`) };
+  assertEquals(adoptableName(extra, instance, [exe]), null, "a third variable");
+});
+
 Deno.test("init marker: the comm is compared exactly, a trailing space included (issue 14)", () => {
   const instance = "@a";
   const name = "abcdefghi ";
@@ -138,13 +162,13 @@ Deno.test("init marker: the comm is compared exactly, a trailing space included 
     exe: "/usr/bin/sleep",
     namespacesOwnedByDaemon: true,
   };
-  assertEquals(adoptableName(facts, instance, "/usr/bin/sleep"), name);
+  assertEquals(adoptableName(facts, instance, ["/usr/bin/sleep"]), name);
   assertEquals(
-    adoptableName({ ...facts, comm: bytes("init-abcdefghi\n") }, instance, "/usr/bin/sleep"),
+    adoptableName({ ...facts, comm: bytes("init-abcdefghi\n") }, instance, ["/usr/bin/sleep"]),
     null,
   );
   const latin = { ...facts, environ: new Uint8Array([...facts.environ.slice(0, -1), 0xe9, 0]) };
-  assertEquals(adoptableName(latin, instance, "/usr/bin/sleep"), null, "non-ASCII: not ours");
+  assertEquals(adoptableName(latin, instance, ["/usr/bin/sleep"]), null, "non-ASCII: not ours");
 });
 
 Deno.test("process comm: only the kernel's newline is stripped; bytes compared exactly", () => {

@@ -3,6 +3,8 @@
 import { closeQuietly } from "../../ffi/fd.ts";
 import { bind, setTimeoutOption, SO_RCVTIMEO, SOCK_DGRAM, unixSocket } from "../../ffi/socket.ts";
 import { MessageReceiver } from "../../ffi/socket_message.ts";
+import { FACTORY_VARIABLE } from "../../accessory/namespace_pool.ts";
+import { POOL_PROGRAM_EXE, poolProgramImage } from "../../accessory/pool_program.ts";
 
 export const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
 export const DAEMON = new URL("../../accessory/main.ts", import.meta.url).pathname;
@@ -184,9 +186,25 @@ export function initOf(pidNamespaceFd: number, candidates: Iterable<number>): nu
 }
 
 /** The daemon's private directory, from the symlink an init was started through. */
-export function runtimeDirectoryOf(initPid: number): string {
-  const args = readProc(`/proc/${initPid}/cmdline`)?.split("\0") ?? [];
-  const link = args.find((a) => /\/(init-|i-)[^/]*$/.test(a));
-  if (!link) throw new Error(`init ${initPid} has no init symlink in ${JSON.stringify(args)}`);
-  return link.slice(0, link.lastIndexOf("/"));
+/** The daemon's runtime directory: the one it holds open (its flock). */
+export function runtimeDirectoryOf(daemonPid: number): string {
+  for (const entry of Deno.readDirSync(`/proc/${daemonPid}/fd`)) {
+    try {
+      const target = Deno.readLinkSync(`/proc/${daemonPid}/fd/${entry.name}`);
+      if (/\/cm4all-spawn-accessory\.[^/]*$/.test(target)) return target;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  throw new Error(`daemon ${daemonPid} holds no runtime directory`);
+}
+
+/** The environment that makes a daemon use the perl factory instead of the pool program. */
+export const PERL_FACTORY = { [FACTORY_VARIABLE]: "perl" };
+/** Whether daemons started without PERL_FACTORY use the pool program (this machine has one). */
+export const POOL_PROGRAM = poolProgramImage() !== null;
+
+/** What a named init executes: the pool program, or sleep (perl factory). */
+export function initExecutable(perl: boolean): string {
+  return perl || !POOL_PROGRAM ? "/usr/bin/sleep" : POOL_PROGRAM_EXE;
 }

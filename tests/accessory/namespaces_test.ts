@@ -14,7 +14,9 @@ import {
   comm,
   Daemon,
   fdKind,
+  initExecutable,
   initOf,
+  PERL_FACTORY,
   readProc,
   runtimeDirectoryOf,
   sleep,
@@ -23,8 +25,12 @@ import {
 import { FACTORY_COMM, POOL_INIT_COMM, USER_HELPER_COMM } from "../../accessory/helper_programs.ts";
 import { DEFAULT_POOL } from "../../accessory/namespace_pool.ts";
 
-async function withDaemon(args: string[], fn: (d: Daemon) => Promise<void> | void) {
-  const daemon = await Daemon.start(args);
+async function withDaemon(
+  args: string[],
+  fn: (d: Daemon) => Promise<void> | void,
+  env: Record<string, string> = {},
+) {
+  const daemon = await Daemon.start(args, env);
   try {
     await fn(daemon);
   } finally {
@@ -88,33 +94,38 @@ Deno.test("same name -> same namespaces; other name -> other namespaces", async 
   });
 });
 
-Deno.test("the init is PID 1 of its namespace, named init-NAME / i-NAME, small, not Deno", async () => {
-  await withDaemon([], async (d) => {
-    const names: [string, string][] = [
-      ["web", "init-web"],
-      ["0123456789", "init-0123456789"],
-      ["a-longer-name-here", "i-a-longer-name"],
-      ["with/slash", "init-with_slash"],
-    ];
-    for (const [name, expected] of names) {
-      const ns = makeNamespaces(name, { socket: d.address, pid: true });
-      try {
-        const init = initOf(ns.pid!, d.children().keys());
-        assert(init !== null, `no child of the daemon is in ${name}'s PID namespace`);
-        assertEquals(comm(init), expected);
-        // It shows as init-NAME at once; the exec of sleep follows off the critical path.
-        assert(await waitFor(() => Deno.readLinkSync(`/proc/${init}/exe`) === "/usr/bin/sleep"));
-        // PID 1 inside: NSpid lists the pid in each namespace, innermost last.
-        const nspid = readProc(`/proc/${init}/status`)!.match(/NSpid:\s+(.*)/)![1].split(/\s+/);
-        assertEquals(nspid[nspid.length - 1], "1");
-        const rss = Number(readProc(`/proc/${init}/status`)!.match(/VmRSS:\s+(\d+)/)![1]);
-        assert(rss <= 2048, `init RSS ${rss} kB > 2 MiB`);
-      } finally {
-        closeNamespaces(ns);
+for (const perl of [false, true]) {
+  const factory = perl ? "perl factory" : "pool program";
+  Deno.test(`the init is PID 1 of its namespace, named init-NAME / i-NAME, small, not Deno (${factory})`, async () => {
+    await withDaemon([], async (d) => {
+      const names: [string, string][] = [
+        ["web", "init-web"],
+        ["0123456789", "init-0123456789"],
+        ["a-longer-name-here", "i-a-longer-name"],
+        ["with/slash", "init-with_slash"],
+      ];
+      for (const [name, expected] of names) {
+        const ns = makeNamespaces(name, { socket: d.address, pid: true });
+        try {
+          const init = initOf(ns.pid!, d.children().keys());
+          assert(init !== null, `no child of the daemon is in ${name}'s PID namespace`);
+          assertEquals(comm(init), expected);
+          // It shows as init-NAME at once; the perl factory's exec of sleep follows off the critical path.
+          assert(
+            await waitFor(() => Deno.readLinkSync(`/proc/${init}/exe`) === initExecutable(perl)),
+          );
+          // PID 1 inside: NSpid lists the pid in each namespace, innermost last.
+          const nspid = readProc(`/proc/${init}/status`)!.match(/NSpid:\s+(.*)/)![1].split(/\s+/);
+          assertEquals(nspid[nspid.length - 1], "1");
+          const rss = Number(readProc(`/proc/${init}/status`)!.match(/VmRSS:\s+(\d+)/)![1]);
+          assert(rss <= (perl ? 2048 : 64), `init RSS ${rss} kB`);
+        } finally {
+          closeNamespaces(ns);
+        }
       }
-    }
+    }, perl ? PERL_FACTORY : {});
   });
-});
+}
 
 Deno.test("a user namespace shows its maps to a process that joins it", async () => {
   await withDaemon([], async (d) => {
@@ -280,7 +291,7 @@ Deno.test("SIGTERM stops the daemon with exit 0 and leaves no process, socket or
     closeNamespaces(held);
     inits = [...d.inits().keys()];
     assertEquals(inits.length, 3);
-    runtimeDir = runtimeDirectoryOf(inits[0]);
+    runtimeDir = runtimeDirectoryOf(d.pid);
     assert(runtimeDir.length > 0);
   } finally {
     const { code, log } = await d.stop();
@@ -328,7 +339,7 @@ Deno.test("a crashed daemon leaves its inits (and their namespaces' processes) a
   const d = await Daemon.start();
   const ns = makeNamespaces("survivor", { socket: d.address, pid: true });
   const init = initOf(ns.pid!, d.children().keys())!;
-  const runtimeDir = runtimeDirectoryOf(init);
+  const runtimeDir = runtimeDirectoryOf(d.pid);
   closeNamespaces(ns);
   try {
     await d.stop("SIGKILL");

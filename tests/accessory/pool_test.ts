@@ -14,7 +14,17 @@ import { MessageReceiver } from "../../ffi/socket_message.ts";
 import { FACTORY_COMM, POOL_INIT_COMM, USER_HELPER_COMM } from "../../accessory/helper_programs.ts";
 import { initProcessName } from "../../accessory/init_name.ts";
 import { BUILD_GATE_VARIABLE } from "../../accessory/namespace_factory.ts";
-import { alive, childrenOf, comm, Daemon, initOf, runtimeDirectoryOf, waitFor } from "./harness.ts";
+import {
+  alive,
+  childrenOf,
+  comm,
+  Daemon,
+  initExecutable,
+  initOf,
+  PERL_FACTORY,
+  runtimeDirectoryOf,
+  waitFor,
+} from "./harness.ts";
 
 const ino = (fd: number) => fstat(fd).ino;
 const MSG_DONTWAIT = 0x40;
@@ -152,53 +162,57 @@ Deno.test("what the pool made ahead is gone after a clean stop", async () => {
   for (const pid of [...pool, init]) assert(!alive(pid), `process ${pid} survived the stop`);
 });
 
-Deno.test("killed with SIGKILL: the pool dies with it, handed-out inits live on and are adopted", async () => {
-  const first = await Daemon.start(["--pool-size", "3"]);
-  let pool: number[] = [];
-  let init = 0;
-  let runtimeDir = "";
-  const held = makeNamespaces("kept", { socket: first.address, ipc: true, pid: true });
-  try {
-    init = initOf(held.pid!, first.children().keys())!;
-    // Adoptable once its exec of sleep is done (off the critical path).
-    assert(await waitFor(() => Deno.readLinkSync(`/proc/${init}/exe`) === "/usr/bin/sleep"));
-    runtimeDir = runtimeDirectoryOf(init);
-    assert(await waitFor(() => (pool = poolProcesses(first)).length === 7), `pool: ${pool}`);
-    await first.stop("SIGKILL");
-    // End of file on the daemon's pipes ends everything made ahead.
-    for (const pid of pool) {
-      assert(
-        await waitFor(() => !alive(pid)),
-        `pool process ${pid} (${comm(pid)}) outlived the daemon`,
-      );
-    }
-    assert(alive(init), "a handed-out init died with the daemon");
-    const second = await Daemon.start([], {}, [], first.address);
+for (const perl of [false, true]) {
+  // A daemon with the pool program adopts what the perl factory made too (an upgrade).
+  const made = perl ? "made by the perl factory" : "made by the pool program";
+  Deno.test(`killed with SIGKILL: the pool dies with it, handed-out inits live on and are adopted (${made})`, async () => {
+    const first = await Daemon.start(["--pool-size", "3"], perl ? PERL_FACTORY : {});
+    let pool: number[] = [];
+    let init = 0;
+    let runtimeDir = "";
+    const held = makeNamespaces("kept", { socket: first.address, ipc: true, pid: true });
     try {
-      const again = makeNamespaces("kept", { socket: second.address, ipc: true, pid: true });
-      assertEquals(ino(again.pid!), ino(held.pid!), "the restarted daemon adopted the init");
-      assertEquals(ino(again.ipc!), ino(held.ipc!));
-      closeNamespaces(again);
+      init = initOf(held.pid!, first.children().keys())!;
+      // Adoptable once named (perl factory: once its exec of sleep is done, off the critical path).
+      assert(await waitFor(() => Deno.readLinkSync(`/proc/${init}/exe`) === initExecutable(perl)));
+      runtimeDir = runtimeDirectoryOf(first.pid);
+      assert(await waitFor(() => (pool = poolProcesses(first)).length === 7), `pool: ${pool}`);
+      await first.stop("SIGKILL");
+      // End of file on the daemon's pipes ends everything made ahead.
+      for (const pid of pool) {
+        assert(
+          await waitFor(() => !alive(pid)),
+          `pool process ${pid} (${comm(pid)}) outlived the daemon`,
+        );
+      }
+      assert(alive(init), "a handed-out init died with the daemon");
+      const second = await Daemon.start([], {}, [], first.address);
+      try {
+        const again = makeNamespaces("kept", { socket: second.address, ipc: true, pid: true });
+        assertEquals(ino(again.pid!), ino(held.pid!), "the restarted daemon adopted the init");
+        assertEquals(ino(again.ipc!), ino(held.ipc!));
+        closeNamespaces(again);
+      } finally {
+        const { code, log } = await second.stop();
+        assertEquals(code, 0, log);
+      }
+      assert(!alive(init), "the adopted init survived a clean stop");
     } finally {
-      const { code, log } = await second.stop();
-      assertEquals(code, 0, log);
+      closeNamespaces(held);
+      try {
+        Deno.kill(init, "SIGKILL");
+      } catch {
+        // gone, as it should be
+      }
+      try {
+        if (runtimeDir) Deno.removeSync(runtimeDir, { recursive: true });
+      } catch (e) {
+        // Normally the restarted daemon's clean stop removed it already.
+        if (!(e instanceof Deno.errors.NotFound)) console.error(`cleanup: ${e}`);
+      }
     }
-    assert(!alive(init), "the adopted init survived a clean stop");
-  } finally {
-    closeNamespaces(held);
-    try {
-      Deno.kill(init, "SIGKILL");
-    } catch {
-      // gone, as it should be
-    }
-    try {
-      if (runtimeDir) Deno.removeSync(runtimeDir, { recursive: true });
-    } catch (e) {
-      // Normally the restarted daemon's clean stop removed it already.
-      if (!(e instanceof Deno.errors.NotFound)) console.error(`cleanup: ${e}`);
-    }
-  }
-});
+  });
+}
 
 Deno.test("a killed factory is replaced: new names keep coming, nothing is left as a zombie", async () => {
   const d = await Daemon.start(["--pool-size", "2"]);
@@ -233,8 +247,8 @@ Deno.test("a killed factory is replaced: new names keep coming, nothing is left 
   }
 });
 
-Deno.test("an init's symlink goes once its exec is done, with no request after it; a used user namespace helper is gone", async () => {
-  const d = await Daemon.start(["--pool-size", "1"]);
+Deno.test("perl factory: an init's symlink goes once its exec is done, with no request after it; a used user namespace helper is gone", async () => {
+  const d = await Daemon.start(["--pool-size", "1"], PERL_FACTORY);
   try {
     const user = makeNamespaces("last-user", {
       socket: d.address,
@@ -248,7 +262,7 @@ Deno.test("an init's symlink goes once its exec is done, with no request after i
       ns = makeNamespaces("last-one", { socket: d.address, ipc: true, pid: true });
       const init = initOf(ns.pid!, d.children().keys())!;
       assert(await waitFor(() => Deno.readLinkSync(`/proc/${init}/exe`) === "/usr/bin/sleep"));
-      const dir = runtimeDirectoryOf(init);
+      const dir = runtimeDirectoryOf(d.pid);
       // Nothing wakes the daemon now: the end of the exec is noticed anyway.
       assert(
         await waitFor(() => [...Deno.readDirSync(dir)].length === 0),
