@@ -9,6 +9,11 @@ _start:
         mov     rax, [rsp]                  # argc
         mov     r15, [rsp + 8*rax + 24]     # envp[1]: CM4ALL_SPAWN_NAME=...
         add     r15, 18                     # its value
+        mov     edi, 3                      # close_range(3, ~0, 0): nothing inherited
+        mov     esi, -1                     # but our socket (0) and /dev/null (1, 2)
+        xor     edx, edx
+        mov     eax, 436
+        syscall
         mov     eax, 39                     # getpid
         syscall
         mov     rbp, rax
