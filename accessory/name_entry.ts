@@ -37,6 +37,9 @@ export class NameEntry {
   #userOwners: Map<string, number> | null = null;
   #leasesSet: Set<Lease> | null = null;
   #discarded = false;
+  /** A new init not logged yet (its pid): see announce(). */
+  #announce = 0;
+
   /** The pending expiry check, managed by the registry. */
   expiry: ExpiryCheck | undefined;
 
@@ -94,15 +97,25 @@ export class NameEntry {
         if (this.#ipc < 0) this.#ipc = ipc;
         else closeQuietly(ipc);
       }
-      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${namespace.pid}`, {
-        SPAWN_NAME: this.name,
-      });
+      this.#announce = namespace.pid; // logged once the reply is out: announce()
     }).finally(() => {
       if (this.#pidPending === pending) this.#pidPending = null;
     });
     this.#pidPending = pending;
     pending.catch(() => {}); // requests await it; none waiting is no "unhandled" error
     return pending;
+  }
+
+  /**
+   * Logs what prepare() made. Called after the reply has been sent: a log
+   * line (a write to the journal, which wakes journald) need not delay it.
+   */
+  announce(): void {
+    if (this.#announce === 0) return;
+    logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${this.#announce}`, {
+      SPAWN_NAME: this.name,
+    });
+    this.#announce = 0;
   }
 
   /** The name's IPC namespace, made by prepare(). */

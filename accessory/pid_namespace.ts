@@ -47,7 +47,7 @@ export class PidNamespace {
     this.adopted = adopted;
     // The pidfd turns readable when the init has exited: reap it (its new
     // parent reaps an adopted one).
-    loop.add(pidfd, EPOLLIN, () => {
+    const exited = () => {
       if (!adopted) reap(pidfd);
       this.#running = false;
       loop.remove(pidfd);
@@ -55,7 +55,10 @@ export class PidNamespace {
       this.close();
       this.#exited?.resolve();
       onExit(this);
-    });
+    };
+    // A prepared init's pidfd is watched already: it only changes hands.
+    if (loop.has(pidfd)) loop.replace(pidfd, exited);
+    else loop.add(pidfd, EPOLLIN, exited);
   }
 
   /**

@@ -198,6 +198,8 @@ init:   # PID 1 of a new PID namespace: fd r12 its command pipe, r13 its ack pip
         jmp     halt
 
 helper: # in a new user namespace, until the daemon has its maps and kills it
+        xor     edi, edi                    # our copy of the daemon's socket goes first
+        call    close_fd
         lea     rsi, [rip + comm_user]
         call    set_comm
         mov     edi, 1                      # PR_SET_PDEATHSIG
@@ -208,8 +210,6 @@ helper: # in a new user namespace, until the daemon has its maps and kills it
         syscall
         cmp     rax, rbp
         jne     quit
-        xor     edi, edi
-        call    close_fd
 halt:
         mov     eax, 34                     # pause
         syscall

@@ -18,6 +18,40 @@ import { PidNamespace } from "./pid_namespace.ts";
 const NAMING_TIMEOUT_MS = 10_000;
 
 const chunk = new Uint8Array(16);
+/** How long the event loop polls for an init's ack before it sleeps. */
+const ACK_POLL_US = 250;
+
+/**
+ * Inits being named and when each must have answered. One watchdog timer for
+ * all: a Deno timer set and cleared per name costs two wakeups of Deno's timer
+ * thread on the reply's path.
+ */
+const naming = new Map<PooledInit, { deadline: number; fail: () => void }>();
+let watchdog: ReturnType<typeof setTimeout> | undefined;
+
+function watch(init: PooledInit, fail: () => void): void {
+  naming.set(init, { deadline: performance.now() + NAMING_TIMEOUT_MS, fail });
+  if (watchdog === undefined) watchdog = startWatchdog(NAMING_TIMEOUT_MS);
+}
+
+function startWatchdog(ms: number): ReturnType<typeof setTimeout> {
+  const id = setTimeout(checkNaming, ms);
+  Deno.unrefTimer(Number(id)); // a stopping daemon does not wait for it
+  return id;
+}
+
+function checkNaming(): void {
+  watchdog = undefined;
+  const now = performance.now();
+  let next = Infinity;
+  for (const [init, { deadline, fail }] of naming) {
+    if (deadline <= now) {
+      naming.delete(init);
+      fail();
+    } else next = Math.min(next, deadline);
+  }
+  if (next !== Infinity) watchdog = startWatchdog(Math.ceil(next - now));
+}
 
 export class PooledInit {
   #pid = 0;
@@ -31,7 +65,6 @@ export class PooledInit {
   readonly #gone = Promise.withResolvers<void>();
   #named: PromiseWithResolvers<PidNamespace> | null = null;
   #onExit: ((namespace: PidNamespace) => void) | null = null;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #dismissed = false;
   /** Called once if the init dies while ready (not yet named). */
   onDeath: () => void = () => {};
@@ -96,16 +129,15 @@ export class PooledInit {
     this.#state = "naming";
     this.#named = Promise.withResolvers<PidNamespace>();
     this.#onExit = onExit;
-    this.#timer = setTimeout(
-      () => this.#fail(new Error(`init ${this.#pid} did not take its name`)),
-      NAMING_TIMEOUT_MS,
-    );
+    watch(this, () => this.#fail(new Error(`init ${this.#pid} did not take its name`)));
     try {
       // One write below PIPE_BUF into an empty pipe: whole, and at once.
       write(this.#command, initNaming(initProcessName(name), name));
       closeQuietly(this.#command); // it has all it needs
       this.#command = -1;
       this.loop.add(this.#ack, EPOLLIN, () => this.#acked());
+      // It answers within tens of microseconds: cheaper to poll than to sleep.
+      this.loop.expectSoon(ACK_POLL_US);
     } catch (e) {
       this.#fail(e);
     }
@@ -139,11 +171,10 @@ export class PooledInit {
   }
 
   #took(): void {
-    clearTimeout(this.#timer);
-    this.loop.remove(this.#ack);
+    naming.delete(this);
+    this.loop.forget(this.#ack); // ours alone: closing it leaves the epoll set
     closeQuietly(this.#ack);
     this.#ack = -1;
-    this.loop.remove(this.#pidfd);
     let namespace: PidNamespace;
     try {
       namespace = PidNamespace.fromPrepared(
@@ -154,7 +185,7 @@ export class PooledInit {
         this.#onExit!,
       );
     } catch (e) {
-      this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
+      this.loop.replace(this.#pidfd, () => this.#exit());
       this.#fail(e);
       return;
     }
@@ -180,7 +211,7 @@ export class PooledInit {
     if (this.#state === "named" || this.#state === "dead") return;
     const before = this.#state;
     this.#state = "dead";
-    clearTimeout(this.#timer);
+    naming.delete(this);
     closeQuietly(this.#command);
     this.#command = -1;
     if (this.#ack >= 0) {

@@ -116,12 +116,18 @@ export class RequestHandler {
           );
         } finally {
           this.registry.release(entry);
-          if (work !== null) this.registry.factory.refill(); // after the reply, not before
+          if (work !== null) {
+            entry.announce(); // after the reply, not before
+            this.registry.factory.refill();
+          }
         }
       },
       () => {
         this.registry.release(entry);
-        if (work !== null) this.registry.factory.refill();
+        if (work !== null) {
+          entry.announce();
+          this.registry.factory.refill();
+        }
       },
     );
   }

@@ -67,6 +67,8 @@ export class EventLoop {
 
   readonly #spinMs: number;
   #spinBudgetMs: number;
+  /** Until then (performance.now()), an event is expected: poll rather than sleep. */
+  #expectUntil = 0;
   readonly #waitMs: number;
 
   constructor(options: { spinMicroseconds?: number; waitMilliseconds?: number } = {}) {
@@ -90,6 +92,24 @@ export class EventLoop {
     epollModify(this.#epfd, fd, events, id);
   }
 
+  /** Gives a registered fd another handler (no system call). */
+  replace(fd: number, handler: FdHandler): void {
+    const id = this.#idByFd.get(fd);
+    if (id === undefined) throw new Error(`fd ${fd} is not registered`);
+    this.#registrations.set(id, { fd, handler });
+  }
+
+  /**
+   * Unregisters fd without telling the kernel: only right before closing an
+   * fd that has no duplicates (closing it removes it from the epoll set).
+   */
+  forget(fd: number): void {
+    const id = this.#idByFd.get(fd);
+    if (id === undefined) return;
+    this.#idByFd.delete(fd);
+    this.#registrations.delete(id);
+  }
+
   /** Unregisters fd (call before closing it). Unknown fds are ignored. */
   remove(fd: number): void {
     const id = this.#idByFd.get(fd);
@@ -105,6 +125,16 @@ export class EventLoop {
 
   get size(): number {
     return this.#idByFd.size;
+  }
+
+  /**
+   * Says an event is due within `microseconds` (another process was just
+   * asked for a one-line answer): until it comes, or that time is up, the
+   * loop polls instead of sleeping, since a sleeping thread's wakeup costs
+   * more than the wait. Other fds are served meanwhile.
+   */
+  expectSoon(microseconds: number): void {
+    this.#expectUntil = Math.max(this.#expectUntil, performance.now() + microseconds / 1000);
   }
 
   /** Starts serving (idempotent); the promise settles after stop(). */
@@ -140,6 +170,9 @@ export class EventLoop {
     let lastEvent = turn;
     while (!this.#stopping) {
       let n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
+      while (n === 0 && performance.now() < this.#expectUntil) {
+        n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
+      }
       if (n === 0 && this.#spinBudgetMs > 0) {
         for (const until = performance.now() + this.#spinBudgetMs; n === 0;) {
           n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
@@ -180,6 +213,9 @@ export class EventLoop {
         const now = performance.now();
         lastEvent = now;
         this.#dispatch(this.#syncEvents, n);
+        // What the handlers resolved (a reply waiting for its namespaces is
+        // a chain of promises) runs now, not after the next poll or spin.
+        for (let i = 0; i < MICROTASK_ROUNDS; i++) await undefined;
         // Busy without a pause, the JS thread must still give JS tasks a turn.
         if (now - turn > TURN_MS) {
           n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, 0);

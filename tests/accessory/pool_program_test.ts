@@ -1,7 +1,7 @@
 // The pool program (issue 12): its bytes against its source, its ELF image,
 // and (root) the program itself driven through the daemon's PoolFactory:
 // inits, user namespace helpers, bad requests, end of file, a kernel limit.
-import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { EventLoop } from "../../ffi/event_loop.ts";
 import { closeQuietly, fstat, pipe, read } from "../../ffi/fd.ts";
 import { openNamespace } from "../../ffi/namespace.ts";
@@ -163,7 +163,10 @@ Deno.test({
             closeQuietly(ours);
           }
         }
-        assertMatch(environOf(pid), /CM4ALL_SPAWN_NAME=\x01{16}\0$/);
+        assert(
+          environOf(pid).endsWith(`CM4ALL_SPAWN_NAME=${"\x01".repeat(16)}\0`),
+          "the NAME placeholder, still filler",
+        );
         Deno.writeFileSync(`/proc/self/fd/${started.command}`, initNaming("init-web/1", "web/1"));
         closeQuietly(started.command);
         const ack = new Uint8Array(4);
@@ -253,7 +256,7 @@ Deno.test({
 Deno.test({
   name: "pool program: a bad request gets -EINVAL and the program keeps serving",
   ignore: !onThisMachine,
-  fn: async () => {
+  fn: () => {
     const memfd = sealedMemfd("pool-program-test", image);
     const [ours, theirs] = unixSocketPair(SOCK_SEQPACKET, false);
     const pid = spawnProcess(`/proc/${Deno.pid}/fd/${memfd}`, {
