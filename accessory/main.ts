@@ -21,6 +21,7 @@ import { defaultControlPath } from "../shared/control_protocol.ts";
 import { accessoryControlHandler } from "./control.ts";
 import { accessoryStatus, formatAccessoryStatus } from "./status.ts";
 import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
+import { reserveFdTable } from "../ffi/fd.ts";
 import { AccessoryDaemon } from "./daemon.ts";
 import { claimRuntimeDirectory, type RuntimeDirectory } from "./runtime_directory.ts";
 import { DEFAULT_POOL } from "./namespace_pool.ts";
@@ -149,6 +150,16 @@ try {
   if (limit.soft < limit.hard) setrlimit(RLIMIT_NOFILE, { soft: limit.hard, hard: limit.hard });
 } catch (e) {
   logNotice(`cannot raise RLIMIT_NOFILE: ${errorMessage(e)}`);
+}
+
+// A name holds about four fds (its namespaces, the init's pidfd, leases), a
+// client one: size the fd table for that now, so that it never grows (each
+// growth stalls the daemon for an RCU grace period: see reserveFdTable).
+try {
+  const wanted = options.maxNames * 4 + options.maxConnections + 256;
+  reserveFdTable(wanted, Number(getrlimit(RLIMIT_NOFILE).soft));
+} catch (e) {
+  logNotice(`cannot reserve the fd table: ${errorMessage(e)}`);
 }
 
 const boundPaths: string[] = [];

@@ -28,6 +28,22 @@ export function dupCloseOnExec(fd: number): number {
   return check(libc.fcntl(fd, F_DUPFD_CLOEXEC, 0), `fcntl(${fd}, F_DUPFD_CLOEXEC)`);
 }
 
+/**
+ * Grows this process's fd table to `size` entries now. The kernel grows it
+ * by doubling as fds are opened, and in a threaded process each growth waits
+ * for an RCU grace period (synchronize_rcu in expand_files: 10-30 ms): a
+ * daemon that opens fds as it serves stalls at 128, 256, 512, ... fds unless
+ * the table is that big already. The table never shrinks. Returns the size
+ * reserved (the fd limit may be lower).
+ */
+export function reserveFdTable(size: number, limit: number): number {
+  const F_DUPFD_CLOEXEC = 1030;
+  const target = Math.max(1, Math.min(size, limit) - 1);
+  const fd = check(libc.fcntl(0, F_DUPFD_CLOEXEC, target), `fcntl(0, F_DUPFD_CLOEXEC, ${target})`);
+  close(fd);
+  return fd + 1;
+}
+
 /** Closes and ignores errors: for cleanup paths where the fd may be gone. */
 export function closeQuietly(fd: number): void {
   if (fd >= 0) libc.close(fd);
