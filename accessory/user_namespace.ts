@@ -20,6 +20,10 @@ import type { QuietWatch } from "./quiet_watch.ts";
 export class UserNamespaceHelper {
   #pid = 0;
   #pidfd = -1;
+  /** Its user namespace and its map files, opened while it waits: off the reply's path. */
+  #namespace = -1;
+  #uidMap = -1;
+  #gidMap = -1;
   #state: "starting" | "ready" | "used" | "dead" = "starting";
   #dismissed = false;
   readonly #ready = Promise.withResolvers<UserNamespaceHelper>();
@@ -58,6 +62,11 @@ export class UserNamespaceHelper {
       // The factory's child, not ours: the pidfd tells when it is gone.
       this.#pidfd = pidfdOpen(pid);
       this.loop.add(this.#pidfd, EPOLLIN, () => this.#exit());
+      this.#namespace = openNamespace(pid, "user");
+      // Opened by us (root): the kernel checks the opener's privileges when
+      // the maps are written later.
+      this.#uidMap = open(`/proc/${pid}/uid_map`, O_WRONLY);
+      this.#gidMap = open(`/proc/${pid}/gid_map`, O_WRONLY);
     } catch (e) {
       this.#fail(failed("start the user namespace helper", e));
       return;
@@ -71,17 +80,12 @@ export class UserNamespaceHelper {
   take(maps: UserNamespaceMaps): number {
     if (this.#state !== "ready") throw new Error(`user namespace helper is ${this.#state}`);
     this.#state = "used";
-    const pid = this.#pid;
+    const fd = this.#namespace;
+    this.#namespace = -1;
     try {
-      let fd: number;
       try {
-        fd = openNamespace(pid, "user");
-      } catch (e) {
-        throw failed("open the user namespace", e);
-      }
-      try {
-        if (maps.uidMap.length > 0) writeMap(pid, "uid_map", maps.uidMap);
-        if (maps.gidMap.length > 0) writeMap(pid, "gid_map", maps.gidMap);
+        if (maps.uidMap.length > 0) writeMap(this.#uidMap, "uid_map", maps.uidMap);
+        if (maps.gidMap.length > 0) writeMap(this.#gidMap, "gid_map", maps.gidMap);
       } catch (e) {
         closeQuietly(fd);
         throw e;
@@ -90,6 +94,7 @@ export class UserNamespaceHelper {
     } catch (e) {
       throw failed("create user namespace", e);
     } finally {
+      this.#closeFiles();
       pidfdSendSignal(this.#pidfd, SIGNALS.SIGKILL); // the fd keeps the namespace
       // Its exit is certain now: noticed without waking the daemon for it.
       this.loop.remove(this.#pidfd);
@@ -121,10 +126,16 @@ export class UserNamespaceHelper {
     if (wasReady) this.onDeath();
   }
 
+  #closeFiles(): void {
+    for (const fd of [this.#namespace, this.#uidMap, this.#gidMap]) closeQuietly(fd);
+    this.#namespace = this.#uidMap = this.#gidMap = -1;
+  }
+
   #fail(error: unknown): void {
     if (this.#state === "dead") return;
     const before = this.#state;
     this.#state = "dead";
+    this.#closeFiles();
     if (this.#pidfd >= 0) pidfdSendSignal(this.#pidfd, SIGNALS.SIGKILL); // #exit follows
     else this.#gone.resolve();
     if (before === "starting") this.#ready.reject(error);
@@ -132,14 +143,10 @@ export class UserNamespaceHelper {
 }
 
 /** One write(2) of the whole map, as the kernel requires. */
-function writeMap(pid: number, file: "uid_map" | "gid_map", map: Uint8Array): void {
-  let fd = -1;
+function writeMap(fd: number, file: "uid_map" | "gid_map", map: Uint8Array): void {
   try {
-    fd = open(`/proc/${pid}/${file}`, O_WRONLY);
     write(fd, map.slice());
   } catch (e) {
     throw failed(`write ${file}`, e);
-  } finally {
-    closeQuietly(fd);
   }
 }
