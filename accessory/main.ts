@@ -1,18 +1,9 @@
 // cm4all-spawn-accessory: creates and hands out named namespaces.
-import {
-  collect,
-  fatal,
-  newProgram,
-  nonNegativeNumber,
-  parseCommandLine,
-  usageError,
-} from "../shared/cli.ts";
-import { InvalidArgumentError } from "commander";
+import { fatal, usageError } from "../shared/exit.ts";
 import { socketName } from "../ffi/socket.ts";
 import { instanceKey } from "./init_marker.ts";
 import { markInheritedCloseOnExec } from "../shared/inherited_fds.ts";
 import { exitOnSignals } from "../shared/shutdown.ts";
-import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { errorMessage, logError, logInfo, logNotice, setLogIdentifier } from "../shared/log.ts";
 import { listenFds, notify, StatusNotifier } from "../shared/systemd.ts";
 import { useJournalIfConnected } from "../shared/journal_socket.ts";
@@ -24,45 +15,9 @@ import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
 import { reserveFdTable } from "../ffi/fd.ts";
 import { AccessoryDaemon } from "./daemon.ts";
 import { claimRuntimeDirectory, type RuntimeDirectory } from "./runtime_directory.ts";
-import { DEFAULT_POOL } from "./namespace_pool.ts";
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
-
-const NAME = "cm4all-spawn-accessory";
-
-const LIMIT_OPTIONS: [string, keyof Limits, string][] = [
-  ["--max-name-length <bytes>", "maxNameLength", "longest NAME"],
-  ["--max-names <n>", "maxNames", "live names"],
-  ["--max-user-namespaces <n>", "maxUserNamespaces", "user namespaces per name"],
-  ["--max-map-bytes <bytes>", "maxMapBytes", "size of one uid_map/gid_map"],
-  ["--max-map-lines <n>", "maxMapLines", "lines of one uid_map/gid_map"],
-  ["--max-connections <n>", "maxConnections", "open client connections (beyond: closed)"],
-  ["--max-connections-per-uid <n>", "maxConnectionsPerUid", "open connections of one uid but 0"],
-  [
-    "--max-refused-connections <n>",
-    "maxRefusedConnections",
-    "open connections of uids not allowed, together",
-  ],
-  [
-    "--refused-idle-timeout <seconds>",
-    "refusedIdleTimeout",
-    "close a connection of a uid not allowed after this long without a request",
-  ],
-  [
-    "--max-user-namespaces-per-uid <n>",
-    "maxUserNamespacesPerUid",
-    "user namespaces made for one uid but 0, over all names",
-  ],
-];
-
-function positiveInteger(option: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-      throw new InvalidArgumentError(`${option} wants a positive integer, not '${value}'`);
-    }
-    return n;
-  };
-}
+import { NAME, parseSimply } from "./options.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 
 function id(option: string, value: string): number {
   const n = Number(value);
@@ -72,53 +27,9 @@ function id(option: string, value: string): number {
   return n;
 }
 
-const program = newProgram(NAME, "Creates namespaces for process spawners.")
-  .option(
-    "--listen <address>",
-    `listen on ADDRESS: @abstract or a path, repeatable (default ${DEFAULT_ADDRESS}; ` +
-      "ignored under socket activation)",
-    collect,
-  )
-  .option(
-    "--namespace-ttl <seconds>",
-    "how long an unleased name lives after its last use",
-    nonNegativeNumber("--namespace-ttl"),
-    60,
-  );
-for (const [flag, key, what] of LIMIT_OPTIONS) {
-  program.option(flag, what, positiveInteger(flag.split(" ")[0]), DEFAULT_LIMITS[key]);
-}
-program
-  .option(
-    "--allow-uid <uid>",
-    "also allow UID to request namespaces (repeatable; uid 0 always may)",
-    collect,
-  )
-  .option("--allow-gid <gid>", "also allow GID to request namespaces (repeatable)", collect)
-  .option(
-    "--control <path>",
-    "the control socket for cm4all-spawnctl (default: control in $RUNTIME_DIRECTORY, " +
-      "else /run/cm4all-spawn-accessory/control)",
-  )
-  .option(
-    "--pool-size <n>",
-    "PID (with IPC) namespaces and user namespace helpers each kept ready ahead of demand " +
-      "(not counted in --max-names; 0: make them on demand)",
-    nonNegativeNumber("--pool-size"),
-    DEFAULT_POOL.inits,
-  );
-parseCommandLine(program, Deno.args);
-const options = program.opts<
-  & {
-    listen?: string[];
-    namespaceTtl: number;
-    allowUid?: string[];
-    allowGid?: string[];
-    control?: string;
-    poolSize: number;
-  }
-  & Limits
->();
+// The usual command line without commander (see options.ts); the rest with it.
+const options = parseSimply(Deno.args) ??
+  (await import("./cli_program.ts")).parseWithCommander(Deno.args);
 setLogIdentifier(NAME);
 useJournalIfConnected();
 const startedAt = performance.now();
@@ -200,7 +111,9 @@ const daemon = new AccessoryDaemon({
   runtimeDirectory,
   access,
   instance,
-  limits: Object.fromEntries(LIMIT_OPTIONS.map(([, key]) => [key, options[key]])),
+  limits: Object.fromEntries(
+    (Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]).map((key) => [key, options[key]]),
+  ),
   pool: { inits: Math.floor(options.poolSize), userHelpers: Math.floor(options.poolSize) },
 });
 

@@ -3,7 +3,7 @@
 // remove it) leaves nothing that piles up: the next start of the same
 // instance finds it, empties it and uses it again. An flock held for the
 // daemon's life tells a directory in use from a leftover.
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../shared/sha256.ts";
 import {
   closeQuietly,
   flock,
@@ -19,7 +19,7 @@ export const PREFIX = "cm4all-spawn-accessory.";
 
 /** The directory name of an instance: PREFIX and 16 hex digits of its SHA-256. */
 export function runtimeDirectoryName(instance: string): string {
-  return PREFIX + createHash("sha256").update(instance).digest("hex").slice(0, 16);
+  return PREFIX + sha256Hex(instance).slice(0, 16);
 }
 
 export interface RuntimeDirectory {

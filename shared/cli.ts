@@ -1,17 +1,13 @@
 // Command-line conventions shared by every program (programs.md): --help and
 // --version, exit 0 on success, 1 on a runtime failure, 2 on a usage error,
 // errors as one line naming the option or value at fault.
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError } from "commander";
 import { VERSION } from "./version.ts";
 import { writeAllSync } from "./log.ts";
+import { EXIT_USAGE } from "./exit.ts";
 
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-/**
- * A daemon's configuration file is unusable (sysexits EX_CONFIG): the units
- * list it in RestartPreventExitStatus=, so systemd does not restart in a loop.
- */
-export const EXIT_CONFIG = 78;
+export { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, fatal, usageError } from "./exit.ts";
+export { collect, nonNegativeNumber, positiveInteger } from "./option_values.ts";
 
 export function newProgram(name: string, description: string): Command {
   return new Command(name)
@@ -34,32 +30,4 @@ export function parseCommandLine(program: Command, args: string[]): void {
     if (e instanceof CommanderError) Deno.exit(e.exitCode === 0 ? 0 : EXIT_USAGE);
     throw e;
   }
-}
-
-/** Prints "name: message" and exits with status 2. */
-export function usageError(name: string, message: string): never {
-  writeAllSync(Deno.stderr, `${name}: ${message}\n`);
-  Deno.exit(EXIT_USAGE);
-}
-
-/** Prints "name: message" and exits with status 1. */
-export function fatal(name: string, message: string): never {
-  writeAllSync(Deno.stderr, `${name}: ${message}\n`);
-  Deno.exit(EXIT_FAILURE);
-}
-
-/** An option parser for non-negative numbers, e.g. `--namespace-ttl 60`. */
-export function nonNegativeNumber(option: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n) || n < 0) {
-      throw new InvalidArgumentError(`${option} wants a non-negative number, not '${value}'`);
-    }
-    return n;
-  };
-}
-
-/** Collects a repeatable option into an array. */
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
