@@ -6,6 +6,7 @@
 // and purge. One boot per layout: the steps build on each other in order.
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../assert.ts";
 import { verifiableUnitNames } from "../../packaging/layout.ts";
+import { POOL_PROGRAM_EXE, poolProgramImage } from "../../accessory/pool_program.ts";
 import { bootableLayouts, cannotBoot, Container, type Layout, waitFor } from "./container.ts";
 import { ensureRoot } from "./root.ts";
 import {
@@ -169,6 +170,17 @@ async function steps(
     assertMatch(out.stderr, /Permission denied: uid 65534 may not request namespaces/);
     await waitJournal(c, ACCESSORY, /uid 65534/);
   });
+
+  await t.step(
+    "accessory: the pool program (from a memfd) made the init, under the unit's sandbox",
+    async () => {
+      if (poolProgramImage() === null) return; // the perl factory on this machine
+      const exe = (await c.run(["readlink", `/proc/${web1.initPid}/exe`])).trim();
+      assertEquals(exe, POOL_PROGRAM_EXE);
+      const log = await c.run(["journalctl", "-u", ACCESSORY, "--no-pager", "-o", "cat"]);
+      assert(!/cannot start the pool program/.test(log), log);
+    },
+  );
 
   await t.step("accessory: killed (main only), restarted, adopts the same inits", async () => {
     const before = await waitRunning(c, ACCESSORY);
