@@ -194,6 +194,7 @@ export class PooledInit {
     this.#state = "named";
     this.#gone.resolve();
     this.#named!.resolve(namespace);
+    this.loop.settleSoon(); // the reply waits for it
   }
 
   #exit(): void {

@@ -227,6 +227,7 @@ export class PreparedInit {
     this.#state = "assigned";
     this.#gone.resolve();
     this.#assigned!.resolve(namespace);
+    this.loop.settleSoon(); // the reply waits for it
     return true;
   }
 

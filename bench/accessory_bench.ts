@@ -337,6 +337,53 @@ async function newNames(
   return latencyResult(latencies, (performance.now() - start) / 1000, cpuSeconds(daemon) - cpu0);
 }
 
+/**
+ * bench/paced_client.c, compiled once with the C compiler (cc) into the
+ * temporary directory; null without a compiler (the native rows are left out).
+ */
+let nativeClient: string | null | undefined;
+async function compileNativeClient(): Promise<string | null> {
+  if (nativeClient !== undefined) return nativeClient;
+  const source = new URL("paced_client.c", import.meta.url).pathname;
+  const binary = `${Deno.makeTempDirSync({ prefix: "cm4all-spawn-bench-" })}/paced_client`;
+  try {
+    const out = await new Deno.Command("cc", { args: ["-O2", "-o", binary, source] }).output();
+    nativeClient = out.code === 0 ? binary : null;
+    if (out.code !== 0) console.error(new TextDecoder().decode(out.stderr));
+  } catch {
+    nativeClient = null; // no cc
+  }
+  return nativeClient;
+}
+
+/** newNames() with the C client: the same scenario without a Deno client's own latency. */
+async function newNamesNative(
+  daemon: number,
+  kind: NewKind,
+  intervalMs: number,
+  count: number,
+): Promise<LatencyResult | null> {
+  const client = await compileNativeClient();
+  if (client === null) return null;
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const datagram = newNameRequest(kind);
+    parts.push(new Uint8Array([datagram.length & 0xff, datagram.length >> 8]), datagram);
+  }
+  const file = `${client}.requests`;
+  Deno.writeFileSync(file, new Uint8Array(parts.flatMap((p) => [...p])));
+  const cpu0 = cpuSeconds(daemon);
+  const start = performance.now();
+  const out = await new Deno.Command(client, {
+    args: [address.slice(1), file, String(intervalMs), String(count), String(NEW_KINDS[kind].fds)],
+    stderr: "inherit",
+  }).output();
+  const seconds = (performance.now() - start) / 1000;
+  if (out.code !== 0) throw new Error(`paced_client exited with ${out.code}`);
+  const latencies = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
+  return latencyResult(latencies, seconds, cpuSeconds(daemon) - cpu0);
+}
+
 /** Cached requests back to back on one connection: latency and daemon CPU. */
 function cached(daemon: number): LatencyResult {
   const fd = open();
@@ -440,6 +487,13 @@ async function targets(
   result.paced_200_per_second = {
     "ipc+pid": await newNames(daemon, "ipc+pid", 5, 400),
     "pid+user": (await pause(), await newNames(daemon, "pid+user", 5, 400)),
+  };
+  await pause();
+  // The same with a C client (like the issue's measurement of the original
+  // daemon): the daemon's latency without a Deno client's own.
+  result.paced_200_per_second_c_client = {
+    "ipc+pid": await newNamesNative(daemon, "ipc+pid", 5, 400),
+    "pid+user": (await pause(), await newNamesNative(daemon, "pid+user", 5, 400)),
   };
   await pause();
   result.flat_out = {
@@ -662,6 +716,9 @@ function printTargets(t: Record<string, Record<string, unknown>>): void {
   const paced = t.paced_200_per_second as Record<string, LatencyResult>;
   row("new ipc+pid, paced 200/s", paced["ipc+pid"], "p50<=0.25 p99<=1");
   row("new pid+user, paced 200/s", paced["pid+user"], "p50<=0.4 p99<=2");
+  const native = t.paced_200_per_second_c_client as Record<string, LatencyResult | null>;
+  if (native?.["ipc+pid"]) row("  the same, C client", native["ipc+pid"], "p50<=0.25 p99<=1");
+  if (native?.["pid+user"]) row("  the same, C client", native["pid+user"], "p50<=0.4 p99<=2");
   const flat = t.flat_out as Record<string, LatencyResult>;
   row("new ipc+pid, flat out", flat["ipc+pid"], ">=1800/s");
   row("new pid+user, flat out", flat["pid+user"], ">=1800/s");

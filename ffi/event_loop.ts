@@ -69,6 +69,8 @@ export class EventLoop {
   #spinBudgetMs: number;
   /** Until then (performance.now()), an event is expected: poll rather than sleep. */
   #expectUntil = 0;
+  /** A handler resolved a promise someone waits for: run the callbacks right after the dispatch. */
+  #settleNow = false;
   readonly #waitMs: number;
 
   constructor(options: { spinMicroseconds?: number; waitMilliseconds?: number } = {}) {
@@ -135,6 +137,15 @@ export class EventLoop {
    */
   expectSoon(microseconds: number): void {
     this.#expectUntil = Math.max(this.#expectUntil, performance.now() + microseconds / 1000);
+  }
+
+  /**
+   * Called by a handler that resolved a promise a reply waits for: its
+   * callbacks run right after this dispatch, before the loop polls or spins
+   * (otherwise they run before the loop next sleeps).
+   */
+  settleSoon(): void {
+    this.#settleNow = true;
   }
 
   /** Starts serving (idempotent); the promise settles after stop(). */
@@ -213,9 +224,13 @@ export class EventLoop {
         const now = performance.now();
         lastEvent = now;
         this.#dispatch(this.#syncEvents, n);
-        // What the handlers resolved (a reply waiting for its namespaces is
-        // a chain of promises) runs now, not after the next poll or spin.
-        for (let i = 0; i < MICROTASK_ROUNDS; i++) await undefined;
+        // What a handler resolved for someone waiting (a reply waiting for
+        // its namespaces is a chain of promises) runs now, not after the next
+        // poll or spin. Only on request: each round allocates.
+        if (this.#settleNow) {
+          this.#settleNow = false;
+          for (let i = 0; i < MICROTASK_ROUNDS; i++) await undefined;
+        }
         // Busy without a pause, the JS thread must still give JS tasks a turn.
         if (now - turn > TURN_MS) {
           n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, 0);
