@@ -1,7 +1,7 @@
 // Integration (root), issue 12: namespaces made ahead of demand and off the
 // event loop. Behaviour only: a slow build is made through the daemon's test
 // seam (a gate file the factory waits for), never with timing.
-import { assert, assertEquals, assertNotEquals } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertNotEquals } from "../assert.ts";
 import {
   AccessoryConnection,
   closeNamespaces,
@@ -22,6 +22,7 @@ import {
   initExecutable,
   initOf,
   PERL_FACTORY,
+  POOL_PROGRAM,
   runtimeDirectoryOf,
   waitFor,
 } from "./harness.ts";
@@ -285,4 +286,37 @@ Deno.test("perl factory: an init's symlink goes once its exec is done, with no r
     const { code, log } = await d.stop();
     assertEquals(code, 0, log);
   }
+});
+
+Deno.test({
+  name: "a kernel that refuses to execute memfds (vm.memfd_noexec=2): the perl factory takes over",
+  ignore: !POOL_PROGRAM,
+  fn: async () => {
+    // memfd_noexec is per PID namespace: set in a new one, for this daemon only.
+    const d = await Daemon.start([], {}, [
+      "unshare",
+      "--pid",
+      "--fork",
+      "--kill-child=SIGTERM",
+      "--mount-proc",
+      "sh",
+      "-c",
+      'echo 2 > /proc/sys/vm/memfd_noexec && exec "$0" "$@"',
+    ]);
+    let log = "", code = -1;
+    try {
+      const ns = makeNamespaces("noexec", { socket: d.address, ipc: true, pid: true });
+      const user = makeNamespaces("noexec-user", { socket: d.address, uidMap: "0 0 1\n" });
+      closeNamespaces(ns);
+      closeNamespaces(user);
+    } finally {
+      // unshare --fork ignores SIGTERM: stop the daemon itself (its child, PID 1 inside).
+      const [daemon] = childrenOf(d.pid).keys();
+      if (daemon !== undefined) Deno.kill(daemon, "SIGTERM");
+      ({ log, code } = await d.stop(daemon !== undefined ? "SIGCONT" : "SIGKILL"));
+    }
+    assertEquals(code, 0, log);
+    assertMatch(log, /cannot start the pool program: .*; using the perl factory/);
+    assertMatch(log, /"noexec": new PID namespace/);
+  },
 });
