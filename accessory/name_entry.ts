@@ -37,8 +37,10 @@ export class NameEntry {
   #userOwners: Map<string, number> | null = null;
   #leasesSet: Set<Lease> | null = null;
   #discarded = false;
-  /** A new init not logged yet (its pid): see announce(). */
+  /** A new init not logged yet (its pid): see afterReply(). */
   #announce = 0;
+  /** Something was taken from the pool since the last reply: see afterReply(). */
+  #madeSomething = false;
 
   /** The pending expiry check, managed by the registry. */
   expiry: ExpiryCheck | undefined;
@@ -81,6 +83,7 @@ export class NameEntry {
     }
     // The init lives in the name's IPC namespace (so that a restarted daemon
     // adopts both): the existing one, or the one it comes with.
+    this.#madeSomething = true;
     const pending = this.factory.pid(
       this.name,
       this.#ipc >= 0 ? this.#ipc : null,
@@ -97,7 +100,7 @@ export class NameEntry {
         if (this.#ipc < 0) this.#ipc = ipc;
         else closeQuietly(ipc);
       }
-      this.#announce = namespace.pid; // logged once the reply is out: announce()
+      this.#announce = namespace.pid; // logged once the reply is out: afterReply()
     }).finally(() => {
       if (this.#pidPending === pending) this.#pidPending = null;
     });
@@ -107,15 +110,20 @@ export class NameEntry {
   }
 
   /**
-   * Logs what prepare() made. Called after the reply has been sent: a log
-   * line (a write to the journal, which wakes journald) need not delay it.
+   * After a reply has been sent: logs what prepare() made (a log line, a
+   * write to the journal which wakes journald, need not delay the reply) and
+   * says whether it took something from the pool (to be refilled now).
    */
-  announce(): void {
-    if (this.#announce === 0) return;
-    logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${this.#announce}`, {
-      SPAWN_NAME: this.name,
-    });
-    this.#announce = 0;
+  afterReply(): boolean {
+    const made = this.#madeSomething;
+    this.#madeSomething = false;
+    if (this.#announce !== 0) {
+      logInfo(`${JSON.stringify(this.name)}: new PID namespace, init pid ${this.#announce}`, {
+        SPAWN_NAME: this.name,
+      });
+      this.#announce = 0;
+    }
+    return made;
   }
 
   /** The name's IPC namespace, made by prepare(). */
@@ -172,6 +180,7 @@ export class NameEntry {
     (this.#userOwners ??= new Map()).set(key, uid);
     this.byUid.add(uid);
     let made: number | Promise<number>;
+    this.#madeSomething = true; // the pool is refilled once the reply is out
     try {
       made = this.factory.user(maps); // throws if taking a ready helper fails
     } catch (e) {

@@ -116,18 +116,13 @@ export class RequestHandler {
           );
         } finally {
           this.registry.release(entry);
-          if (work !== null) {
-            entry.announce(); // after the reply, not before
-            this.registry.factory.refill();
-          }
+          // After the reply, not before: the log line, and replacing what it took.
+          if (entry.afterReply()) this.registry.factory.refill();
         }
       },
       () => {
         this.registry.release(entry);
-        if (work !== null) {
-          entry.announce();
-          this.registry.factory.refill();
-        }
+        if (entry.afterReply()) this.registry.factory.refill();
       },
     );
   }

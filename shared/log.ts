@@ -65,7 +65,13 @@ export function log(priority: Priority, message: string, fields?: LogFields): vo
     }
     if (sent) return;
   }
-  writeAllSync(Deno.stderr, formatLogLine(priority, message, useJournalPrefix()));
+  try {
+    writeAllSync(Deno.stderr, formatLogLine(priority, message, useJournalPrefix()));
+  } catch {
+    // stderr is gone (a closed pipe: EPIPE) or full: the line is lost, but a
+    // log line must never take the daemon down, least of all while it shuts
+    // down and ends what it made.
+  }
 }
 
 export const logError = (message: string, fields?: LogFields) => log("error", message, fields);

@@ -320,3 +320,21 @@ Deno.test({
     assertMatch(log, /"noexec": new PID namespace/);
   },
 });
+
+Deno.test("user namespaces alone (no new PID namespace) are replaced in the pool too", async () => {
+  const d = await Daemon.start(["--pool-size", "2"]);
+  const got: Namespaces[] = [];
+  const helpers = () => poolProcesses(d).filter((pid) => comm(pid) === USER_HELPER_COMM).length;
+  try {
+    assert(await waitFor(() => helpers() === 2), `helpers: ${helpers()}`);
+    for (let i = 0; i < 3; i++) {
+      got.push(makeNamespaces("users-only", { socket: d.address, uidMap: `0 ${i} 1\n` }));
+    }
+    // Three taken from a pool of two: the pool is full again afterwards.
+    assert(await waitFor(() => helpers() === 2), `helpers after the requests: ${helpers()}`);
+  } finally {
+    for (const n of got) closeNamespaces(n);
+    const { code, log } = await d.stop();
+    assertEquals(code, 0, log);
+  }
+});
