@@ -384,6 +384,28 @@ async function newNamesNative(
   return latencyResult(latencies, seconds, cpuSeconds(daemon) - cpu0);
 }
 
+/** cached() with the C client: requests for one existing name back to back. */
+async function cachedNative(daemon: number, count: number): Promise<LatencyResult | null> {
+  const client = await compileNativeClient();
+  if (client === null) return null;
+  const datagram = encodeRequest(namespaceRequest("bench", { ipc: true, pid: true }));
+  const file = `${client}.cached`;
+  Deno.writeFileSync(
+    file,
+    new Uint8Array([datagram.length & 0xff, datagram.length >> 8, ...datagram]),
+  );
+  const cpu0 = cpuSeconds(daemon);
+  const start = performance.now();
+  const out = await new Deno.Command(client, {
+    args: [address.slice(1), file, "0", String(count), "2"],
+    stderr: "inherit",
+  }).output();
+  const seconds = (performance.now() - start) / 1000;
+  if (out.code !== 0) throw new Error(`paced_client exited with ${out.code}`);
+  const latencies = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
+  return latencyResult(latencies, seconds, cpuSeconds(daemon) - cpu0);
+}
+
 /** Cached requests back to back on one connection: latency and daemon CPU. */
 function cached(daemon: number): LatencyResult {
   const fd = open();
@@ -510,6 +532,7 @@ async function targets(
   await pause();
   cached(daemon); // warm
   const alone = cached(daemon);
+  const aloneNative = await cachedNative(daemon, 40_000);
   const creator = await startCreator("ipc+pid", SECONDS * 1000 + 500);
   const cpu0 = cpuSeconds(daemon);
   const t0 = performance.now();
@@ -519,6 +542,7 @@ async function targets(
   const created = await creator;
   result.head_of_line = {
     cached_alone: alone,
+    cached_alone_c_client: aloneNative,
     cached_beside_flat_out_creator: beside,
     creator_names_per_second: created,
     daemon_cpu_share: round(cpu / seconds, 2),
@@ -724,6 +748,8 @@ function printTargets(t: Record<string, Record<string, unknown>>): void {
   row("new pid+user, flat out", flat["pid+user"], ">=1800/s");
   const hol = t.head_of_line as Record<string, unknown>;
   row("cached, alone", hol.cached_alone as LatencyResult, "cpu<=12us, >=40000/s");
+  const aloneNative = hol.cached_alone_c_client as LatencyResult | null;
+  if (aloneNative) row("  the same, C client", aloneNative, "cpu<=12us");
   row(
     `cached, beside creator (${hol.creator_names_per_second} names/s)`,
     hol.cached_beside_flat_out_creator as LatencyResult,
