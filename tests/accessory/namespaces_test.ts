@@ -7,7 +7,8 @@ import {
   namespaceRequest,
   type Namespaces,
 } from "../../shared/client.ts";
-import { close, fstat } from "../../ffi/fd.ts";
+import { close, closeQuietly, fstat } from "../../ffi/fd.ts";
+import { openNamespace } from "../../ffi/namespace.ts";
 import {
   alive,
   childrenOf,
@@ -403,3 +404,28 @@ Deno.test("with a TTL of 0 a name is gone right after its reply; the fds handed 
     }
   });
 });
+
+for (const perl of [false, true]) {
+  const factory = perl ? "perl factory" : "pool program";
+  Deno.test(`IPC first, PID later: the init lives in the name's IPC namespace (${factory})`, async () => {
+    await withDaemon([], (d) => {
+      const ipcOnly = makeNamespaces("joiner", { socket: d.address, ipc: true });
+      const both = makeNamespaces("joiner", { socket: d.address, ipc: true, pid: true });
+      try {
+        assertEquals(ino(both.ipc!), ino(ipcOnly.ipc!), "the same IPC namespace");
+        const init = initOf(both.pid!, d.children().keys());
+        assert(init !== null, "no init");
+        const initIpc = openNamespace(init, "ipc");
+        try {
+          assertEquals(ino(initIpc), ino(ipcOnly.ipc!), "the init joined the name's IPC namespace");
+        } finally {
+          closeQuietly(initIpc);
+        }
+        assertEquals(comm(init), "init-joiner");
+      } finally {
+        closeNamespaces(ipcOnly);
+        closeNamespaces(both);
+      }
+    }, perl ? PERL_FACTORY : {});
+  });
+}
