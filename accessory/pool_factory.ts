@@ -67,7 +67,7 @@ export class PoolFactory {
    */
   async init(ipc: number | null): Promise<InitStart> {
     await this.#gate();
-    const [commandRead, command] = pipe(O_CLOEXEC);
+    let [commandRead, command] = pipe(O_CLOEXEC);
     let ackRead = -1, ackWrite = -1;
     try {
       [ackRead, ackWrite] = pipe(O_CLOEXEC);
@@ -78,14 +78,13 @@ export class PoolFactory {
       );
       // Ours go now: the init holds the only read end of its command pipe and
       // the only write end of its ack pipe (end of file says it is gone).
+      // Each fd is closed exactly once: its number may be reused at once.
       closeQuietly(commandRead);
       closeQuietly(ackWrite);
+      commandRead = ackWrite = -1;
       return { pid: await pid, command, ack: ackRead };
     } catch (e) {
-      closeQuietly(commandRead);
-      closeQuietly(ackWrite);
-      closeQuietly(command);
-      closeQuietly(ackRead);
+      for (const fd of [commandRead, ackWrite, command, ackRead]) closeQuietly(fd);
       throw e;
     }
   }
