@@ -1,6 +1,6 @@
 // Makes namespaces for the daemon: owns the handle of the daemon's own IPC
-// namespace (to return to after unshare), the init symlinks and the pool of
-// namespaces made ahead of demand (namespace_pool.ts).
+// namespace (to return to after unshare) and the pool of namespaces made
+// ahead of demand (namespace_pool.ts).
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { closeQuietly, fstat } from "../ffi/fd.ts";
 import { openNamespace } from "../ffi/namespace.ts";
@@ -8,13 +8,15 @@ import { setChildSubreaper } from "../ffi/process.ts";
 import type { UserNamespaceMaps } from "../shared/protocol.ts";
 import { InitLinks } from "./init_links.ts";
 import { createIpcNamespace } from "./ipc_namespace.ts";
-import { markerEnvironment } from "./init_marker.ts";
 import { failed } from "./namespace_error.ts";
-import { DEFAULT_POOL, NamespacePool, type PoolSizes } from "./namespace_pool.ts";
+import {
+  DEFAULT_POOL,
+  FACTORY_VARIABLE,
+  type Init,
+  NamespacePool,
+  type PoolSizes,
+} from "./namespace_pool.ts";
 import type { PidNamespace } from "./pid_namespace.ts";
-import { type Init } from "./namespace_pool.ts";
-import { PooledInit } from "./pooled_init.ts";
-import { FACTORY_VARIABLE } from "./namespace_pool.ts";
 import { poolProgramImage } from "./pool_program.ts";
 import type { UserNamespaceHelper } from "./user_namespace.ts";
 
@@ -26,7 +28,6 @@ export const BUILD_GATE_VARIABLE = "CM4ALL_SPAWN_ACCESSORY_TEST_BUILD_GATE";
 
 export class NamespaceFactory {
   readonly #ownIpc = openNamespace("thread-self", "ipc");
-  readonly links: InitLinks;
   readonly pool: NamespacePool;
 
   constructor(
@@ -38,15 +39,16 @@ export class NamespaceFactory {
     /** The longest NAME (room for it in the pool program's inits). */
     maxName = 255,
   ) {
-    this.links = new InitLinks(runtimeDirectory);
-    // A prepared init's parent exits right after forking it: the init is
-    // re-parented to the daemon, which reaps it through its pidfd.
+    // A prepared init the perl factory makes in a joined IPC namespace is
+    // re-parented to the daemon when its first parent exits: the daemon reaps
+    // it through its pidfd.
     setChildSubreaper(true);
     const gate = Deno.env.get(BUILD_GATE_VARIABLE);
     this.pool = new NamespacePool(loop, poolSizes, {
       program: Deno.env.get(FACTORY_VARIABLE) === "perl" ? null : poolProgramImage(),
       instance,
       maxName,
+      links: new InitLinks(runtimeDirectory),
       gate: gate || null,
     });
   }
@@ -78,17 +80,7 @@ export class NamespaceFactory {
     }
     let namespace: PidNamespace;
     try {
-      if (init instanceof PooledInit) {
-        namespace = await init.become(name, onExit);
-      } else {
-        const link = this.links.acquire(name);
-        namespace = await init.assign(
-          link,
-          markerEnvironment(this.instance, name),
-          () => this.links.release(link),
-          onExit,
-        );
-      }
+      namespace = await init.become(name, onExit);
     } catch (e) {
       throw failed("create PID namespace", e);
     }

@@ -9,7 +9,8 @@
 // daemon: its processes end on end of file from the daemon's pipes.
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { errorMessage, logWarning } from "../shared/log.ts";
-import { PreparedInit } from "./prepared_init.ts";
+import { type Naming, PreparedInit } from "./prepared_init.ts";
+import type { InitLinks } from "./init_links.ts";
 import { UserNamespaceHelper } from "./user_namespace.ts";
 import { HelperFactory } from "./helper_factory.ts";
 import { QuietWatch } from "./quiet_watch.ts";
@@ -178,9 +179,11 @@ export type Init = PreparedInit | PooledInit;
 export interface PoolOptions {
   /** The pool program's image (pool_program.ts), or null for the perl factory. */
   program: Uint8Array<ArrayBuffer> | null;
-  /** The inits' instance marker, and room for NAME in it (pool program only). */
+  /** The inits' instance marker, and room for NAME in it (pool program). */
   instance: string;
   maxName: number;
+  /** The init-NAME symlinks (perl factory). */
+  links: InitLinks;
   /** A file each build waits for (a test seam: a slow build without timing). */
   gate: string | null;
 }
@@ -194,12 +197,14 @@ export class NamespacePool {
   readonly program: PoolFactory | null;
   /** What need not wake the daemon: execs of assigned inits, exits of used helpers. */
   readonly quiet = new QuietWatch();
+  readonly #naming: Naming;
 
   constructor(
     readonly loop: EventLoop,
-    sizes: PoolSizes = DEFAULT_POOL,
-    options: PoolOptions = { program: null, instance: "", maxName: 255, gate: null },
+    sizes: PoolSizes,
+    options: PoolOptions,
   ) {
+    this.#naming = { links: options.links, instance: options.instance };
     let program: PoolFactory | null = null;
     if (options.program !== null) {
       program = new PoolFactory(
@@ -223,14 +228,7 @@ export class NamespacePool {
       ? new HelperFactory(loop, [], options.gate ? [`GATE=${options.gate}`] : [])
       : null;
     const source = program ?? this.factory!;
-    this.inits = new Reserve<Init>(
-      "PID namespace",
-      sizes.inits,
-      () =>
-        program !== null
-          ? PooledInit.start(loop, program)
-          : PreparedInit.start(loop, this.factory!, this.quiet),
-    );
+    this.inits = new Reserve<Init>("PID namespace", sizes.inits, () => this.#startInit(null));
     this.userHelpers = new Reserve(
       "user namespace helper",
       sizes.userHelpers,
@@ -247,10 +245,14 @@ export class NamespacePool {
 
   /** A prepared init that joins `ipc` instead of making an IPC namespace: never pooled. */
   initIn(ipc: number): Promise<Init> {
-    const init = this.program !== null
+    return this.inits.track(this.#startInit(ipc)).ready;
+  }
+
+  /** A prepared init in a new IPC namespace, or in `ipc`. */
+  #startInit(ipc: number | null): Init {
+    return this.program !== null
       ? PooledInit.start(this.loop, this.program, ipc)
-      : PreparedInit.start(this.loop, this.factory!, this.quiet, ipc);
-    return this.inits.track<Init>(init).ready;
+      : PreparedInit.start(this.loop, this.factory!, this.quiet, this.#naming, ipc);
   }
 
   /** Ends everything made ahead, then the factory; settles when all of it is gone. */
