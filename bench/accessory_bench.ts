@@ -356,26 +356,28 @@ async function compileNativeClient(): Promise<string | null> {
   return nativeClient;
 }
 
-/** newNames() with the C client: the same scenario without a Deno client's own latency. */
-async function newNamesNative(
+/**
+ * Runs the C client over `datagrams` (cycled until `count` replies) every
+ * `intervalMs` (0: back to back); null without a C compiler.
+ */
+async function nativeRun(
   daemon: number,
-  kind: NewKind,
+  datagrams: Uint8Array[],
   intervalMs: number,
   count: number,
+  fds: number,
 ): Promise<LatencyResult | null> {
   const client = await compileNativeClient();
   if (client === null) return null;
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const datagram = newNameRequest(kind);
-    parts.push(new Uint8Array([datagram.length & 0xff, datagram.length >> 8]), datagram);
-  }
   const file = `${client}.requests`;
-  Deno.writeFileSync(file, new Uint8Array(parts.flatMap((p) => [...p])));
+  Deno.writeFileSync(
+    file,
+    new Uint8Array(datagrams.flatMap((d) => [d.length & 0xff, d.length >> 8, ...d])),
+  );
   const cpu0 = cpuSeconds(daemon);
   const start = performance.now();
   const out = await new Deno.Command(client, {
-    args: [address.slice(1), file, String(intervalMs), String(count), String(NEW_KINDS[kind].fds)],
+    args: [address.slice(1), file, String(intervalMs), String(count), String(fds)],
     stderr: "inherit",
   }).output();
   const seconds = (performance.now() - start) / 1000;
@@ -384,26 +386,21 @@ async function newNamesNative(
   return latencyResult(latencies, seconds, cpuSeconds(daemon) - cpu0);
 }
 
+/** newNames() with the C client: the same scenario without a Deno client's own latency. */
+function newNamesNative(
+  daemon: number,
+  kind: NewKind,
+  intervalMs: number,
+  count: number,
+): Promise<LatencyResult | null> {
+  const datagrams = Array.from({ length: count }, () => newNameRequest(kind));
+  return nativeRun(daemon, datagrams, intervalMs, count, NEW_KINDS[kind].fds);
+}
+
 /** cached() with the C client: requests for one existing name back to back. */
-async function cachedNative(daemon: number, count: number): Promise<LatencyResult | null> {
-  const client = await compileNativeClient();
-  if (client === null) return null;
+function cachedNative(daemon: number, count: number): Promise<LatencyResult | null> {
   const datagram = encodeRequest(namespaceRequest("bench", { ipc: true, pid: true }));
-  const file = `${client}.cached`;
-  Deno.writeFileSync(
-    file,
-    new Uint8Array([datagram.length & 0xff, datagram.length >> 8, ...datagram]),
-  );
-  const cpu0 = cpuSeconds(daemon);
-  const start = performance.now();
-  const out = await new Deno.Command(client, {
-    args: [address.slice(1), file, "0", String(count), "2"],
-    stderr: "inherit",
-  }).output();
-  const seconds = (performance.now() - start) / 1000;
-  if (out.code !== 0) throw new Error(`paced_client exited with ${out.code}`);
-  const latencies = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
-  return latencyResult(latencies, seconds, cpuSeconds(daemon) - cpu0);
+  return nativeRun(daemon, [datagram], 0, count, 2);
 }
 
 /** Cached requests back to back on one connection: latency and daemon CPU. */
