@@ -80,14 +80,12 @@ function markers(environ: Uint8Array): { instance: string; name: string } | null
   if (vars.length < 3 || vars.slice(2).some((v) => v !== "")) return null; // exactly the two markers
   if (!vars[0].startsWith(`${INSTANCE_VARIABLE}=`)) return null;
   if (!vars[1].startsWith(`${NAME_VARIABLE}=`)) return null;
-  const name = vars[1].slice(NAME_VARIABLE.length + 1);
+  const value = vars[1].slice(NAME_VARIABLE.length + 1);
+  const filler = value.split(NAME_FILLER).length - 1;
+  if (filler > 0 && filler < value.length) return null; // half written: not an init of ours
   return {
     instance: vars[0].slice(INSTANCE_VARIABLE.length + 1),
-    name: [...name].every((c) => c === NAME_FILLER) && name !== ""
-      ? ""
-      : name.includes(NAME_FILLER)
-      ? "\0" // half written: matches no comm
-      : name,
+    name: filler > 0 ? "" : value,
   };
 }
 
