@@ -109,6 +109,11 @@ export class NameEntry {
     return pending;
   }
 
+  /** Whether afterReply() has anything to do. */
+  get hasAfterReplyWork(): boolean {
+    return this.#madeSomething || this.#announce !== 0;
+  }
+
   /**
    * After a reply has been sent: logs what prepare() made (a log line, a
    * write to the journal which wakes journald, need not delay the reply) and

@@ -2,6 +2,7 @@
 // mandated fd order, plus a lease. Replies are assembled synchronously right
 // before they are sent, so the fds in them are the ones the daemon holds at
 // that moment.
+import { schedYield } from "../ffi/process.ts";
 import type { Credentials } from "../ffi/socket.ts";
 import { errorMessage, logError } from "../shared/log.ts";
 import {
@@ -116,15 +117,23 @@ export class RequestHandler {
           );
         } finally {
           this.registry.release(entry);
-          // After the reply, not before: the log line, and replacing what it took.
-          if (entry.afterReply()) this.registry.factory.refill();
+          this.#afterReply(entry);
         }
       },
       () => {
         this.registry.release(entry);
-        if (entry.afterReply()) this.registry.factory.refill();
+        this.#afterReply(entry);
       },
     );
+  }
+
+  /** After the reply, not before: the log line, and replacing what it took from the pool. */
+  #afterReply(entry: NameEntry): void {
+    if (!entry.hasAfterReplyWork) return;
+    // The client the reply woke usually waits for this CPU (a socket's wakeup
+    // assumes the sender sleeps next): let it run first.
+    schedYield();
+    if (entry.afterReply()) this.registry.factory.refill();
   }
 
   /** Limits that depend on what the daemon holds: live names, user namespaces per name. */

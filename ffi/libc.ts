@@ -108,6 +108,8 @@ const SYMBOLS = {
 
   // pid_t getpid(void);
   getpid: { parameters: [], result: "i32" },
+  // int sched_yield(void);
+  sched_yield: { parameters: [], result: "i32" },
   // uid_t getuid(void);
   getuid: { parameters: [], result: "u32" },
   // int kill(pid_t pid, int sig);

@@ -17,6 +17,14 @@ export function getpid(): number {
   return libc.getpid();
 }
 
+/**
+ * sched_yield(2): lets a task that is runnable on this CPU run first (it
+ * cannot fail on Linux). Returns at once when there is none.
+ */
+export function schedYield(): void {
+  libc.sched_yield();
+}
+
 export function getuid(): number {
   return libc.getuid();
 }
