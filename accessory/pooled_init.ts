@@ -11,8 +11,12 @@ import { initNaming } from "./pool_program.ts";
 import { PreparedInitLife } from "./prepared_init_life.ts";
 
 const chunk = new Uint8Array(16);
-/** How long the event loop polls for an init's ack before it sleeps. */
-const ACK_POLL_US = 250;
+/**
+ * How long the event loop polls for an init's ack before it sleeps: an init
+ * running on another CPU answers within this; one that was woken onto the
+ * daemon's own CPU waits for the daemon to sleep (see EventLoop.expectSoon).
+ */
+const ACK_POLL_US = 60;
 
 export class PooledInit extends PreparedInitLife {
   /** Has the program clone one; in the IPC namespace `ipc` (an fd) if given, else in a new one. */

@@ -9,7 +9,6 @@ import {
   epollWaitNow,
 } from "./epoll.ts";
 import { close, eventfd, read, write } from "./fd.ts";
-import { schedYield } from "./process.ts";
 
 export type FdHandler = (events: number) => void;
 
@@ -134,8 +133,11 @@ export class EventLoop {
    * Says an event is due within `microseconds` (another process was just
    * asked for a one-line answer): until it comes, or that time is up, the
    * loop polls instead of sleeping, since a sleeping thread's wakeup costs
-   * more than the wait. Each poll first yields the CPU, in case the other
-   * process waits for this one. Other fds are served meanwhile.
+   * more than the wait. Keep it short: a process woken by a pipe write
+   * often lands on the writer's CPU (the wakeup assumes the writer sleeps
+   * next) and runs only once the loop stops polling. (Yielding the CPU while
+   * polling would hand whole time slices to any other busy process on it.)
+   * Other fds are served meanwhile.
    */
   expectSoon(microseconds: number): void {
     this.#expectUntil = Math.max(this.#expectUntil, performance.now() + microseconds / 1000);
@@ -184,10 +186,6 @@ export class EventLoop {
     while (!this.#stopping) {
       let n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
       while (n === 0 && performance.now() < this.#expectUntil) {
-        // The peer was woken by our write, often onto this CPU (a pipe's
-        // wakeup assumes the writer is about to sleep): polling without
-        // yielding keeps it from running until our time slice ends.
-        schedYield();
         n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
       }
       if (n === 0 && this.#spinBudgetMs > 0) {
