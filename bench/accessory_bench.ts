@@ -1,6 +1,7 @@
 // Accessory daemon benchmark: throughput, latency, creation cost, memory.
 //   node_modules/.bin/deno run -A bench/accessory_bench.ts [--seconds 2] [--names 1000] [--repeat 1]
 //     [--daemon-v8-flags=FLAGS] [--daemon-env=K=V] [--pool-size N] [--only targets|memory]
+//     [--paced N] [--busy N]
 // "targets" (issue 12) measures new names paced at 200/s and flat out (IPC+PID,
 // PID+USER), head-of-line latency of cached requests alone and beside a
 // flat-out creator (a second process), daemon CPU per cached request and the
@@ -57,6 +58,9 @@ const DAEMON_ENV: Record<string, string> = {
     }),
   ),
 };
+// Busy loops running beside the whole benchmark (--busy N): a loaded host,
+// where every CPU has another process that wants it.
+const BUSY = option("--busy", 0);
 const POOL_SIZE = args.includes("--pool-size") ? option("--pool-size", 4) : null;
 const ONLY = args.includes("--only") ? args[args.indexOf("--only") + 1] : null;
 const root = new URL("..", import.meta.url).pathname;
@@ -600,8 +604,20 @@ const restart = async (ttlSeconds: number) => {
   daemon = await startDaemon(ttlSeconds);
   return daemon.pid;
 };
+const busy = Array.from(
+  { length: BUSY },
+  () =>
+    // timeout: ends them even if this process is killed first; it passes SIGTERM on.
+    new Deno.Command("timeout", {
+      args: ["900", "sh", "-c", "while :; do :; done"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn(),
+);
 const report: Record<string, unknown> = {
   machine: { cores: navigator.hardwareConcurrency, loadavg: Deno.loadavg() },
+  busy_loops: BUSY,
   seconds_per_scenario: SECONDS,
   throughput_runs_per_scenario_best_kept: REPEAT,
   daemon_v8_flags: V8_FLAGS,
@@ -709,6 +725,8 @@ try {
 } catch (e) {
   if (!(e instanceof Done)) throw e;
 } finally {
+  for (const loop of busy) loop.kill("SIGTERM");
+  await Promise.all(busy.map((loop) => loop.status));
   daemon.kill("SIGTERM");
   await daemon.status;
 }
