@@ -8,6 +8,7 @@ import { closeQuietly } from "../ffi/fd.ts";
 import { pidfdOpen, pidfdSendSignal, SIGNALS } from "../ffi/process.ts";
 import { reap } from "../ffi/spawn.ts";
 import { errorMessage, logWarning } from "../shared/log.ts";
+import { giveCpuSlice } from "./cpu_slice.ts";
 import { ChildPipes } from "./child_pipes.ts";
 import { type FactoryAnswer, factoryArgv, parseFactoryAnswer } from "./helper_programs.ts";
 
@@ -73,7 +74,12 @@ export class HelperFactory {
       {},
       this.wrapper,
       this.env,
-    );
+    ).then((pipes) => {
+      // Started from a worker thread, which has not the daemon's slice; it
+      // forks nothing before its first request, which waits for this.
+      giveCpuSlice(pipes.pid);
+      return pipes;
+    });
     started.catch(() => {
       if (this.#child === started) this.#child = null;
     });

@@ -14,6 +14,7 @@ import { accessoryStatus, formatAccessoryStatus } from "./status.ts";
 import { getrlimit, RLIMIT_NOFILE, setrlimit } from "../ffi/process.ts";
 import { reserveFdTable } from "../ffi/fd.ts";
 import { AccessoryDaemon } from "./daemon.ts";
+import { askForCpuSlice } from "./cpu_slice.ts";
 import { claimRuntimeDirectory, type RuntimeDirectory } from "./runtime_directory.ts";
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
 import { NAME, parseSimply } from "./options.ts";
@@ -71,6 +72,17 @@ try {
   reserveFdTable(wanted, Number(getrlimit(RLIMIT_NOFILE).soft));
 } catch (e) {
   logNotice(`cannot reserve the fd table: ${errorMessage(e)}`);
+}
+
+// A short time slice, before anything is started that should inherit it
+// (the pool program, and through it every init): see cpu_slice.ts.
+if (options.cpuSlice > 0) {
+  try {
+    const refused = askForCpuSlice(options.cpuSlice);
+    if (refused !== null) logNotice(`--cpu-slice ${options.cpuSlice}: ${refused}`);
+  } catch (e) {
+    logNotice(`--cpu-slice ${options.cpuSlice}: ${errorMessage(e)}`);
+  }
 }
 
 const boundPaths: string[] = [];
@@ -165,9 +177,11 @@ if (adopted.length > 0) logNotice(`adopted ${adopted.length} names of a previous
 const running = daemon.run();
 logInfo(
   `listening (${options.listen?.join(", ") ?? "socket activation or " + DEFAULT_ADDRESS}), ` +
-    `namespace TTL ${options.namespaceTtl} s, allowed uids 0${
-      [...access.uids].map((u) => "," + u).join("")
-    } gids ${[...access.gids].join(",") || "-"}`,
+    `namespace TTL ${options.namespaceTtl} s, CPU slice ${
+      options.cpuSlice > 0 ? `${options.cpuSlice} µs` : "default"
+    }, allowed uids 0${[...access.uids].map((u) => "," + u).join("")} gids ${
+      [...access.gids].join(",") || "-"
+    }`,
 );
 notify("READY=1");
 status.start();

@@ -6,7 +6,13 @@
 // --version, an unknown option, a bad value, a missing one) goes to commander
 // (cli_program.ts), which answers exactly as before. Both use the same value
 // parsers, so they agree wherever the simple one answers (options_test.ts).
-import { collect, nonNegativeNumber, positiveInteger } from "../shared/option_values.ts";
+import {
+  collect,
+  nonNegativeNumber,
+  OptionValueError,
+  positiveInteger,
+} from "../shared/option_values.ts";
+import { MAX_SLICE_US, MIN_SLICE_US } from "./cpu_slice.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { DEFAULT_ADDRESS } from "./listener.ts";
 import { DEFAULT_POOL } from "./namespace_pool.ts";
@@ -22,6 +28,7 @@ export type AccessoryOptions =
     allowGid?: string[];
     control?: string;
     poolSize: number;
+    cpuSlice: number;
   }
   & Limits;
 
@@ -117,7 +124,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     parse: nonNegativeNumber("--pool-size"),
     default: DEFAULT_POOL.inits,
   },
+  {
+    flags: "--cpu-slice <microseconds>",
+    key: "cpuSlice",
+    description: "the CPU time slice the daemon asks the kernel for, and with it the inits and " +
+      `helpers it makes (Linux 6.12+; ${MIN_SLICE_US}-${MAX_SLICE_US}, or 0 for the kernel's ` +
+      "default): a short one lets them run soon after they are woken on a busy host",
+    parse: cpuSlice,
+    default: 100,
+  },
 ];
+
+function cpuSlice(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || (n !== 0 && (n < MIN_SLICE_US || n > MAX_SLICE_US))) {
+    throw new OptionValueError(
+      `--cpu-slice wants 0 or ${MIN_SLICE_US}-${MAX_SLICE_US} microseconds, not '${value}'`,
+    );
+  }
+  return n;
+}
 
 const byFlag = new Map(OPTIONS.map((o) => [o.flags.split(" ")[0], o]));
 

@@ -6,6 +6,8 @@ import { MessageReceiver } from "../../ffi/socket_message.ts";
 import { FACTORY_VARIABLE } from "../../accessory/namespace_pool.ts";
 import { POOL_PROGRAM_EXE, poolProgramImage } from "../../accessory/pool_program.ts";
 
+import { getSchedAttr, setSchedAttr } from "../../ffi/sched_attr.ts";
+
 export const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
 export const DAEMON = new URL("../../accessory/main.ts", import.meta.url).pathname;
 export const CLIENT = new URL("../../accessory/client_main.ts", import.meta.url).pathname;
@@ -207,4 +209,18 @@ export const POOL_PROGRAM = poolProgramImage() !== null;
 /** What a named init executes: the pool program, or sleep (perl factory). */
 export function initExecutable(perl: boolean): string {
   return perl || !POOL_PROGRAM ? "/usr/bin/sleep" : POOL_PROGRAM_EXE;
+}
+
+/** Whether this kernel takes a custom time slice (Linux 6.12+): tried on a child of our own. */
+export function kernelTakesCustomSlices(): boolean {
+  const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    setSchedAttr(child.pid, { ...getSchedAttr(child.pid), flags: 0n, runtime: 300_000n });
+    return getSchedAttr(child.pid).runtime === 300_000n;
+  } catch {
+    return false;
+  } finally {
+    child.kill("SIGKILL");
+    child.status.then(() => {}, () => {});
+  }
 }

@@ -31,6 +31,8 @@ Deno.test("accessory options: the simple parser agrees with commander where it a
     ["--max-map-lines", "4", "--max-refused-connections", "9", "--refused-idle-timeout", "3"],
     ["--max-user-namespaces-per-uid", "7", "--listen", "@with=equals"],
     ["--listen=", "--control="], // empty values
+    ["--cpu-slice", "0"],
+    ["--cpu-slice=100", "--cpu-slice", "100000"],
   ];
   for (const args of lines) {
     const simple = parseSimply(args);
@@ -53,6 +55,9 @@ Deno.test("accessory options: help, version and every error go to commander", ()
     [["--pool-size", "x"], "commander.invalidArgument"],
     [["positional"], "commander.excessArguments"],
     [["--max-names=12", "--help"], "commander.helpDisplayed"],
+    [["--cpu-slice", "99"], "commander.invalidArgument"], // below the kernel's 0.1 ms
+    [["--cpu-slice", "100001"], "commander.invalidArgument"],
+    [["--cpu-slice", "0.5"], "commander.invalidArgument"],
   ];
   for (const [args, code] of lines) {
     assertEquals(parseSimply(args), null, JSON.stringify(args));

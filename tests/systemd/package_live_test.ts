@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../assert.ts";
 import { verifiableUnitNames } from "../../packaging/layout.ts";
 import { POOL_PROGRAM_EXE, poolProgramImage } from "../../accessory/pool_program.ts";
+import { kernelTakesCustomSlices } from "../accessory/harness.ts";
 import { bootableLayouts, cannotBoot, Container, type Layout, waitFor } from "./container.ts";
 import { ensureRoot } from "./root.ts";
 import {
@@ -179,6 +180,18 @@ async function steps(
       assertEquals(exe, POOL_PROGRAM_EXE);
       const log = await c.run(["journalctl", "-u", ACCESSORY, "--no-pager", "-o", "cat"]);
       assert(!/cannot start the pool program/.test(log), log);
+    },
+  );
+
+  await t.step(
+    "accessory: the init runs with the daemon's CPU slice (--cpu-slice), under the unit's sandbox",
+    async () => {
+      if (!kernelTakesCustomSlices()) return; // a kernel before 6.12
+      const sched = await c.run(["cat", `/proc/${web1.initPid}/sched`]);
+      assertMatch(sched, /^se\.slice\s+:\s+100000$/m);
+      const log = await c.run(["journalctl", "-u", ACCESSORY, "--no-pager", "-o", "cat"]);
+      assertMatch(log, /CPU slice 100 µs/);
+      assert(!/--cpu-slice/.test(log), log);
     },
   );
 
