@@ -1,15 +1,17 @@
-// The time slice the daemon asks the kernel for (--cpu-slice): EEVDF's
-// custom slice (Linux 6.12+), which the pool program, the perl factory, the
-// inits and the user namespace helpers inherit (fork and clone keep it). On a
-// busy host, a woken task with a short slice gets its turn before busy
-// processes finish their longer slices: a new name needs the daemon, an init
-// and the pool program each to get a CPU in turn, and with two busy loops on
-// this 2-core machine that made 430-480 new names/s flat out (p50 2.7 ms)
-// instead of 1,330-1,470 (p50 0.24 ms); idle, it changes nothing measurable.
-// The slice is a request, not a priority: the share of CPU time stays the
-// same (nice and cgroup weights decide that). Only the calling (JS) thread
-// and what it starts later get it; a child started from a worker thread gets
-// it through giveCpuSlice().
+// The time slice the daemon asks the kernel for (--cpu-slice, off by
+// default): EEVDF's custom slice (Linux 6.12+), which the pool program, the
+// perl factory, the inits and the user namespace helpers inherit (fork and
+// clone keep it). A trade-off, measured with two busy loops on the 2-core
+// machine (C client, alternating runs): new names flat out went from 430-500/s
+// (p50 2.6-2.8 ms) to 1,250-1,680/s (p50 0.22-0.25 ms) with 100 µs, since each of the
+// daemon, the init and the pool program is woken and gets a CPU sooner; but a
+// lone new name (200/s) went from p50 0.21-0.27 to 0.45-0.56 ms, since a task
+// that used up a short slice waits for the busy ones' longer slices (300 and
+// 700 µs did the same; giving it only to what the daemon starts changed
+// neither figure much). Idle, nothing measurable changes. The share of CPU
+// time stays the same (nice and cgroup weights decide that). Only the calling
+// (JS) thread and what it starts later get it; a child started from a worker
+// thread gets it through giveCpuSlice().
 import { getSchedAttr, SCHED_BATCH, SCHED_OTHER, setSchedAttr } from "../ffi/sched_attr.ts";
 
 /** The kernel's range for a custom slice: 0.1-100 ms. */

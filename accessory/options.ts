@@ -128,10 +128,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     flags: "--cpu-slice <microseconds>",
     key: "cpuSlice",
     description: "the CPU time slice the daemon asks the kernel for, and with it the inits and " +
-      `helpers it makes (Linux 6.12+; ${MIN_SLICE_US}-${MAX_SLICE_US}, or 0 for the kernel's ` +
-      "default): a short one lets them run soon after they are woken on a busy host",
+      `helpers it makes (Linux 6.12+; ${MIN_SLICE_US}-${MAX_SLICE_US}; 0: the kernel's default): ` +
+      "on a busy host, a short one makes names faster in bursts and a lone new name slower",
     parse: cpuSlice,
-    default: 100,
+    default: 0,
   },
 ];
 

@@ -1,7 +1,8 @@
-// Integration (root): --cpu-slice. The daemon asks for a short time slice
-// (EEVDF custom slice), and everything it starts inherits it: the pool
-// program or perl factory, prepared inits, named inits, user namespace
-// helpers. Its nice value (set by the admin, here through nice(1)) stays.
+// Integration (root): --cpu-slice. The daemon asks for a time slice (EEVDF
+// custom slice), and everything it starts inherits it: the pool program or
+// perl factory, prepared inits, named inits, user namespace helpers. Its nice
+// value (set by the admin, here through nice(1)) stays. Without the option,
+// the kernel's default.
 import { assert, assertEquals, assertNotEquals } from "../assert.ts";
 import { closeNamespaces, makeNamespaces } from "../../shared/client.ts";
 import { getSchedAttr } from "../../ffi/sched_attr.ts";
@@ -27,12 +28,16 @@ function tree(pid: number): Map<number, string> {
 
 for (const perl of [false, true]) {
   Deno.test({
-    name: `--cpu-slice (default 100 µs, ${
+    name: `--cpu-slice 100 (${
       perl ? "perl factory" : "pool program"
     }): the daemon and all it starts ask for it, and keep their nice value`,
     ignore: !SUPPORTED,
     async fn() {
-      const d = await Daemon.start([], perl ? PERL_FACTORY : {}, ["nice", "-n", "5"]);
+      const d = await Daemon.start(["--cpu-slice", "100"], perl ? PERL_FACTORY : {}, [
+        "nice",
+        "-n",
+        "5",
+      ]);
       let ns;
       try {
         ns = makeNamespaces("sliced", {
@@ -62,23 +67,28 @@ for (const perl of [false, true]) {
 }
 
 Deno.test({
-  name: "--cpu-slice 2000 asks for 2 ms; --cpu-slice 0 leaves the kernel's default",
+  name: "--cpu-slice 2000 asks for 2 ms; without it (or with 0) the kernel's default",
   ignore: !SUPPORTED,
   async fn() {
     const ours = getSchedAttr(Deno.pid).runtime; // this test runs with the default
-    for (const [value, expected] of [["2000", 2_000_000n], ["0", ours]] as const) {
-      const d = await Daemon.start(["--cpu-slice", value]);
+    assertNotEquals(ours, 2_000_000n);
+    const runs: [string[], bigint][] = [
+      [["--cpu-slice", "2000"], 2_000_000n],
+      [["--cpu-slice", "0"], ours],
+      [[], ours],
+    ];
+    for (const [args, expected] of runs) {
+      const d = await Daemon.start(args);
       try {
-        const ns = makeNamespaces(`slice-${value}`, { socket: d.address, pid: true });
+        const ns = makeNamespaces(`slice-${args.join("")}`, { socket: d.address, pid: true });
         const init = initOf(ns.pid!, d.children().keys());
         closeNamespaces(ns);
         assert(init !== null);
-        assertEquals(getSchedAttr(d.pid).runtime, expected, `daemon, --cpu-slice ${value}`);
-        assertEquals(getSchedAttr(init).runtime, expected, `init, --cpu-slice ${value}`);
+        assertEquals(getSchedAttr(d.pid).runtime, expected, `daemon, ${args.join(" ")}`);
+        assertEquals(getSchedAttr(init).runtime, expected, `init, ${args.join(" ")}`);
       } finally {
         await d.stop();
       }
     }
-    assertNotEquals(ours, 2_000_000n);
   },
 });

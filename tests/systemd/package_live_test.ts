@@ -183,18 +183,6 @@ async function steps(
     },
   );
 
-  await t.step(
-    "accessory: the init runs with the daemon's CPU slice (--cpu-slice), under the unit's sandbox",
-    async () => {
-      if (!kernelTakesCustomSlices()) return; // a kernel before 6.12
-      const sched = await c.run(["cat", `/proc/${web1.initPid}/sched`]);
-      assertMatch(sched, /^se\.slice\s+:\s+100000$/m);
-      const log = await c.run(["journalctl", "-u", ACCESSORY, "--no-pager", "-o", "cat"]);
-      assertMatch(log, /CPU slice 100 µs/);
-      assert(!/--cpu-slice/.test(log), log);
-    },
-  );
-
   await t.step("accessory: killed (main only), restarted, adopts the same inits", async () => {
     const before = await waitRunning(c, ACCESSORY);
     await c.run(["systemctl", "kill", "--kill-whom=main", "-s", "KILL", ACCESSORY]);
@@ -238,6 +226,33 @@ async function steps(
       await c.exec(["systemctl", "reset-failed", ACCESSORY]);
     }
   });
+
+  await t.step(
+    "accessory: --cpu-slice in an ExecStart= override, under the unit's sandbox",
+    async () => {
+      if (!kernelTakesCustomSlices()) return; // a kernel before 6.12
+      const dropIn = `/run/systemd/system/${ACCESSORY}.d/cpu-slice.conf`;
+      await c.run(["mkdir", "-p", dropIn.replace(/\/[^/]+$/, "")]);
+      await writeFile(
+        c,
+        dropIn,
+        "[Service]\nExecStart=\nExecStart=/usr/sbin/cm4all-spawn-accessory --cpu-slice 100\n",
+      );
+      try {
+        await c.run(["systemctl", "daemon-reload"]);
+        const sliced = await nameIdentity(c, "sliced"); // the socket starts the daemon
+        const sched = await c.run(["cat", `/proc/${sliced.initPid}/sched`]);
+        assertMatch(sched, /^se\.slice\s+:\s+100000$/m);
+        const log = await journal(c, ACCESSORY);
+        assertMatch(log, /CPU slice 100 µs/);
+        assert(!/--cpu-slice 100:/.test(log), log); // no refusal (seccomp, capabilities)
+      } finally {
+        await c.exec(["rm", "-f", dropIn]);
+        await c.exec(["systemctl", "daemon-reload"]);
+        await c.exec(["systemctl", "stop", ACCESSORY]);
+      }
+    },
+  );
 
   await t.step("reaper: its unprivileged user and the shipped hardening", async () => {
     const pid = await waitRunning(c, REAPER);
