@@ -136,3 +136,28 @@ export async function exposure(c: Container, unit: string): Promise<number> {
   assert(m !== null, `no overall exposure in:\n${out}`);
   return Number(m[1]);
 }
+
+/**
+ * Runs `fn` with the unit's ExecStart= replaced by `command` (a drop-in in
+ * /run, daemon-reload), then removes the drop-in and runs `after` (systemctl
+ * arguments, e.g. ["stop", unit]), whatever `fn` did.
+ */
+export async function withExecStart(
+  c: Container,
+  unit: string,
+  command: string,
+  fn: () => Promise<void>,
+  after: string[],
+): Promise<void> {
+  const dropIn = `/run/systemd/system/${unit}.d/exec-start.conf`;
+  await c.run(["mkdir", "-p", dropIn.replace(/\/[^/]+$/, "")]);
+  await writeFile(c, dropIn, `[Service]\nExecStart=\nExecStart=${command}\n`);
+  try {
+    await c.run(["systemctl", "daemon-reload"]);
+    await fn();
+  } finally {
+    await c.exec(["rm", "-f", dropIn]);
+    await c.exec(["systemctl", "daemon-reload"]);
+    await c.exec(["systemctl", ...after]);
+  }
+}

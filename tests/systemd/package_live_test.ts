@@ -23,6 +23,7 @@ import {
   show,
   waitJournal,
   waitRunning,
+  withExecStart,
   writeFile,
 } from "./live.ts";
 
@@ -205,52 +206,40 @@ async function steps(
   });
 
   await t.step("accessory: bad options fail the unit, no restart loop", async () => {
-    const dropIn = `/run/systemd/system/${ACCESSORY}.d/bad-option.conf`;
-    await c.run(["mkdir", "-p", dropIn.replace(/\/[^/]+$/, "")]);
-    await writeFile(
+    await withExecStart(
       c,
-      dropIn,
-      "[Service]\nExecStart=\nExecStart=/usr/sbin/cm4all-spawn-accessory --no-such-option\n",
+      ACCESSORY,
+      "/usr/sbin/cm4all-spawn-accessory --no-such-option",
+      async () => {
+        assertNotEquals((await c.exec(["systemctl", "start", ACCESSORY])).code, 0);
+        const s = await show(c, ACCESSORY, ["ActiveState", "SubState", "ExecMainStatus"]);
+        assertEquals(s, { ActiveState: "failed", SubState: "failed", ExecMainStatus: "2" });
+        // (An explicit start resets the counter; a restart loop would raise it.)
+        assertEquals((await show(c, ACCESSORY, ["NRestarts"])).NRestarts, "0");
+        assertMatch(await journal(c, ACCESSORY), /unknown option '--no-such-option'/);
+      },
+      ["reset-failed", ACCESSORY],
     );
-    try {
-      await c.run(["systemctl", "daemon-reload"]);
-      assertNotEquals((await c.exec(["systemctl", "start", ACCESSORY])).code, 0);
-      const s = await show(c, ACCESSORY, ["ActiveState", "SubState", "ExecMainStatus"]);
-      assertEquals(s, { ActiveState: "failed", SubState: "failed", ExecMainStatus: "2" });
-      // (An explicit start resets the counter; a restart loop would raise it.)
-      assertEquals((await show(c, ACCESSORY, ["NRestarts"])).NRestarts, "0");
-      assertMatch(await journal(c, ACCESSORY), /unknown option '--no-such-option'/);
-    } finally {
-      await c.exec(["rm", "-f", dropIn]);
-      await c.exec(["systemctl", "daemon-reload"]);
-      await c.exec(["systemctl", "reset-failed", ACCESSORY]);
-    }
   });
 
   await t.step(
     "accessory: --cpu-slice in an ExecStart= override, under the unit's sandbox",
     async () => {
       if (!kernelTakesCustomSlices()) return; // a kernel before 6.12
-      const dropIn = `/run/systemd/system/${ACCESSORY}.d/cpu-slice.conf`;
-      await c.run(["mkdir", "-p", dropIn.replace(/\/[^/]+$/, "")]);
-      await writeFile(
+      await withExecStart(
         c,
-        dropIn,
-        "[Service]\nExecStart=\nExecStart=/usr/sbin/cm4all-spawn-accessory --cpu-slice 100\n",
+        ACCESSORY,
+        "/usr/sbin/cm4all-spawn-accessory --cpu-slice 100",
+        async () => {
+          const sliced = await nameIdentity(c, "sliced"); // the socket starts the daemon
+          const sched = await c.run(["cat", `/proc/${sliced.initPid}/sched`]);
+          assertMatch(sched, /^se\.slice\s+:\s+100000$/m);
+          const log = await journal(c, ACCESSORY);
+          assertMatch(log, /CPU slice 100 µs/);
+          assert(!/--cpu-slice 100:/.test(log), log); // no refusal (seccomp, capabilities)
+        },
+        ["stop", ACCESSORY],
       );
-      try {
-        await c.run(["systemctl", "daemon-reload"]);
-        const sliced = await nameIdentity(c, "sliced"); // the socket starts the daemon
-        const sched = await c.run(["cat", `/proc/${sliced.initPid}/sched`]);
-        assertMatch(sched, /^se\.slice\s+:\s+100000$/m);
-        const log = await journal(c, ACCESSORY);
-        assertMatch(log, /CPU slice 100 µs/);
-        assert(!/--cpu-slice 100:/.test(log), log); // no refusal (seccomp, capabilities)
-      } finally {
-        await c.exec(["rm", "-f", dropIn]);
-        await c.exec(["systemctl", "daemon-reload"]);
-        await c.exec(["systemctl", "stop", ACCESSORY]);
-      }
     },
   );
 
