@@ -5,7 +5,7 @@
 // machine (C client, alternating runs): new names flat out went from 430-500/s
 // (p50 2.6-2.8 ms) to 1,250-1,680/s (p50 0.22-0.25 ms) with 100 µs, since each of the
 // daemon, the init and the pool program is woken and gets a CPU sooner; but a
-// lone new name (200/s) went from p50 0.21-0.27 to 0.45-0.56 ms, since a task
+// lone new name (200/s) went from p50 0.21-0.27 to 0.44-0.56 ms, since a task
 // that used up a short slice waits for the busy ones' longer slices (300 and
 // 700 µs did the same; giving it only to what the daemon starts changed
 // neither figure much). Idle, nothing measurable changes. The share of CPU

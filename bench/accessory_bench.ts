@@ -1,7 +1,7 @@
 // Accessory daemon benchmark: throughput, latency, creation cost, memory.
 //   node_modules/.bin/deno run -A bench/accessory_bench.ts [--seconds 2] [--names 1000] [--repeat 1]
 //     [--daemon-v8-flags=FLAGS] [--daemon-env=K=V] [--pool-size N] [--only targets|memory]
-//     [--paced N] [--busy N]
+//     [--paced N] [--busy N] [--daemon-arg=ARG]...
 // "targets" (issue 12) measures new names paced at 200/s and flat out (IPC+PID,
 // PID+USER), head-of-line latency of cached requests alone and beside a
 // flat-out creator (a second process), daemon CPU per cached request and the
@@ -61,6 +61,8 @@ const DAEMON_ENV: Record<string, string> = {
 // Busy loops running beside the whole benchmark (--busy N): a loaded host,
 // where every CPU has another process that wants it.
 const BUSY = option("--busy", 0);
+// More daemon options, e.g. --daemon-arg=--cpu-slice=100 (repeatable).
+const DAEMON_ARGS = args.filter((a) => a.startsWith("--daemon-arg=")).map((a) => a.slice(13));
 const POOL_SIZE = args.includes("--pool-size") ? option("--pool-size", 4) : null;
 const ONLY = args.includes("--only") ? args[args.indexOf("--only") + 1] : null;
 const root = new URL("..", import.meta.url).pathname;
@@ -89,6 +91,7 @@ async function startDaemon(ttlSeconds = 600): Promise<Deno.ChildProcess> {
       "--max-names",
       "100000",
       ...(POOL_SIZE !== null ? ["--pool-size", String(POOL_SIZE)] : []),
+      ...DAEMON_ARGS,
     ],
     env: { ...DAEMON_ENV, NOTIFY_SOCKET: notifyAddress },
     stdin: "null",
@@ -618,6 +621,7 @@ const busy = Array.from(
 const report: Record<string, unknown> = {
   machine: { cores: navigator.hardwareConcurrency, loadavg: Deno.loadavg() },
   busy_loops: BUSY,
+  daemon_args: DAEMON_ARGS,
   seconds_per_scenario: SECONDS,
   throughput_runs_per_scenario_best_kept: REPEAT,
   daemon_v8_flags: V8_FLAGS,
