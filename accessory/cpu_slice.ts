@@ -12,7 +12,13 @@
 // time stays the same (nice and cgroup weights decide that). Only the calling
 // (JS) thread and what it starts later get it; a child started from a worker
 // thread gets it through giveCpuSlice().
-import { getSchedAttr, SCHED_BATCH, SCHED_OTHER, setSchedAttr } from "../ffi/sched_attr.ts";
+import {
+  getSchedAttr,
+  SCHED_BATCH,
+  SCHED_FLAG_RESET_ON_FORK,
+  SCHED_OTHER,
+  setSchedAttr,
+} from "../ffi/sched_attr.ts";
 
 /** The kernel's range for a custom slice: 0.1-100 ms. */
 export const MIN_SLICE_US = 100;
@@ -28,7 +34,9 @@ export function askForCpuSlice(microseconds: number): string | null {
     return `not with scheduling policy ${attr.policy} (only SCHED_OTHER and SCHED_BATCH have one)`;
   }
   const wanted = BigInt(Math.round(microseconds)) * 1000n;
-  setSchedAttr(0, { ...attr, flags: 0n, runtime: wanted });
+  // Only what sched_setattr takes back as it is: the admin's reset-on-fork.
+  const flags = attr.flags & SCHED_FLAG_RESET_ON_FORK;
+  setSchedAttr(0, { ...attr, flags, runtime: wanted });
   if (getSchedAttr(0).runtime !== wanted) {
     return "this kernel does not take a custom slice (Linux 6.12 and later do)";
   }
@@ -47,7 +55,8 @@ let asked: bigint | null = null;
 export function giveCpuSlice(pid: number): void {
   if (asked === null) return;
   try {
-    setSchedAttr(pid, { ...getSchedAttr(pid), flags: 0n, runtime: asked });
+    const attr = getSchedAttr(pid);
+    setSchedAttr(pid, { ...attr, flags: attr.flags & SCHED_FLAG_RESET_ON_FORK, runtime: asked });
   } catch {
     // Gone already, or refused: it runs with the kernel's default.
   }

@@ -158,7 +158,9 @@ const SYMBOLS = {
   // long syscall(long number, ...); used for pidfd_open(pid_t pid, unsigned int flags)
   syscall2: { name: "syscall", parameters: ["i64", "i64", "i64"], result: "i64" },
   // long syscall(long number, ...); used for
-  // pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
+  // pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags),
+  // sched_getattr(pid_t pid, struct sched_attr *attr, unsigned int size, unsigned int flags),
+  // sched_setattr(pid_t pid, struct sched_attr *attr, unsigned int flags)
   syscall4: { name: "syscall", parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
 
   // Accessory hardening (issue 14): namespace ownership, closing client fds

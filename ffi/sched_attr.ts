@@ -17,6 +17,8 @@ const SYSCALLS: Record<string, { get: bigint; set: bigint }> = {
 
 export const SCHED_OTHER = 0;
 export const SCHED_BATCH = 3;
+/** Children start with the default policy and nice value (systemd's CPUSchedulingResetOnFork=). */
+export const SCHED_FLAG_RESET_ON_FORK = 0x01n;
 
 export interface SchedAttr {
   policy: number;
@@ -31,7 +33,9 @@ export interface SchedAttr {
 
 function numbers(): { get: bigint; set: bigint } {
   const n = SYSCALLS[Deno.build.arch];
-  if (n === undefined) throw new Error(`sched_getattr: no syscall number for ${Deno.build.arch}`);
+  if (n === undefined) {
+    throw new Error(`sched_getattr/sched_setattr: no syscall numbers for ${Deno.build.arch}`);
+  }
   return n;
 }
 

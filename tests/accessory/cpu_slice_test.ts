@@ -5,7 +5,7 @@
 // the kernel's default.
 import { assert, assertEquals, assertNotEquals } from "../assert.ts";
 import { closeNamespaces, makeNamespaces } from "../../shared/client.ts";
-import { getSchedAttr } from "../../ffi/sched_attr.ts";
+import { getSchedAttr, SCHED_FLAG_RESET_ON_FORK } from "../../ffi/sched_attr.ts";
 import {
   childrenOf,
   Daemon,
@@ -89,6 +89,26 @@ Deno.test({
       } finally {
         await d.stop();
       }
+    }
+  },
+});
+
+Deno.test({
+  name: "--cpu-slice keeps a reset-on-fork the admin set (systemd's CPUSchedulingResetOnFork=)",
+  ignore: !SUPPORTED,
+  async fn() {
+    const d = await Daemon.start(["--cpu-slice", "100"], {}, [
+      "chrt",
+      "--reset-on-fork",
+      "--other",
+      "0",
+    ]);
+    try {
+      const attr = getSchedAttr(d.pid);
+      assertEquals(attr.runtime, 100_000n);
+      assertEquals(attr.flags & SCHED_FLAG_RESET_ON_FORK, SCHED_FLAG_RESET_ON_FORK);
+    } finally {
+      await d.stop();
     }
   },
 });
