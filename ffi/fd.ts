@@ -22,10 +22,16 @@ export function close(fd: number): void {
   check(libc.close(fd), `close(${fd})`);
 }
 
-/** fcntl(fd, F_DUPFD_CLOEXEC): a new close-on-exec descriptor of the same file. */
-export function dupCloseOnExec(fd: number): number {
+/**
+ * fcntl(fd, F_DUPFD_CLOEXEC, lowest): a new close-on-exec descriptor of the
+ * same file, the lowest free one from `lowest` on.
+ */
+export function dupCloseOnExec(fd: number, lowest = 0): number {
   const F_DUPFD_CLOEXEC = 1030;
-  return check(libc.fcntl(fd, F_DUPFD_CLOEXEC, 0), `fcntl(${fd}, F_DUPFD_CLOEXEC)`);
+  return check(
+    libc.fcntl(fd, F_DUPFD_CLOEXEC, lowest),
+    `fcntl(${fd}, F_DUPFD_CLOEXEC, ${lowest})`,
+  );
 }
 
 /**
@@ -37,9 +43,7 @@ export function dupCloseOnExec(fd: number): number {
  * reserved (the fd limit may be lower).
  */
 export function reserveFdTable(size: number, limit: number): number {
-  const F_DUPFD_CLOEXEC = 1030;
-  const target = Math.max(1, Math.min(size, limit) - 1);
-  const fd = check(libc.fcntl(0, F_DUPFD_CLOEXEC, target), `fcntl(0, F_DUPFD_CLOEXEC, ${target})`);
+  const fd = dupCloseOnExec(0, Math.max(1, Math.min(size, limit) - 1));
   close(fd);
   return fd + 1;
 }
