@@ -3,14 +3,13 @@
 // no exec, no file, nothing that blocks.
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
-import { closeQuietly, read, write } from "../ffi/fd.ts";
+import { closeQuietly, write } from "../ffi/fd.ts";
 import { initProcessName } from "./init_name.ts";
 import type { PidNamespace } from "./pid_namespace.ts";
 import type { PoolFactory } from "./pool_factory.ts";
 import { initNaming } from "./pool_program.ts";
-import { PreparedInitLife } from "./prepared_init_life.ts";
+import { ACK, PreparedInitLife } from "./prepared_init_life.ts";
 
-const chunk = new Uint8Array(16);
 /**
  * How long the event loop polls for an init's ack before it sleeps: an init
  * running on another CPU answers within this; one that was woken onto the
@@ -50,14 +49,9 @@ export class PooledInit extends PreparedInitLife {
   }
 
   #acked(): void {
-    let n: number | null;
-    try {
-      n = read(this.ack, chunk);
-    } catch {
-      n = 0;
-    }
-    if (n === null) return; // spurious
-    if (n > 0 && chunk[0] === 0x2e && this.state === "naming") {
+    const byte = this.readAck();
+    if (byte === null) return; // spurious
+    if (byte === ACK && this.state === "naming") {
       this.loop.forget(this.ack); // ours alone: closing it leaves the epoll set
       closeQuietly(this.ack);
       this.ack = -1;

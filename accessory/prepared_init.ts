@@ -4,13 +4,13 @@
 // NAME's markers as environment. Nothing here blocks the event loop.
 import type { EventLoop } from "../ffi/event_loop.ts";
 import { EPOLLIN } from "../ffi/epoll.ts";
-import { closeQuietly, O_NONBLOCK, O_RDONLY, O_WRONLY, open, read, write } from "../ffi/fd.ts";
+import { closeQuietly, O_NONBLOCK, O_RDONLY, O_WRONLY, open, write } from "../ffi/fd.ts";
 import type { HelperFactory } from "./helper_factory.ts";
 import { initAssignment } from "./helper_programs.ts";
 import type { InitLinks } from "./init_links.ts";
 import { markerEnvironment } from "./init_marker.ts";
 import type { PidNamespace } from "./pid_namespace.ts";
-import { PreparedInitLife } from "./prepared_init_life.ts";
+import { ACK, PreparedInitLife } from "./prepared_init_life.ts";
 import type { QuietWatch } from "./quiet_watch.ts";
 
 /** Where a perl-made init's NAME goes: its init-NAME symlink and its markers. */
@@ -21,7 +21,6 @@ export interface Naming {
 }
 
 const encoder = new TextEncoder();
-const chunk = new Uint8Array(64);
 
 export class PreparedInit extends PreparedInitLife {
   /** Runs once NAME's symlink is no longer needed (its exec is done, or it died). */
@@ -94,14 +93,9 @@ export class PreparedInit extends PreparedInitLife {
 
   #acked(): void {
     for (;;) {
-      let n: number | null;
-      try {
-        n = read(this.ack, chunk);
-      } catch {
-        n = 0;
-      }
-      if (n === null) return; // EAGAIN
-      if (n > 0 && this.state === "naming" && chunk[0] === 0x2e) {
+      const byte = this.readAck();
+      if (byte === null) return; // EAGAIN
+      if (byte === ACK && this.state === "naming") {
         if (this.took()) {
           // Its exec of sleep follows: watched without waking the daemon.
           const ack = this.ack;
@@ -110,13 +104,7 @@ export class PreparedInit extends PreparedInitLife {
           this.#onExecDone = null;
           this.loop.remove(ack);
           this.quiet.add(ack, EPOLLIN, (closing) => {
-            let n: number | null;
-            try {
-              n = read(ack, chunk);
-            } catch {
-              n = 0;
-            }
-            if (!closing && n !== 0) return; // still being executed
+            if (!closing && this.readAck(ack) !== -1) return; // still being executed
             this.quiet.remove(ack);
             closeQuietly(ack);
             onExecDone();
@@ -125,7 +113,7 @@ export class PreparedInit extends PreparedInitLife {
         }
         continue;
       }
-      if (n > 0) continue;
+      if (byte >= 0) continue;
       // End of file: the exec of sleep is done (or it died): the link may go.
       this.loop.remove(this.ack);
       closeQuietly(this.ack);

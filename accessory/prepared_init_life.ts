@@ -4,10 +4,14 @@
 // pipe ours) -> naming -> named (it shows as init-NAME: a PidNamespace) or
 // dead. The subclasses say how it starts and how it is told its NAME.
 import type { EventLoop } from "../ffi/event_loop.ts";
-import { closeQuietly } from "../ffi/fd.ts";
+import { closeQuietly, read } from "../ffi/fd.ts";
 import { unwatchNaming, watchNaming } from "./naming_watchdog.ts";
 import type { PidNamespace } from "./pid_namespace.ts";
 import { PreparedNamespaces } from "./prepared_namespaces.ts";
+
+/** What an init writes on its ack pipe once it shows as init-NAME. */
+export const ACK = 0x2e; // "."
+const chunk = new Uint8Array(64);
 
 export abstract class PreparedInitLife {
   protected process: PreparedNamespaces | null = null;
@@ -131,6 +135,21 @@ export abstract class PreparedInitLife {
     if (before === "starting") this.#ready.reject(error);
     this.#named?.reject(error);
     this.failed();
+  }
+
+  /**
+   * Reads from its ack pipe (or `fd`, once it changed hands): the first byte
+   * read, null if there is nothing yet, -1 at end of file (or on an error).
+   */
+  protected readAck(fd = this.ack): number | null {
+    let n: number | null;
+    try {
+      n = read(fd, chunk);
+    } catch {
+      n = 0;
+    }
+    if (n === null) return null;
+    return n > 0 ? chunk[0] : -1;
   }
 
   /** After fail(): what the subclass must release too. */
