@@ -6,14 +6,8 @@
 // looked at whenever the daemon is awake anyway (after a reply that made a
 // name) and otherwise on a timer, which runs in the event loop's regular
 // turns. Handlers run synchronously, level-triggered, like the loop's.
-import {
-  EPOLL_EVENT_SIZE,
-  epollAdd,
-  epollCreate,
-  epollRemove,
-  epollWaitNow,
-} from "../ffi/epoll.ts";
-import { close } from "../ffi/fd.ts";
+import { EPOLL_EVENT_SIZE, epollWaitNow } from "../ffi/epoll.ts";
+import { EpollSet } from "../ffi/epoll_set.ts";
 import { logWarning } from "../shared/log.ts";
 
 /** How soon pending events are looked at again without other activity. */
@@ -21,10 +15,7 @@ const CHECK_MS = 20;
 const MAX_EVENTS = 64;
 
 export class QuietWatch {
-  readonly #epfd = epollCreate();
-  readonly #handlers = new Map<bigint, { fd: number; handler: (closing: boolean) => void }>();
-  readonly #ids = new Map<number, bigint>();
-  #nextId = 1n;
+  readonly #set = new EpollSet<(closing: boolean) => void>();
   readonly #events = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
   readonly #view = new DataView(this.#events.buffer);
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -35,32 +26,25 @@ export class QuietWatch {
    * close() every handler runs once more with `closing` set.
    */
   add(fd: number, events: number, handler: (closing: boolean) => void): void {
-    const id = this.#nextId++;
-    epollAdd(this.#epfd, fd, events, id);
-    this.#handlers.set(id, { fd, handler });
-    this.#ids.set(fd, id);
+    this.#set.add(fd, events, handler);
     this.#schedule();
   }
 
   /** Stops watching fd (call before closing it); unknown fds are ignored. */
   remove(fd: number): void {
-    const id = this.#ids.get(fd);
-    if (id === undefined) return;
-    this.#ids.delete(fd);
-    this.#handlers.delete(id);
-    epollRemove(this.#epfd, fd);
+    this.#set.remove(fd);
   }
 
   get size(): number {
-    return this.#ids.size;
+    return this.#set.size;
   }
 
   /** Runs the handlers of what is ready. */
   check(): void {
-    if (this.#ids.size === 0) return;
-    for (let n; (n = epollWaitNow(this.#epfd, this.#events, 0)) > 0;) {
+    if (this.#set.size === 0) return;
+    for (let n; (n = epollWaitNow(this.#set.fd, this.#events, 0)) > 0;) {
       for (let i = 0; i < n; i++) {
-        const entry = this.#handlers.get(this.#view.getBigUint64(i * EPOLL_EVENT_SIZE + 4, true));
+        const entry = this.#set.get(EpollSet.idAt(this.#view, i));
         if (!entry) continue;
         try {
           entry.handler(false);
@@ -75,7 +59,7 @@ export class QuietWatch {
   }
 
   #schedule(): void {
-    if (this.#closed || this.#ids.size === 0 || this.#timer !== undefined) return;
+    if (this.#closed || this.#set.size === 0 || this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.check();
@@ -88,13 +72,13 @@ export class QuietWatch {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const entry of [...this.#handlers.values()]) {
+    for (const entry of this.#set.registrations()) {
       try {
         entry.handler(true);
       } catch {
         // shutting down
       }
     }
-    close(this.#epfd);
+    this.#set.close();
   }
 }

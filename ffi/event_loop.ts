@@ -1,21 +1,8 @@
-import {
-  EPOLL_EVENT_SIZE,
-  epollAdd,
-  epollCreate,
-  EPOLLIN,
-  epollModify,
-  epollRemove,
-  epollWaitBlocking,
-  epollWaitNow,
-} from "./epoll.ts";
+import { EPOLL_EVENT_SIZE, epollAdd, EPOLLIN, epollWaitBlocking, epollWaitNow } from "./epoll.ts";
+import { EpollSet } from "./epoll_set.ts";
 import { close, eventfd, read, write } from "./fd.ts";
 
 export type FdHandler = (events: number) => void;
-
-interface Registration {
-  fd: number;
-  handler: FdHandler;
-}
 
 const MAX_EVENTS = 256;
 /**
@@ -47,13 +34,9 @@ const MIN_SPIN_MS = 0.004;
  * wait for stop().
  */
 export class EventLoop {
-  readonly #epfd = epollCreate();
+  readonly #set = new EpollSet<FdHandler>();
+  readonly #epfd = this.#set.fd;
   readonly #wakeFd = eventfd();
-  // Registration ids (not fds) travel in epoll data, so an event for an fd
-  // that was removed, closed and reused in the same batch is dropped.
-  readonly #registrations = new Map<bigint, Registration>();
-  readonly #idByFd = new Map<number, bigint>();
-  #nextId = 1n;
   readonly #asyncEvents = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
   readonly #syncEvents = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
   readonly #asyncView = new DataView(this.#asyncEvents.buffer);
@@ -81,24 +64,16 @@ export class EventLoop {
   }
 
   add(fd: number, events: number, handler: FdHandler): void {
-    if (this.#idByFd.has(fd)) throw new Error(`fd ${fd} is already registered`);
-    const id = this.#nextId++;
-    epollAdd(this.#epfd, fd, events, id);
-    this.#registrations.set(id, { fd, handler });
-    this.#idByFd.set(fd, id);
+    this.#set.add(fd, events, handler);
   }
 
   modify(fd: number, events: number): void {
-    const id = this.#idByFd.get(fd);
-    if (id === undefined) throw new Error(`fd ${fd} is not registered`);
-    epollModify(this.#epfd, fd, events, id);
+    this.#set.modify(fd, events);
   }
 
   /** Gives a registered fd another handler (no system call). */
   replace(fd: number, handler: FdHandler): void {
-    const id = this.#idByFd.get(fd);
-    if (id === undefined) throw new Error(`fd ${fd} is not registered`);
-    this.#registrations.set(id, { fd, handler });
+    this.#set.replace(fd, handler);
   }
 
   /**
@@ -106,27 +81,20 @@ export class EventLoop {
    * fd that has no duplicates (closing it removes it from the epoll set).
    */
   forget(fd: number): void {
-    const id = this.#idByFd.get(fd);
-    if (id === undefined) return;
-    this.#idByFd.delete(fd);
-    this.#registrations.delete(id);
+    this.#set.forget(fd);
   }
 
   /** Unregisters fd (call before closing it). Unknown fds are ignored. */
   remove(fd: number): void {
-    const id = this.#idByFd.get(fd);
-    if (id === undefined) return;
-    this.#idByFd.delete(fd);
-    this.#registrations.delete(id);
-    epollRemove(this.#epfd, fd);
+    this.#set.remove(fd);
   }
 
   has(fd: number): boolean {
-    return this.#idByFd.has(fd);
+    return this.#set.has(fd);
   }
 
   get size(): number {
-    return this.#idByFd.size;
+    return this.#set.size;
   }
 
   /**
@@ -173,7 +141,7 @@ export class EventLoop {
     await this.stop();
     if (this.#closed) return;
     this.#closed = true;
-    close(this.#epfd);
+    this.#set.close();
     close(this.#wakeFd);
   }
 
@@ -280,12 +248,12 @@ export class EventLoop {
     const view = buf === this.#syncEvents ? this.#syncView : this.#asyncView;
     for (let i = 0; i < n; i++) {
       const events = view.getUint32(i * EPOLL_EVENT_SIZE, true);
-      const id = view.getBigUint64(i * EPOLL_EVENT_SIZE + 4, true);
+      const id = EpollSet.idAt(view, i);
       if (id === 0n) {
         read(this.#wakeFd, new Uint8Array(8));
         continue;
       }
-      const registration = this.#registrations.get(id);
+      const registration = this.#set.get(id);
       if (!registration) continue;
       try {
         registration.handler(events);
