@@ -1,11 +1,13 @@
 // Accessory daemon benchmark: throughput, latency, creation cost, memory.
 //   node_modules/.bin/deno run -A bench/accessory_bench.ts [--seconds 2] [--names 1000] [--repeat 1]
-//     [--daemon-v8-flags=FLAGS] [--daemon-env=K=V] [--pool-size N] [--only targets|memory]
+//     [--daemon-v8-flags=FLAGS] [--daemon-env=K=V] [--pool-size N] [--only targets|memory|floor]
 //     [--paced N] [--busy N] [--daemon-arg=ARG]...
 // "targets" (issue 12) measures new names paced at 200/s and flat out (IPC+PID,
 // PID+USER), head-of-line latency of cached requests alone and beside a
 // flat-out creator (a second process), daemon CPU per cached request and the
-// daemon's RSS and anonymous memory (/proc/PID/smaps_rollup).
+// daemon's RSS and anonymous memory (/proc/PID/smaps_rollup), and beside them
+// the machine's floor: bench/wakeup_floor.c, a C server doing the same
+// wakeups ("floor" runs only that).
 // Prints one JSON document, then a short table. Starts its own daemon on a
 // unique abstract socket (with --namespace-ttl 600) and stops it at the end.
 //
@@ -363,22 +365,59 @@ async function newNames(
 }
 
 /**
- * bench/paced_client.c, compiled once with the C compiler (cc) into the
- * temporary directory; null without a compiler (the native rows are left out).
+ * A C program of bench/ (paced_client.c, wakeup_floor.c), compiled once with
+ * the C compiler (cc) into a temporary directory; null without a compiler
+ * (the rows that need it are left out).
  */
-let nativeClient: string | null | undefined;
-async function compileNativeClient(): Promise<string | null> {
-  if (nativeClient !== undefined) return nativeClient;
-  const source = new URL("paced_client.c", import.meta.url).pathname;
-  const binary = `${Deno.makeTempDirSync({ prefix: "cm4all-spawn-bench-" })}/paced_client`;
+const compiled = new Map<string, string | null>();
+async function compileC(name: string): Promise<string | null> {
+  if (compiled.has(name)) return compiled.get(name)!;
+  const source = new URL(`${name}.c`, import.meta.url).pathname;
+  const binary = `${Deno.makeTempDirSync({ prefix: "cm4all-spawn-bench-" })}/${name}`;
+  let result: string | null = null;
   try {
     const out = await new Deno.Command("cc", { args: ["-O2", "-o", binary, source] }).output();
-    nativeClient = out.code === 0 ? binary : null;
-    if (out.code !== 0) console.error(new TextDecoder().decode(out.stderr));
+    if (out.code === 0) result = binary;
+    else console.error(new TextDecoder().decode(out.stderr));
   } catch {
-    nativeClient = null; // no cc
+    // no cc
   }
-  return nativeClient;
+  compiled.set(name, result);
+  return result;
+}
+
+/**
+ * The machine's floor under two targets (bench/wakeup_floor.c): a minimal C
+ * server doing the same wakeups and system calls as the daemon, for a cached
+ * request one at a time and for a new name at 200/s (a helper cloned into new
+ * PID and IPC namespaces per name, named and acked). What it cannot reach on
+ * this machine, no daemon can. Null without a C compiler.
+ */
+async function wakeupFloor(): Promise<Record<string, LatencyResult> | null> {
+  const program = await compileC("wakeup_floor");
+  if (program === null) return null;
+  // The kernel splits CPU time into user and system by sampling ticks: only
+  // the 20,000 cached requests are enough ticks for a system share.
+  const run = async (args: string[], withSystem: boolean): Promise<LatencyResult> => {
+    const start = performance.now();
+    const out = await new Deno.Command(program, { args, stderr: "inherit" }).output();
+    const seconds = (performance.now() - start) / 1000;
+    if (out.code !== 0) throw new Error(`wakeup_floor ${args.join(" ")} exited with ${out.code}`);
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    return {
+      count: r.count,
+      per_second: Math.round(r.count / seconds),
+      p50_ms: r.p50_ms,
+      p99_ms: r.p99_ms,
+      max_ms: r.max_ms,
+      daemon_cpu_us_per_request: r.server_cpu_us_per_request,
+      daemon_system_us_per_request: withSystem ? r.server_sys_us_per_request : undefined,
+    };
+  };
+  return {
+    cached_one_at_a_time: await run(["cached", "20000"], true),
+    new_name_paced_200_per_second: await run(["fresh", "5", String(PACED)], false),
+  };
 }
 
 /**
@@ -392,7 +431,7 @@ async function nativeRun(
   count: number,
   fds: number,
 ): Promise<LatencyResult | null> {
-  const client = await compileNativeClient();
+  const client = await compileC("paced_client");
   if (client === null) return null;
   const file = `${client}.requests`;
   Deno.writeFileSync(
@@ -593,6 +632,7 @@ async function targets(
     connection_per_request_32_clients: load(daemon, cachedRequest, 2, 32, "per-request"),
   };
   result.memory_after_load = memory(daemon);
+  result.floor = await wakeupFloor();
   return result;
 }
 
@@ -636,6 +676,10 @@ try {
   }
   if (ONLY === "memory") {
     report.memory = await memoryScenario(daemonPid);
+    throw new Done();
+  }
+  if (ONLY === "floor") {
+    report.floor = await wakeupFloor();
     throw new Done();
   }
 
@@ -785,6 +829,16 @@ if (report.memory && ONLY === "memory") {
       `anonymous ${m.after_1000_names_60000_requests.anonymous_kib} KiB (target <= 20 MB)`,
   );
 }
+if (report.floor && ONLY === "floor") {
+  const f = report.floor as Record<string, LatencyResult>;
+  const c = f.cached_one_at_a_time, n = f.new_name_paced_200_per_second;
+  console.log(
+    `\nfloor (bench/wakeup_floor.c, a C server): cached one at a time ${c.per_second}/s, p50 ` +
+      `${c.p50_ms} ms, p99 ${c.p99_ms} ms, ${c.daemon_cpu_us_per_request} us CPU per request ` +
+      `(${c.daemon_system_us_per_request} us system); new name paced 200/s p50 ${n.p50_ms} ms, ` +
+      `p99 ${n.p99_ms} ms, max ${n.max_ms} ms`,
+  );
+}
 if (report.targets) printTargets(report.targets as Record<string, Record<string, unknown>>);
 
 function printTargets(t: Record<string, Record<string, unknown>>): void {
@@ -835,6 +889,8 @@ function printTargets(t: Record<string, Record<string, unknown>>): void {
   row("new pid+user, paced 200/s", paced["pid+user"], "p50<=0.4 p99<=2");
   const native = t.paced_200_per_second_c_client as Record<string, LatencyResult | null>;
   if (native?.["ipc+pid"]) row("  the same, C client", native["ipc+pid"], "p50<=0.25 p99<=1");
+  const floor = t.floor as Record<string, LatencyResult> | null | undefined;
+  if (floor) row("  floor: a C server (wakeup_floor.c)", floor.new_name_paced_200_per_second, "");
   if (native?.["pid+user"]) row("  the same, C client", native["pid+user"], "p50<=0.4 p99<=2");
   const flat = t.flat_out as Record<string, LatencyResult>;
   row("new ipc+pid, flat out", flat["ipc+pid"], ">=1800/s");
@@ -844,6 +900,7 @@ function printTargets(t: Record<string, Record<string, unknown>>): void {
   row("cached, one at a time", hol.cached_alone as LatencyResult, "(sleeps per request)");
   const aloneNative = hol.cached_alone_c_client as LatencyResult | null;
   if (aloneNative) row("  the same, C client", aloneNative, "(sleeps per request)");
+  if (floor) row("  floor: a C server (wakeup_floor.c)", floor.cached_one_at_a_time, "");
   row(
     `cached, beside creator (${hol.creator_names_per_second} names/s)`,
     hol.cached_beside_flat_out_creator as LatencyResult,
