@@ -388,41 +388,66 @@ async function compileC(name: string): Promise<string | null> {
 
 /**
  * The machine's floor under two targets (bench/wakeup_floor.c): a minimal C
- * server doing the same wakeups and system calls as the daemon, for a cached
- * request one at a time and for a new name at 200/s (a helper cloned into new
- * PID and IPC namespaces per name, named and acked). What it cannot reach on
- * this machine, no daemon can. Null without a C compiler.
+ * server making the same wakeups and system calls as the daemon, driven by
+ * the same C client, for cached requests one at a time and for new names at
+ * 200/s (a helper cloned into new PID and IPC namespaces per name, named and
+ * acked). What it cannot reach on this machine, no daemon can. Null without
+ * a C compiler.
  */
 async function wakeupFloor(): Promise<Record<string, LatencyResult> | null> {
   const program = await compileC("wakeup_floor");
   if (program === null) return null;
-  // The kernel splits CPU time into user and system by sampling ticks: only
-  // the 20,000 cached requests are enough ticks for a system share.
-  const run = async (args: string[], withSystem: boolean): Promise<LatencyResult> => {
-    const start = performance.now();
-    const out = await new Deno.Command(program, { args, stderr: "inherit" }).output();
-    const seconds = (performance.now() - start) / 1000;
-    if (out.code !== 0) throw new Error(`wakeup_floor ${args.join(" ")} exited with ${out.code}`);
-    const r = JSON.parse(new TextDecoder().decode(out.stdout));
-    return {
-      count: r.count,
-      per_second: Math.round(r.count / seconds),
-      p50_ms: r.p50_ms,
-      p99_ms: r.p99_ms,
-      max_ms: r.max_ms,
-      daemon_cpu_us_per_request: r.server_cpu_us_per_request,
-      daemon_system_us_per_request: withSystem ? r.server_sys_us_per_request : undefined,
-    };
+  const serve = async (
+    mode: "cached" | "fresh",
+    run: (server: number, at: string) => Promise<LatencyResult | null>,
+  ): Promise<LatencyResult> => {
+    const at = `${address}-floor-${mode}`;
+    const server = new Deno.Command(program, {
+      args: [mode, at.slice(1)],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    let result: LatencyResult | null;
+    try {
+      await server.stdout.getReader().read(); // "ready": it listens
+      result = await run(server.pid, at);
+    } catch (e) {
+      server.kill("SIGKILL");
+      await server.status;
+      throw e;
+    }
+    // It ends (and reaps its helpers) once the client's connection does.
+    const { code } = await server.status;
+    if (code !== 0) throw new Error(`wakeup_floor ${mode} exited with ${code}`);
+    if (result === null) throw new Error("the C client did not compile"); // the floor did
+    return result;
   };
+  const cachedRequest = encodeRequest(namespaceRequest("bench", { ipc: true, pid: true }));
   return {
-    cached_one_at_a_time: await run(["cached", "20000"], true),
-    new_name_paced_200_per_second: await run(["fresh", "5", String(PACED)], false),
+    cached_one_at_a_time: await serve(
+      "cached",
+      (server, at) => nativeRun(server, [cachedRequest], 0, 20_000, 2, at),
+    ),
+    new_name_paced_200_per_second: await serve(
+      "fresh",
+      (server, at) =>
+        nativeRun(
+          server,
+          Array.from({ length: PACED }, () => newNameRequest("ipc+pid")),
+          5,
+          PACED,
+          2,
+          at,
+        ),
+    ),
   };
 }
 
 /**
  * Runs the C client over `datagrams` (cycled until `count` replies) every
- * `intervalMs` (0: back to back); null without a C compiler.
+ * `intervalMs` (0: back to back) against the daemon (or the server `daemon`
+ * listening `at`); null without a C compiler.
  */
 async function nativeRun(
   daemon: number,
@@ -430,6 +455,7 @@ async function nativeRun(
   intervalMs: number,
   count: number,
   fds: number,
+  at = address,
 ): Promise<LatencyResult | null> {
   const client = await compileC("paced_client");
   if (client === null) return null;
@@ -441,7 +467,7 @@ async function nativeRun(
   const cpu0 = cpuTimes(daemon);
   const start = performance.now();
   const out = await new Deno.Command(client, {
-    args: [address.slice(1), file, String(intervalMs), String(count), String(fds)],
+    args: [at.slice(1), file, String(intervalMs), String(count), String(fds)],
     stderr: "inherit",
   }).output();
   const seconds = (performance.now() - start) / 1000;
