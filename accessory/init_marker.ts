@@ -25,6 +25,11 @@ import { commIs } from "./process_comm.ts";
 
 export const INSTANCE_VARIABLE = "CM4ALL_SPAWN_ACCESSORY";
 export const NAME_VARIABLE = "CM4ALL_SPAWN_NAME";
+/**
+ * Fills the NAME marker of a pool program's init that has no NAME yet
+ * (pool_program.ts): not a byte a NAME may contain.
+ */
+export const NAME_FILLER = "\x01";
 
 /** The instance key: the daemon's listening addresses, order-independent. */
 export function instanceKey(addresses: string[]): string {
@@ -65,9 +70,6 @@ export function madeByDaemon(facts: InitFacts): boolean {
 }
 
 const ascii = new TextDecoder("latin1");
-
-/** Fills the NAME marker of a pool program's init that has no NAME yet (pool_program.ts). */
-const NAME_FILLER = "\x01";
 
 /**
  * The two marker values, if the environment is exactly the two markers. An

@@ -27,16 +27,14 @@
 // The program itself (comm FACTORY_COMM) ignores SIGCHLD, SIGINT, SIGQUIT
 // and SIGHUP, and exits on end of file: when the daemon is gone.
 import { FACTORY_COMM, POOL_INIT_COMM, USER_HELPER_COMM } from "./helper_programs.ts";
-import { INSTANCE_VARIABLE, NAME_VARIABLE } from "./init_marker.ts";
+import { INSTANCE_VARIABLE, NAME_FILLER, NAME_VARIABLE } from "./init_marker.ts";
 
-export { FACTORY_COMM, POOL_INIT_COMM, USER_HELPER_COMM };
+export { FACTORY_COMM, NAME_FILLER, POOL_INIT_COMM, USER_HELPER_COMM };
 
 /** The memfd's name: /proc/PID/exe of the program and its inits reads "/memfd:NAME (deleted)". */
 export const POOL_PROGRAM_NAME = "cm4all-spawn-pool";
 export const POOL_PROGRAM_EXE = `/memfd:${POOL_PROGRAM_NAME} (deleted)`;
 
-/** Fills the NAME marker of an init that has no NAME yet (not a byte a NAME may contain). */
-export const NAME_FILLER = 0x01;
 /** The longest NAME the program takes (its read buffer: 4112 bytes with the comm). */
 export const MAX_POOL_NAME = 4096;
 
@@ -133,7 +131,7 @@ export function initEnvironment(instance: string, maxName: number): string[] {
   const room = Math.min(Math.max(1, maxName), MAX_POOL_NAME);
   return [
     `${INSTANCE_VARIABLE}=${instance}`,
-    `${NAME_VARIABLE}=${String.fromCharCode(NAME_FILLER).repeat(room)}`,
+    `${NAME_VARIABLE}=${NAME_FILLER.repeat(room)}`,
   ];
 }
 

@@ -92,7 +92,7 @@ Deno.test("the pool program's image: a static ELF64 executable entered at its co
 Deno.test("the pool program's messages: the NAME placeholder and the naming write", () => {
   const env = initEnvironment("@a @b", 5);
   assertEquals(env[0], "CM4ALL_SPAWN_ACCESSORY=@a @b");
-  assertEquals(env[1], `CM4ALL_SPAWN_NAME=${String.fromCharCode(NAME_FILLER).repeat(5)}`);
+  assertEquals(env[1], `CM4ALL_SPAWN_NAME=${NAME_FILLER.repeat(5)}`);
   assertEquals(initEnvironment("@a", 0)[1].length, "CM4ALL_SPAWN_NAME=".length + 1);
   const naming = initNaming("init-web", "web");
   assertEquals(naming.length, 16 + 3);
