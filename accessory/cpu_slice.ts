@@ -17,6 +17,7 @@ import {
   SCHED_BATCH,
   SCHED_FLAG_RESET_ON_FORK,
   SCHED_OTHER,
+  type SchedAttr,
   setSchedAttr,
 } from "../ffi/sched_attr.ts";
 
@@ -34,9 +35,7 @@ export function askForCpuSlice(microseconds: number): string | null {
     return `not with scheduling policy ${attr.policy} (only SCHED_OTHER and SCHED_BATCH have one)`;
   }
   const wanted = BigInt(Math.round(microseconds)) * 1000n;
-  // Only what sched_setattr takes back as it is: the admin's reset-on-fork.
-  const flags = attr.flags & SCHED_FLAG_RESET_ON_FORK;
-  setSchedAttr(0, { ...attr, flags, runtime: wanted });
+  setSlice(0, attr, wanted);
   if (getSchedAttr(0).runtime !== wanted) {
     return "this kernel does not take a custom slice (Linux 6.12 and later do)";
   }
@@ -55,9 +54,14 @@ let asked: bigint | null = null;
 export function giveCpuSlice(pid: number): void {
   if (asked === null) return;
   try {
-    const attr = getSchedAttr(pid);
-    setSchedAttr(pid, { ...attr, flags: attr.flags & SCHED_FLAG_RESET_ON_FORK, runtime: asked });
+    setSlice(pid, getSchedAttr(pid), asked);
   } catch {
     // Gone already, or refused: it runs with the kernel's default.
   }
+}
+
+/** Sets `pid`'s slice to `ns`, keeping the rest of `attr` (its current attributes). */
+function setSlice(pid: number, attr: SchedAttr, ns: bigint): void {
+  // Only what sched_setattr takes back as it is: the admin's reset-on-fork.
+  setSchedAttr(pid, { ...attr, flags: attr.flags & SCHED_FLAG_RESET_ON_FORK, runtime: ns });
 }
