@@ -5,7 +5,6 @@ import { bind, setTimeoutOption, SO_RCVTIMEO, SOCK_DGRAM, unixSocket } from "../
 import { MessageReceiver } from "../../ffi/socket_message.ts";
 import { FACTORY_VARIABLE } from "../../accessory/namespace_pool.ts";
 import { POOL_PROGRAM_EXE, poolProgramImage } from "../../accessory/pool_program.ts";
-
 import { getSchedAttr, setSchedAttr } from "../../ffi/sched_attr.ts";
 
 export const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
@@ -187,7 +186,6 @@ export function initOf(pidNamespaceFd: number, candidates: Iterable<number>): nu
   return null;
 }
 
-/** The daemon's private directory, from the symlink an init was started through. */
 /** The daemon's runtime directory: the one it holds open (its flock). */
 export function runtimeDirectoryOf(daemonPid: number): string {
   for (const entry of Deno.readDirSync(`/proc/${daemonPid}/fd`)) {
