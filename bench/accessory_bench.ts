@@ -423,23 +423,11 @@ async function wakeupFloor(): Promise<Record<string, LatencyResult> | null> {
     if (result === null) throw new Error("the C client did not compile"); // the floor did
     return result;
   };
-  const cachedRequest = encodeRequest(namespaceRequest("bench", { ipc: true, pid: true }));
   return {
-    cached_one_at_a_time: await serve(
-      "cached",
-      (server, at) => nativeRun(server, [cachedRequest], 0, 20_000, 2, at),
-    ),
+    cached_one_at_a_time: await serve("cached", (server, at) => cachedNative(server, 20_000, at)),
     new_name_paced_200_per_second: await serve(
       "fresh",
-      (server, at) =>
-        nativeRun(
-          server,
-          Array.from({ length: PACED }, () => newNameRequest("ipc+pid")),
-          5,
-          PACED,
-          2,
-          at,
-        ),
+      (server, at) => newNamesNative(server, "ipc+pid", 5, PACED, at),
     ),
   };
 }
@@ -484,15 +472,16 @@ function newNamesNative(
   kind: NewKind,
   intervalMs: number,
   count: number,
+  at = address,
 ): Promise<LatencyResult | null> {
   const datagrams = Array.from({ length: count }, () => newNameRequest(kind));
-  return nativeRun(daemon, datagrams, intervalMs, count, NEW_KINDS[kind].fds);
+  return nativeRun(daemon, datagrams, intervalMs, count, NEW_KINDS[kind].fds, at);
 }
 
 /** cached() with the C client: requests for one existing name back to back. */
-function cachedNative(daemon: number, count: number): Promise<LatencyResult | null> {
+function cachedNative(daemon: number, count: number, at = address): Promise<LatencyResult | null> {
   const datagram = encodeRequest(namespaceRequest("bench", { ipc: true, pid: true }));
-  return nativeRun(daemon, [datagram], 0, count, 2);
+  return nativeRun(daemon, [datagram], 0, count, 2, at);
 }
 
 /** Cached requests back to back on one connection: latency and daemon CPU. */
