@@ -19,6 +19,7 @@ import { claimRuntimeDirectory, type RuntimeDirectory } from "./runtime_director
 import { adoptListener, bindListener, DEFAULT_ADDRESS } from "./listener.ts";
 import { NAME, parseSimply } from "./options.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { startHeapTrimmer } from "../shared/heap_trimmer.ts";
 
 function id(option: string, value: string): number {
   const n = Number(value);
@@ -185,4 +186,7 @@ logInfo(
 );
 notify("READY=1");
 status.start();
+// Trims after start-up and after each busy spell (README "Memory").
+const stopTrimmer = startHeapTrimmer(() => daemon.handler.requests);
 await running;
+stopTrimmer();

@@ -186,6 +186,9 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  // Memory (issue 12): give the C heap's free pages back after start-up.
+  // int malloc_trim(size_t pad);
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;

@@ -35,6 +35,7 @@ import { NO_HOOK, type ReaperHook } from "./hook.ts";
 import { simulateRelease } from "./simulate.ts";
 import { markInheritedCloseOnExec } from "../shared/inherited_fds.ts";
 import { exitOnSignals } from "../shared/shutdown.ts";
+import { startHeapTrimmer } from "../shared/heap_trimmer.ts";
 
 const NAME = "cm4all-spawn-reaper";
 
@@ -260,4 +261,7 @@ try {
   logError(errorMessage(error));
 }
 status.start();
+// Trims after start-up and after each spell of reaping (README "Memory").
+const stopTrimmer = startHeapTrimmer(() => daemon.counters?.reaped ?? 0);
 await running;
+stopTrimmer();
