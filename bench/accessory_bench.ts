@@ -1,7 +1,7 @@
 // Accessory daemon benchmark: throughput, latency, creation cost, memory.
 //   node_modules/.bin/deno run -A bench/accessory_bench.ts [--seconds 2] [--names 1000] [--repeat 1]
 //     [--daemon-v8-flags=FLAGS] [--daemon-env=K=V] [--pool-size N] [--only targets|memory|floor]
-//     [--paced N] [--busy N] [--daemon-arg=ARG]...
+//     [--paced N] [--busy N] [--daemon-arg=ARG]... [--launcher PATH]
 // "targets" (issue 12) measures new names paced at 200/s and flat out (IPC+PID,
 // PID+USER), head-of-line latency of cached requests alone and beside a
 // flat-out creator (a second process), daemon CPU per cached request and the
@@ -31,6 +31,7 @@ import { MessageReceiver, MSG_NOSIGNAL, sendMessage } from "../ffi/socket_messag
 import { closeNamespaces, makeNamespaces, namespaceRequest } from "../shared/client.ts";
 import { decodeResponse, encodeRequest, type Request } from "../shared/protocol.ts";
 import { DAEMON_V8_FLAGS } from "../packaging/layout.ts";
+import { TRIM_QUIET_MS } from "../shared/heap_trimmer.ts";
 
 const args = Deno.args;
 const option = (name: string, fallback: number) => {
@@ -67,6 +68,11 @@ const BUSY = option("--busy", 0);
 const DAEMON_ARGS = args.filter((a) => a.startsWith("--daemon-arg=")).map((a) => a.slice(13));
 const POOL_SIZE = args.includes("--pool-size") ? option("--pool-size", 4) : null;
 const ONLY = args.includes("--only") ? args[args.indexOf("--only") + 1] : null;
+// The daemon as shipped (e.g. dist/cm4all-spawn-accessory after `deno task
+// dist`): the launcher's bundle, V8 flags and environment instead of
+// `deno run` of the sources. With --daemon-env=CACHE_DIRECTORY=DIR it has a
+// code cache, as under systemd (the unit's CacheDirectory=).
+const LAUNCHER = args.includes("--launcher") ? args[args.indexOf("--launcher") + 1] : null;
 const root = new URL("..", import.meta.url).pathname;
 const DENO = `${root}node_modules/.bin/deno`;
 
@@ -80,12 +86,18 @@ async function startDaemon(ttlSeconds = 600): Promise<Deno.ChildProcess> {
   const notify = unixSocket(SOCK_DGRAM, false);
   bind(notify, notifyAddress);
   setTimeoutOption(notify, SO_RCVTIMEO, 15_000);
-  const child = new Deno.Command(DENO, {
-    args: [
+  const program = LAUNCHER === null
+    ? [
+      DENO,
       "run",
       "-A",
       ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
       `${root}accessory/main.ts`,
+    ]
+    : [LAUNCHER];
+  const child = new Deno.Command(program[0], {
+    args: [
+      ...program.slice(1),
       "--listen",
       address,
       "--namespace-ttl",
@@ -553,9 +565,16 @@ if (args[0] === "--creator") {
   Deno.exit(0);
 }
 
-/** The issue's memory figure: idle, then after 1,000 names and 60,000 cached requests. */
+/**
+ * The issue's memory figure: idle, then after 1,000 names and 60,000 cached
+ * requests; each at once and once the daemon has settled (its heap trimmer
+ * has had the quiet interval it waits for, shared/heap_trimmer.ts).
+ */
 async function memoryScenario(daemon: number): Promise<Record<string, unknown>> {
+  const settle = () => new Promise((r) => setTimeout(r, 2 * TRIM_QUIET_MS + 500));
   const idle = memory(daemon);
+  await settle();
+  const idleSettled = memory(daemon);
   const fd = open();
   try {
     for (let i = 0; i < 1000; i++) {
@@ -571,10 +590,14 @@ async function memoryScenario(daemon: number): Promise<Record<string, unknown>> 
     closeQuietly(fd);
   }
   await new Promise((r) => setTimeout(r, 1000));
+  const afterLoad = memory(daemon);
+  await settle();
   return {
     idle,
-    after_1000_names_60000_requests: memory(daemon),
-    v8_flags: V8_FLAGS,
+    idle_settled: idleSettled,
+    after_1000_names_60000_requests: afterLoad,
+    after_load_settled: memory(daemon),
+    ...(LAUNCHER === null ? { v8_flags: V8_FLAGS } : { launcher: LAUNCHER }),
     env: DAEMON_ENV,
   };
 }
@@ -679,7 +702,7 @@ const report: Record<string, unknown> = {
   daemon_args: DAEMON_ARGS,
   seconds_per_scenario: SECONDS,
   throughput_runs_per_scenario_best_kept: REPEAT,
-  daemon_v8_flags: V8_FLAGS,
+  daemon_v8_flags: LAUNCHER === null ? V8_FLAGS : `the launcher's (${LAUNCHER})`,
 };
 try {
   await new Promise((r) => setTimeout(r, 300));
@@ -838,12 +861,24 @@ if (report.throughput) {
 }
 if (report.memory && ONLY === "memory") {
   const m = report.memory as Record<string, { rss_kib: number; anonymous_kib: number }>;
+  const rows: [string, { rss_kib: number; anonymous_kib: number }][] = [
+    ["idle", m.idle],
+    ["idle, settled", m.idle_settled],
+    ["after 1,000 names, 60,000 requests", m.after_1000_names_60000_requests],
+    ["after that load, settled", m.after_load_settled],
+  ];
   console.log(
-    `\ndaemon idle: RSS ${m.idle.rss_kib} KiB, anonymous ${m.idle.anonymous_kib} KiB; after 1,000 ` +
-      `names and 60,000 requests: RSS ${m.after_1000_names_60000_requests.rss_kib} KiB, ` +
-      `anonymous ${m.after_1000_names_60000_requests.anonymous_kib} KiB (target <= 20 MB)`,
+    `\n${LAUNCHER === null ? "daemon (deno run of the sources)" : LAUNCHER}` +
+      `${DAEMON_ENV.CACHE_DIRECTORY ? ", code cache in " + DAEMON_ENV.CACHE_DIRECTORY : ""}` +
+      ` (target after load <= 20 MB anonymous)`,
   );
+  for (const [label, a] of rows) {
+    console.log(
+      `  ${(label + ":").padEnd(36)} RSS ${a.rss_kib} KiB, anonymous ${a.anonymous_kib} KiB`,
+    );
+  }
 }
+
 if (report.floor && ONLY === "floor") {
   const f = report.floor as Record<string, LatencyResult>;
   const c = f.cached_one_at_a_time, n = f.new_name_paced_200_per_second;
