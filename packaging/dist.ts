@@ -1,11 +1,21 @@
-// `deno task dist`: builds dist/ — one self-contained bundle per program
-// (npm packages inlined), the pinned deno runtime and the launchers, plus
+// `deno task dist`: builds dist/ — one self-contained, code-split bundle per
+// program in js/ (npm packages inlined, see BUNDLE_DIR in layout.ts), the
+// pinned deno runtime and the launchers, plus
 // share/ with what `install` and `deb` put elsewhere (units, sysusers entry,
 // default reaper script, README).
 import { VERSION } from "../shared/version.ts";
+import { count } from "../shared/number_format.ts";
 import { launcherScript } from "./launcher.ts";
-import { DEFAULT_REAPER_LUA_SOURCE, PROGRAMS, SYSUSERS_SOURCE, UNITS } from "./layout.ts";
+import {
+  BUNDLE_DIR,
+  bundleEntry,
+  DEFAULT_REAPER_LUA_SOURCE,
+  PROGRAMS,
+  SYSUSERS_SOURCE,
+  UNITS,
+} from "./layout.ts";
 import { exists } from "./exists.ts";
+import { filesBelow } from "./files_below.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DIST = `${REPO}/dist`;
@@ -23,14 +33,28 @@ export function denoRuntime(): string {
   return Deno.realPathSync(exists(pinned) ? pinned : Deno.execPath());
 }
 
-async function bundle(entry: string, output: string): Promise<void> {
+/** The bundle of entry in outdir: the entry's file and its chunks. */
+async function bundle(entry: string, outdir: string): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "--packages", "bundle", "-o", output, entry],
+    args: [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--packages",
+      "bundle",
+      "--code-splitting",
+      "--outdir",
+      outdir,
+      entry,
+    ],
     cwd: REPO,
     stdin: "null",
   }).output();
   if (out.code !== 0) {
-    throw new Error(`deno bundle ${entry} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+    throw new Error(
+      `deno bundle ${entry} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
   }
 }
 
@@ -45,13 +69,17 @@ export async function buildDist(
   }
   Deno.mkdirSync(`${dist}/share/units`, { recursive: true });
   const manifest: Manifest = { version: VERSION, programs: [], missing: [] };
-  for (const program of PROGRAMS) {
-    if (!exists(`${REPO}/${program.entry}`)) {
-      manifest.missing.push({ name: program.name, entry: program.entry });
-      log(`dist: skipping ${program.name}: ${program.entry} does not exist yet`);
-      continue;
+  const present = PROGRAMS.filter((program) => {
+    if (exists(`${REPO}/${program.entry}`)) return true;
+    manifest.missing.push({ name: program.name, entry: program.entry });
+    log(`dist: skipping ${program.name}: ${program.entry} does not exist yet`);
+    return false;
+  });
+  for (const program of present) {
+    await bundle(program.entry, `${dist}/${BUNDLE_DIR}/${program.name}`);
+    if (!exists(`${dist}/${bundleEntry(program)}`)) {
+      throw new Error(`deno bundle wrote no ${bundleEntry(program)} for ${program.entry}`);
     }
-    await bundle(program.entry, `${dist}/${program.name}.js`);
     Deno.writeTextFileSync(`${dist}/${program.name}`, launcherScript(program), { mode: 0o755 });
     Deno.chmodSync(`${dist}/${program.name}`, 0o755);
     manifest.programs.push(program.name);
@@ -97,10 +125,14 @@ export function readManifest(dist: string, requireComplete: boolean): Manifest {
 if (import.meta.main) {
   const started = performance.now();
   const manifest = await buildDist();
-  const rows = [...manifest.programs, "deno"].map((name) => {
-    const path = `${DIST}/${name === "deno" ? "deno" : name + ".js"}`;
-    return `  ${name.padEnd(24)} ${(Deno.statSync(path).size / 1024).toFixed(0).padStart(7)} KiB`;
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(0).padStart(7)} KiB`;
+  const rows = PROGRAMS.filter((p) => manifest.programs.includes(p.name)).map((p) => {
+    const dir = `${DIST}/${BUNDLE_DIR}/${p.name}`;
+    const files = filesBelow(dir);
+    const total = files.reduce((sum, f) => sum + Deno.statSync(f).size, 0);
+    return `  ${p.name.padEnd(24)} ${kib(total)} (${count(files.length, "file")})`;
   });
+  rows.push(`  ${"deno".padEnd(24)} ${kib(Deno.statSync(`${DIST}/deno`).size)}`);
   console.log(
     `dist: ${DIST} (version ${manifest.version}) in ${
       ((performance.now() - started) / 1000).toFixed(1)

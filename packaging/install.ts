@@ -5,8 +5,9 @@
 // is kept) and the netns setup.d directory.
 import { fatal, newProgram, parseCommandLine } from "../shared/cli.ts";
 import { DIST, type Manifest, readManifest } from "./dist.ts";
-import { PATHS, UNITS } from "./layout.ts";
+import { BUNDLE_DIR, PATHS, UNITS } from "./layout.ts";
 import { exists } from "./exists.ts";
+import { filesBelow } from "./files_below.ts";
 
 export interface InstallOptions {
   root: string;
@@ -35,18 +36,24 @@ export function installTree(
 
   copy(`${dist}/deno`, at(`${PATHS.libDir}/deno`), 0o755);
   written.push(`${PATHS.libDir}/deno`);
+  // The bundle anew: no chunk of an earlier version stays behind.
+  const bundleDir = `${PATHS.libDir}/${BUNDLE_DIR}`;
+  if (exists(at(bundleDir))) Deno.removeSync(at(bundleDir), { recursive: true });
+  for (const from of filesBelow(`${dist}/${BUNDLE_DIR}`)) {
+    const to = `${bundleDir}${from.slice(`${dist}/${BUNDLE_DIR}`.length)}`;
+    mkdir(to.replace(/\/[^/]+$/, ""));
+    copy(from, at(to), 0o644);
+    written.push(to);
+  }
   for (const name of manifest.programs) {
-    copy(`${dist}/${name}.js`, at(`${PATHS.libDir}/${name}.js`), 0o644);
+    // The single-file bundle of versions before the split.
+    if (exists(at(`${PATHS.libDir}/${name}.js`))) Deno.removeSync(at(`${PATHS.libDir}/${name}.js`));
     copy(`${dist}/${name}`, at(`${PATHS.libDir}/${name}`), 0o755);
     const link = at(`${PATHS.sbinDir}/${name}`);
     if (exists(link)) Deno.removeSync(link);
     // Relative, so that the tree works below any root (scratch roots, packages).
     Deno.symlinkSync(`../lib/cm4all/spawn/${name}`, link);
-    written.push(
-      `${PATHS.libDir}/${name}.js`,
-      `${PATHS.libDir}/${name}`,
-      `${PATHS.sbinDir}/${name}`,
-    );
+    written.push(`${PATHS.libDir}/${name}`, `${PATHS.sbinDir}/${name}`);
   }
   for (const unit of UNITS) {
     copy(`${dist}/share/units/${unit}`, at(`${PATHS.unitDir}/${unit}`), 0o644);

@@ -1,6 +1,6 @@
 // The shell launcher installed for each program: runs the bundle on the
 // bundled runtime, so that nothing is downloaded or resolved at run time.
-import type { Program } from "./layout.ts";
+import { bundleEntry, type Program } from "./layout.ts";
 
 /** Flags that keep Deno from looking for config, lock files, remote code or npm. */
 export const RUN_FLAGS = ["--no-config", "--no-lock", "--no-remote", "--no-npm", "--no-prompt"];
@@ -20,6 +20,6 @@ export DENO_DIR="\${CACHE_DIRECTORY:-/dev/null}"${
         'export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"'
       : ""
   }
-exec "$here/deno" run ${flags} "$here/${program.name}.js" "$@"
+exec "$here/deno" run ${flags} "$here/${bundleEntry(program)}" "$@"
 `;
 }

@@ -22,6 +22,26 @@ export interface Program {
   v8Flags?: string[];
 }
 
+/**
+ * Where the bundles live, beside the launchers: one code-split bundle per
+ * program (deno bundle --code-splitting) in a directory of its own, the
+ * entry named like its source (accessory/main.ts: js/cm4all-spawn-accessory/
+ * main.js), chunks imported only on demand beside it. A daemon therefore
+ * loads no code it does not run: the accessory's usual command line needs no
+ * commander, and without the split its bundle would load commander's Node
+ * built-ins (node:child_process, node:fs, …) at start, 2.5 MB of anonymous
+ * memory for good. One bundle for all programs would share chunks, but puts
+ * esbuild's require() shim (node:module, for fengari's CommonJS) into every
+ * program's start-up: 1.5 MB more (README "Memory").
+ */
+export const BUNDLE_DIR = "js";
+
+/** The program's entry in the bundle, relative to the launcher's directory. */
+export function bundleEntry(program: Program): string {
+  const file = program.entry.slice(program.entry.lastIndexOf("/") + 1).replace(/\.ts$/, ".js");
+  return `${BUNDLE_DIR}/${program.name}/${file}`;
+}
+
 /** The daemons' V8 flags (see Program.v8Flags). */
 export const DAEMON_V8_FLAGS = ["--max-semi-space-size=1", "--single-threaded"];
 

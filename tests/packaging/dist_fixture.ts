@@ -1,6 +1,7 @@
 // Builds a dist/ into a temporary directory (never the repository's dist/,
 // which a developer may be using) and runs programs with nothing cached.
 import { buildDist, type Manifest } from "../../packaging/dist.ts";
+export { filesBelow } from "../../packaging/files_below.ts";
 
 const decoder = new TextDecoder();
 
@@ -54,17 +55,6 @@ export function emptyEnvironment(dir: string): Record<string, string> {
     Deno.mkdirSync(env[key], { recursive: true });
   }
   return env;
-}
-
-/** Files created below the emptyEnvironment directories. */
-export function filesBelow(dir: string): string[] {
-  const found: string[] = [];
-  for (const entry of Deno.readDirSync(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) found.push(...filesBelow(path));
-    else found.push(path);
-  }
-  return found;
 }
 
 /** Static and dynamic import specifiers left in a bundle. */

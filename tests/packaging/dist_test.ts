@@ -1,7 +1,7 @@
 // deno task dist: bundles with npm packages inlined, the pinned runtime and
 // launchers that run from any copy of dist/ with nothing cached.
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { PROGRAMS } from "../../packaging/layout.ts";
+import { BUNDLE_DIR, bundleEntry, PROGRAMS } from "../../packaging/layout.ts";
 import { launcherScript } from "../../packaging/launcher.ts";
 import { VERSION } from "../../shared/version.ts";
 import { emptyEnvironment, filesBelow, importSpecifiers, run, withDist } from "./dist_fixture.ts";
@@ -30,13 +30,47 @@ Deno.test("dist has every program, the pinned runtime and the shared files", asy
   });
 });
 
-Deno.test("bundles import nothing but node: built-ins", async () => {
+Deno.test("bundles import nothing but node: built-ins and their own chunks", async () => {
   await withDist((dist, manifest) => {
-    for (const name of manifest.programs) {
-      const code = Deno.readTextFileSync(`${dist}/${name}.js`);
-      const foreign = importSpecifiers(code).filter((s) => !s.startsWith("node:"));
-      assertEquals(foreign, [], `${name}.js still imports`);
+    const files = filesBelow(`${dist}/${BUNDLE_DIR}`);
+    for (const program of PROGRAMS.filter((p) => manifest.programs.includes(p.name))) {
+      assert(files.includes(`${dist}/${bundleEntry(program)}`), `no ${bundleEntry(program)}`);
     }
+    for (const file of files) {
+      const code = Deno.readTextFileSync(file);
+      for (const specifier of importSpecifiers(code)) {
+        if (specifier.startsWith("node:")) continue;
+        assertMatch(specifier, /^\.\.?\//, `${file} imports ${specifier}`);
+        const target = new URL(specifier, `file://${file}`).pathname;
+        assert(files.includes(target), `${file} imports ${specifier}, which is not in the bundle`);
+      }
+    }
+  });
+});
+
+Deno.test("the accessory's usual command line loads no commander and no Node built-in", async () => {
+  // What the split is for (BUNDLE_DIR): the daemon's start-up graph.
+  await withDist((dist) => {
+    const accessory = PROGRAMS.find((p) => p.name === "cm4all-spawn-accessory")!;
+    const seen = new Set<string>();
+    const statics: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const code = Deno.readTextFileSync(file);
+      const dynamic = new Set(
+        [...code.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]),
+      );
+      for (const specifier of importSpecifiers(code)) {
+        if (dynamic.has(specifier)) continue;
+        if (specifier.startsWith("node:")) statics.push(`${file}: ${specifier}`);
+        else visit(new URL(specifier, `file://${file}`).pathname);
+      }
+    };
+    visit(`${dist}/${bundleEntry(accessory)}`);
+    assertEquals(statics, []);
+    const loaded = [...seen].map((f) => Deno.readTextFileSync(f)).join("\n");
+    assert(!loaded.includes("class CommanderError"), "commander is in the start-up graph");
   });
 });
 
