@@ -58,6 +58,28 @@ async function bundle(entry: string, outdir: string): Promise<void> {
   }
 }
 
+/**
+ * Rewrites a bundle's on-demand imports of its own chunks, import("./x.js"),
+ * to import(new URL("./x.js", import.meta.url).href): the same module, but
+ * Deno no longer parses it while building the module graph at start. Without
+ * a code cache (no CacheDirectory=, or the first start after an upgrade) that
+ * parse stays in memory whether or not the chunk is ever loaded: 21 MB for
+ * the reaper's Lua hook chunk (fengari, libsodium) when no script is
+ * configured. Returns how many imports were rewritten.
+ */
+export function deferOnDemandChunks(file: string): number {
+  let rewritten = 0;
+  const code = Deno.readTextFileSync(file).replace(
+    /\bimport\(\s*"(\.\/[A-Za-z0-9_.-]+\.js)"\s*\)/g,
+    (_, chunk: string) => {
+      rewritten++;
+      return `import(new URL(${JSON.stringify(chunk)}, import.meta.url).href)`;
+    },
+  );
+  if (rewritten > 0) Deno.writeTextFileSync(file, code);
+  return rewritten;
+}
+
 export async function buildDist(
   dist = DIST,
   log: (line: string) => void = console.log,
@@ -77,6 +99,9 @@ export async function buildDist(
   });
   for (const program of present) {
     await bundle(program.entry, `${dist}/${BUNDLE_DIR}/${program.name}`);
+    for (const file of filesBelow(`${dist}/${BUNDLE_DIR}/${program.name}`)) {
+      deferOnDemandChunks(file);
+    }
     if (!exists(`${dist}/${bundleEntry(program)}`)) {
       throw new Error(`deno bundle wrote no ${bundleEntry(program)} for ${program.entry}`);
     }

@@ -57,13 +57,21 @@ export function emptyEnvironment(dir: string): Record<string, string> {
   return env;
 }
 
+/** Specifiers of a bundle's on-demand imports: import("x") and import(new URL("x", import.meta.url).href). */
+export function dynamicImportSpecifiers(code: string): string[] {
+  const patterns = [
+    /\bimport\(\s*["']([^"']+)["']\s*\)/g,
+    /\bimport\(\s*new URL\(\s*"([^"]+)",\s*import\.meta\.url\)\.href\s*\)/g,
+  ];
+  return [...new Set(patterns.flatMap((p) => [...code.matchAll(p)].map((m) => m[1])))];
+}
+
 /** Static and dynamic import specifiers left in a bundle. */
 export function importSpecifiers(code: string): string[] {
-  const found = new Set<string>();
+  const found = new Set<string>(dynamicImportSpecifiers(code));
   const patterns = [
     /^\s*import\s+(?:[^'"`;]*?\s+from\s+)?["']([^"']+)["']/gm,
     /^\s*export\s+[^'"`;]*?\s+from\s+["']([^"']+)["']/gm,
-    /\bimport\(\s*["']([^"']+)["']\s*\)/g,
   ];
   for (const pattern of patterns) for (const m of code.matchAll(pattern)) found.add(m[1]);
   return [...found];

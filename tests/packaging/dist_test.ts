@@ -4,7 +4,14 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { BUNDLE_DIR, bundleEntry, PROGRAMS } from "../../packaging/layout.ts";
 import { launcherScript } from "../../packaging/launcher.ts";
 import { VERSION } from "../../shared/version.ts";
-import { emptyEnvironment, filesBelow, importSpecifiers, run, withDist } from "./dist_fixture.ts";
+import {
+  dynamicImportSpecifiers,
+  emptyEnvironment,
+  filesBelow,
+  importSpecifiers,
+  run,
+  withDist,
+} from "./dist_fixture.ts";
 
 const REPO = new URL("../..", import.meta.url).pathname;
 
@@ -58,9 +65,7 @@ Deno.test("the accessory's usual command line loads no commander and no Node bui
       if (seen.has(file)) return;
       seen.add(file);
       const code = Deno.readTextFileSync(file);
-      const dynamic = new Set(
-        [...code.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]),
-      );
+      const dynamic = new Set(dynamicImportSpecifiers(code));
       for (const specifier of importSpecifiers(code)) {
         if (dynamic.has(specifier)) continue;
         if (specifier.startsWith("node:")) statics.push(`${file}: ${specifier}`);
@@ -71,6 +76,21 @@ Deno.test("the accessory's usual command line loads no commander and no Node bui
     assertEquals(statics, []);
     const loaded = [...seen].map((f) => Deno.readTextFileSync(f)).join("\n");
     assert(!loaded.includes("class CommanderError"), "commander is in the start-up graph");
+  });
+});
+
+Deno.test("on-demand chunks are imported through a URL, out of Deno's start-up parse", async () => {
+  await withDist((dist) => {
+    // What deferOnDemandChunks is for: the reaper's Lua hook chunk (fengari,
+    // libsodium) is parsed only when a script is loaded.
+    const reaper = PROGRAMS.find((p) => p.name === "cm4all-spawn-reaper")!;
+    const code = Deno.readTextFileSync(`${dist}/${bundleEntry(reaper)}`);
+    const lazy = dynamicImportSpecifiers(code);
+    assert(lazy.some((s) => /^\.\/lua_hook-[A-Z0-9]+\.js$/.test(s)), `lazy: ${lazy}`);
+    for (const file of filesBelow(`${dist}/${BUNDLE_DIR}`)) {
+      const literal = [...Deno.readTextFileSync(file).matchAll(/\bimport\(\s*"([^"]+)"\s*\)/g)];
+      assertEquals(literal.map((m) => m[1]), [], `${file} has literal dynamic imports`);
+    }
   });
 });
 
