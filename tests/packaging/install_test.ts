@@ -1,12 +1,13 @@
 // deno task install --prefix: the installed tree works and the units verify
 // against it (their ExecStart paths are the installed launchers, no stubs).
 import { assert, assertEquals } from "../assert.ts";
-import { PATHS, PROGRAMS, UNITS } from "../../packaging/layout.ts";
+import { BUNDLE_DIR, PATHS, PROGRAMS, UNITS } from "../../packaging/layout.ts";
+import { exists } from "../../packaging/exists.ts";
 import { installTree } from "../../packaging/install.ts";
 import { readManifest } from "../../packaging/dist.ts";
 import { VERSION } from "../../shared/version.ts";
 import { addHostSystem, verifyUnits } from "../units/verify_root.ts";
-import { emptyEnvironment, run, withDist } from "./dist_fixture.ts";
+import { emptyEnvironment, filesBelow, run, withDist } from "./dist_fixture.ts";
 
 Deno.test("install puts programs, links, units, sysusers, reaper.lua and setup.d in place", async () => {
   await withDist(async (dist, _manifest, tmp) => {
@@ -38,12 +39,25 @@ Deno.test("installing again keeps an edited reaper.lua and replaces the programs
     const manifest = readManifest(dist, true);
     installTree(manifest, { root, dist });
     Deno.writeTextFileSync(`${root}/${PATHS.reaperLua}`, "-- site script\n");
+    // Left by earlier versions: a single-file bundle, a chunk of another build.
+    const oldBundle = `${root}/${PATHS.libDir}/cm4all-spawn-accessory.js`;
+    const oldChunk = `${root}/${PATHS.libDir}/${BUNDLE_DIR}/cm4all-spawn-accessory/chunk-OLD.js`;
+    Deno.writeTextFileSync(oldBundle, "// old\n");
+    Deno.writeTextFileSync(oldChunk, "// old\n");
     const notes: string[] = [];
     const written = installTree(manifest, { root, dist, log: (line) => notes.push(line) });
     assertEquals(Deno.readTextFileSync(`${root}/${PATHS.reaperLua}`), "-- site script\n");
     assert(!written.includes(PATHS.reaperLua));
     assertEquals(notes, [`install: keeping the existing /${PATHS.reaperLua}`]);
     assert(written.includes(`${PATHS.sbinDir}/cm4all-spawn-netns`));
+    assert(!exists(oldBundle), "the old single-file bundle stayed");
+    assert(!exists(oldChunk), "a chunk of an earlier build stayed");
+    const installed = filesBelow(`${root}/${PATHS.libDir}/${BUNDLE_DIR}`);
+    const shipped = filesBelow(`${dist}/${BUNDLE_DIR}`);
+    assertEquals(
+      installed.map((f) => f.slice(`${root}/${PATHS.libDir}/`.length)),
+      shipped.map((f) => f.slice(`${dist}/`.length)),
+    );
   });
 });
 
