@@ -3,23 +3,38 @@ import { connect, SOCK_DGRAM, unixSocket } from "../ffi/socket.ts";
 import { sendMessage } from "../ffi/socket_message.ts";
 import { closeQuietly } from "../ffi/fd.ts";
 import { getpid } from "../ffi/process.ts";
+import { errorMessage, logWarning } from "./log.ts";
 
 const SD_LISTEN_FDS_START = 3;
 
+let notifyFailureLogged = false;
+
 /**
  * Sends a state string (e.g. "READY=1") to $NOTIFY_SOCKET, a path or an
- * abstract "@name". Returns false when not running under systemd.
+ * abstract "@name". Returns false when not running under systemd, and when
+ * the socket cannot be reached: like sd_notify(3), a failure never stops a
+ * daemon (it is logged once; a supervisor that is gone cannot be told).
  */
 export function notify(state: string): boolean {
   const address = Deno.env.get("NOTIFY_SOCKET");
   if (!address) return false;
-  const fd = unixSocket(SOCK_DGRAM, false);
+  let fd = -1;
   try {
+    fd = unixSocket(SOCK_DGRAM, false);
     connect(fd, address);
     sendMessage(fd, new TextEncoder().encode(state), [], 0x4000 /* MSG_NOSIGNAL */);
     return true;
+  } catch (e) {
+    if (!notifyFailureLogged) {
+      notifyFailureLogged = true;
+      logWarning(
+        `cannot notify the service manager (NOTIFY_SOCKET=${address}): ${errorMessage(e)}; ` +
+          "running on without it",
+      );
+    }
+    return false;
   } finally {
-    closeQuietly(fd);
+    if (fd >= 0) closeQuietly(fd);
   }
 }
 

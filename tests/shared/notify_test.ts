@@ -1,0 +1,115 @@
+// A NOTIFY_SOCKET that cannot be reached (a supervisor that is gone, a stale
+// environment) is logged once and never stops a daemon: like sd_notify(3).
+// Before, the accessory died at READY=1 with an uncaught SysError, after it
+// had bound its socket and made its runtime directory (both left behind).
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { collectLines } from "../child_lines.ts";
+import { closeNamespaces, makeNamespaces } from "../../shared/client.ts";
+import { notify } from "../../shared/systemd.ts";
+import { alive, DAEMON, DENO, runtimeDirectoryOf, uniqueAddress } from "../accessory/harness.ts";
+import { CANNOT_RUN, TestCgroupRoot, waitFor } from "../reaper/cgroup_fixture.ts";
+
+const REAPER = new URL("../../reaper/main.ts", import.meta.url).pathname;
+const nowhere = () => `@spawn-test-nowhere-${crypto.randomUUID().slice(0, 8)}`;
+const WARNING =
+  /^cannot notify the service manager \(NOTIFY_SOCKET=@spawn-test-nowhere-\w+\): connect\(@spawn-test-nowhere-\w+\): Connection refused \(ECONNREFUSED\); running on without it$/;
+
+Deno.test("notify: an unreachable socket returns false, it does not throw", () => {
+  const saved = Deno.env.get("NOTIFY_SOCKET");
+  try {
+    Deno.env.set("NOTIFY_SOCKET", nowhere());
+    assertEquals(notify("READY=1"), false);
+    Deno.env.set("NOTIFY_SOCKET", "/nonexistent/notify");
+    assertEquals(notify("STATUS=x"), false);
+    Deno.env.delete("NOTIFY_SOCKET");
+    assertEquals(notify("READY=1"), false);
+  } finally {
+    if (saved === undefined) Deno.env.delete("NOTIFY_SOCKET");
+    else Deno.env.set("NOTIFY_SOCKET", saved);
+  }
+});
+
+Deno.test("accessory: an unreachable NOTIFY_SOCKET is logged once; it serves on and stops cleanly", async () => {
+  const address = uniqueAddress();
+  const dir = Deno.makeTempDirSync({ prefix: "spawn-test-notify-" });
+  const control = `${dir}/control`;
+  const child = new Deno.Command(DENO, {
+    args: ["run", "-A", DAEMON, "--listen", address, "--control", control],
+    env: { NOTIFY_SOCKET: nowhere() },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const err = collectLines(child.stderr);
+  let stopped = false;
+  try {
+    await waitFor(() => err.lines.some((l) => WARNING.test(l)), "the warning");
+    // Still serving after READY=1 failed: a new name and its namespaces.
+    const namespaces = makeNamespaces("notify-test", { socket: address, ipc: true, pid: true });
+    assert(namespaces.pid !== null && namespaces.ipc !== null);
+    closeNamespaces(namespaces);
+    const runtime = runtimeDirectoryOf(child.pid);
+    child.kill("SIGTERM");
+    const status = await child.status;
+    stopped = true;
+    await err.done;
+    assertEquals(status.code, 0, err.lines.join("\n"));
+    assertEquals(err.lines.filter((l) => l.startsWith("cannot notify")).length, 1);
+    assertEquals(err.lines.filter((l) => /Uncaught|error:/i.test(l)), []);
+    const left = [runtime, control].filter((path) => {
+      try {
+        Deno.lstatSync(path);
+        return true;
+      } catch {
+        return false; // gone, as it should be
+      }
+    });
+    assertEquals(left, []);
+  } finally {
+    if (!stopped) {
+      child.kill("SIGKILL");
+      await child.status;
+      await err.done;
+    }
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "reaper: an unreachable NOTIFY_SOCKET is logged once; it reaps on and stops cleanly",
+  ignore: CANNOT_RUN,
+  fn: async () => {
+    const cg = new TestCgroupRoot();
+    cg.mkdir("/scope.a");
+    const child = new Deno.Command(DENO, {
+      args: ["run", "-A", REAPER, "--cgroup-root", cg.path, "--scope", "/scope.a"],
+      env: { NOTIFY_SOCKET: nowhere() },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const err = collectLines(child.stderr);
+    let stopped = false;
+    try {
+      await waitFor(() => err.lines.some((l) => WARNING.test(l)), "the warning");
+      cg.mkdir("/scope.a/job");
+      await cg.runIn("/scope.a/job", "exec true");
+      await waitFor(() => !cg.exists("/scope.a/job"), "the job's cgroup reaped");
+      assert(alive(child.pid));
+      child.kill("SIGTERM");
+      const status = await child.status;
+      stopped = true;
+      await err.done;
+      assertEquals(status.code, 0, err.lines.join("\n"));
+      assertEquals(err.lines.filter((l) => l.startsWith("cannot notify")).length, 1);
+      assertMatch(err.lines.join("\n"), /^job: cpu=/m);
+    } finally {
+      if (!stopped) {
+        child.kill("SIGKILL");
+        await child.status;
+        await err.done;
+      }
+      await cg.cleanup();
+    }
+  },
+});
