@@ -29,12 +29,18 @@ Deno.test("notify: an unreachable socket returns false, it does not throw", () =
   }
 });
 
-Deno.test("accessory: an unreachable NOTIFY_SOCKET is logged once; it serves on and stops cleanly", async () => {
-  const address = uniqueAddress();
-  const dir = Deno.makeTempDirSync({ prefix: "spawn-test-notify-" });
-  const control = `${dir}/control`;
+/**
+ * A daemon (deno run -A script args) with NOTIFY_SOCKET nowhere: runs `body`
+ * once it has logged the warning, then stops it with SIGTERM and checks that
+ * it exited 0 having warned once. Killed if anything fails.
+ */
+async function withoutNotifySocket(
+  script: string,
+  args: string[],
+  body: (child: Deno.ChildProcess) => Promise<void>,
+): Promise<string[]> {
   const child = new Deno.Command(DENO, {
-    args: ["run", "-A", DAEMON, "--listen", address, "--control", control],
+    args: ["run", "-A", script, ...args],
     env: { NOTIFY_SOCKET: nowhere() },
     stdin: "null",
     stdout: "null",
@@ -44,11 +50,8 @@ Deno.test("accessory: an unreachable NOTIFY_SOCKET is logged once; it serves on 
   let stopped = false;
   try {
     await waitFor(() => err.lines.some((l) => WARNING.test(l)), "the warning");
-    // Still serving after READY=1 failed: a new name and its namespaces.
-    const namespaces = makeNamespaces("notify-test", { socket: address, ipc: true, pid: true });
-    assert(namespaces.pid !== null && namespaces.ipc !== null);
-    closeNamespaces(namespaces);
-    const runtime = runtimeDirectoryOf(child.pid);
+    await body(child);
+    assert(alive(child.pid), "the daemon died");
     child.kill("SIGTERM");
     const status = await child.status;
     stopped = true;
@@ -56,6 +59,30 @@ Deno.test("accessory: an unreachable NOTIFY_SOCKET is logged once; it serves on 
     assertEquals(status.code, 0, err.lines.join("\n"));
     assertEquals(err.lines.filter((l) => l.startsWith("cannot notify")).length, 1);
     assertEquals(err.lines.filter((l) => /Uncaught|error:/i.test(l)), []);
+    return err.lines;
+  } finally {
+    if (!stopped) {
+      child.kill("SIGKILL");
+      await child.status;
+      await err.done;
+    }
+  }
+}
+
+Deno.test("accessory: an unreachable NOTIFY_SOCKET is logged once; it serves on and stops cleanly", async () => {
+  const address = uniqueAddress();
+  const dir = Deno.makeTempDirSync({ prefix: "spawn-test-notify-" });
+  const control = `${dir}/control`;
+  let runtime = "";
+  try {
+    await withoutNotifySocket(DAEMON, ["--listen", address, "--control", control], (child) => {
+      // Still serving after READY=1 failed: a new name and its namespaces.
+      const namespaces = makeNamespaces("notify-test", { socket: address, ipc: true, pid: true });
+      assert(namespaces.pid !== null && namespaces.ipc !== null);
+      closeNamespaces(namespaces);
+      runtime = runtimeDirectoryOf(child.pid);
+      return Promise.resolve();
+    });
     const left = [runtime, control].filter((path) => {
       try {
         Deno.lstatSync(path);
@@ -66,11 +93,6 @@ Deno.test("accessory: an unreachable NOTIFY_SOCKET is logged once; it serves on 
     });
     assertEquals(left, []);
   } finally {
-    if (!stopped) {
-      child.kill("SIGKILL");
-      await child.status;
-      await err.done;
-    }
     Deno.removeSync(dir, { recursive: true });
   }
 });
@@ -80,35 +102,16 @@ Deno.test({
   ignore: CANNOT_RUN,
   fn: async () => {
     const cg = new TestCgroupRoot();
-    cg.mkdir("/scope.a");
-    const child = new Deno.Command(DENO, {
-      args: ["run", "-A", REAPER, "--cgroup-root", cg.path, "--scope", "/scope.a"],
-      env: { NOTIFY_SOCKET: nowhere() },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const err = collectLines(child.stderr);
-    let stopped = false;
     try {
-      await waitFor(() => err.lines.some((l) => WARNING.test(l)), "the warning");
-      cg.mkdir("/scope.a/job");
-      await cg.runIn("/scope.a/job", "exec true");
-      await waitFor(() => !cg.exists("/scope.a/job"), "the job's cgroup reaped");
-      assert(alive(child.pid));
-      child.kill("SIGTERM");
-      const status = await child.status;
-      stopped = true;
-      await err.done;
-      assertEquals(status.code, 0, err.lines.join("\n"));
-      assertEquals(err.lines.filter((l) => l.startsWith("cannot notify")).length, 1);
-      assertMatch(err.lines.join("\n"), /^job: cpu=/m);
+      cg.mkdir("/scope.a");
+      const args = ["--cgroup-root", cg.path, "--scope", "/scope.a"];
+      const lines = await withoutNotifySocket(REAPER, args, async () => {
+        cg.mkdir("/scope.a/job");
+        await cg.runIn("/scope.a/job", "exec true");
+        await waitFor(() => !cg.exists("/scope.a/job"), "the job's cgroup reaped");
+      });
+      assertMatch(lines.join("\n"), /^job: cpu=/m);
     } finally {
-      if (!stopped) {
-        child.kill("SIGKILL");
-        await child.status;
-        await err.done;
-      }
       await cg.cleanup();
     }
   },
