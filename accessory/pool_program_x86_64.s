@@ -23,7 +23,8 @@ _start:
         mov     qword ptr [rsp + 16], 0
         mov     qword ptr [rsp + 24], 0
         # SIGCHLD ignored: the kernel reaps the orphans of every init cloned
-        # from here. INT, QUIT, HUP ignored: the daemon ends us (end of file).
+        # from here. INT, QUIT, HUP, TERM ignored: the daemon ends us (end of
+        # file), also when a terminal or `systemctl kill` signals us all.
         mov     esi, 1
         mov     edi, 17
         call    signal
@@ -32,6 +33,8 @@ _start:
         mov     edi, 3
         call    signal
         mov     edi, 1
+        call    signal
+        mov     edi, 15
         call    signal
         lea     rsi, [rip + comm_factory]
         call    set_comm
@@ -153,12 +156,14 @@ init:   # PID 1 of a new PID namespace: fd r12 its command pipe, r13 its ack pip
         call    close_fd
         lea     rsi, [rip + comm_init]
         call    set_comm
-        xor     esi, esi                    # SIG_DFL again for INT, QUIT, HUP
+        xor     esi, esi                    # SIG_DFL again for INT, QUIT, HUP, TERM
         mov     edi, 2
         call    signal
         mov     edi, 3
         call    signal
         mov     edi, 1
+        call    signal
+        mov     edi, 15
         call    signal
 2:      xor     edi, edi                    # the daemon's one write: 16 bytes comm, then NAME
         lea     rsi, [rsp + 256]

@@ -231,7 +231,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "pool program: user namespace helpers die with it; it ends on end of file",
+  name:
+    "pool program: signals from outside do not end it; helpers die with it; it ends on end of file",
   ignore: !onThisMachine,
   fn: async () => {
     let program = 0;
@@ -239,6 +240,16 @@ Deno.test({
     await withFactory(async (factory) => {
       ({ pid: helper } = await factory.userHelper());
       program = [...childrenOf(Deno.pid)].find(([, c]) => c === FACTORY_COMM)![0];
+      // A terminal's ^C or `systemctl kill` reaches the whole group: only the
+      // daemon ends the program (end of file), so that it can stop in order.
+      for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"] as const) {
+        Deno.kill(program, signal);
+      }
+      await sleep(100);
+      assert(alive(program), "the program died of a signal");
+      const again = await factory.userHelper();
+      assert(again.pid > 0, "the program serves on");
+      Deno.kill(again.pid, "SIGKILL");
       assert(childrenOf(program).has(helper), "the helper is the program's child");
       assert(await waitFor(() => comm(helper) === USER_HELPER_COMM));
       const theirs = openNamespace(helper, "user");
