@@ -62,7 +62,9 @@ async function withoutNotifySocket(
     return err.lines;
   } finally {
     if (!stopped) {
-      child.kill("SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch { /* it died by itself (before the fix: at READY=1) */ }
       await child.status;
       await err.done;
     }
