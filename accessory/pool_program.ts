@@ -24,8 +24,9 @@
 // - "u": clones a user namespace helper (comm USER_HELPER_COMM) as the
 //   program's own child: it waits for SIGKILL, and dies with the program
 //   (PR_SET_PDEATHSIG).
-// The program itself (comm FACTORY_COMM) ignores SIGCHLD, SIGINT, SIGQUIT
-// and SIGHUP, and exits on end of file: when the daemon is gone.
+// The program itself (comm FACTORY_COMM) ignores SIGCHLD, SIGINT, SIGQUIT,
+// SIGHUP and SIGTERM (a signal to the whole group must not end it under the
+// daemon), and exits on end of file: when the daemon is gone.
 import { FACTORY_COMM, POOL_INIT_COMM, USER_HELPER_COMM } from "./helper_programs.ts";
 import { INSTANCE_VARIABLE, NAME_FILLER, NAME_VARIABLE } from "./init_marker.ts";
 

@@ -65,19 +65,15 @@ async function bundle(entry: string, outdir: string): Promise<void> {
  * a code cache (no CacheDirectory=, or the first start after an upgrade) that
  * parse stays in memory whether or not the chunk is ever loaded: 21 MB for
  * the reaper's Lua hook chunk (fengari, libsodium) when no script is
- * configured. Returns how many imports were rewritten.
+ * configured.
  */
-export function deferOnDemandChunks(file: string): number {
-  let rewritten = 0;
-  const code = Deno.readTextFileSync(file).replace(
+export function deferOnDemandChunks(file: string): void {
+  const code = Deno.readTextFileSync(file);
+  const deferred = code.replace(
     /\bimport\(\s*"(\.\/[A-Za-z0-9_.-]+\.js)"\s*\)/g,
-    (_, chunk: string) => {
-      rewritten++;
-      return `import(new URL(${JSON.stringify(chunk)}, import.meta.url).href)`;
-    },
+    (_, chunk: string) => `import(new URL(${JSON.stringify(chunk)}, import.meta.url).href)`,
   );
-  if (rewritten > 0) Deno.writeTextFileSync(file, code);
-  return rewritten;
+  if (deferred !== code) Deno.writeTextFileSync(file, deferred);
 }
 
 export async function buildDist(

@@ -16,15 +16,18 @@ export const TRIM_QUIET_MS = 2000;
  * interval since it last moved (or since start-up, which is work too).
  */
 export class TrimSchedule {
+  #seen: number;
   #pending = true;
 
   /** `counter`: its value at start-up (which is work, so a trim is pending). */
-  constructor(private seen: number) {}
+  constructor(counter: number) {
+    this.#seen = counter;
+  }
 
   /** True when this tick should trim. */
   tick(counter: number): boolean {
-    if (counter !== this.seen) {
-      this.seen = counter;
+    if (counter !== this.#seen) {
+      this.#seen = counter;
       this.#pending = true;
       return false;
     }
