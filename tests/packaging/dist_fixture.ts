@@ -57,10 +57,13 @@ export function emptyEnvironment(dir: string): Record<string, string> {
   return env;
 }
 
+/** An on-demand import of a literal specifier: import("x"). */
+export const LITERAL_DYNAMIC_IMPORT = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
+
 /** Specifiers of a bundle's on-demand imports: import("x") and import(new URL("x", import.meta.url).href). */
 export function dynamicImportSpecifiers(code: string): string[] {
   const patterns = [
-    /\bimport\(\s*["']([^"']+)["']\s*\)/g,
+    LITERAL_DYNAMIC_IMPORT,
     /\bimport\(\s*new URL\(\s*"([^"]+)",\s*import\.meta\.url\)\.href\s*\)/g,
   ];
   return [...new Set(patterns.flatMap((p) => [...code.matchAll(p)].map((m) => m[1])))];

@@ -9,6 +9,7 @@ import {
   emptyEnvironment,
   filesBelow,
   importSpecifiers,
+  LITERAL_DYNAMIC_IMPORT,
   run,
   withDist,
 } from "./dist_fixture.ts";
@@ -88,7 +89,7 @@ Deno.test("on-demand chunks are imported through a URL, out of Deno's start-up p
     const lazy = dynamicImportSpecifiers(code);
     assert(lazy.some((s) => /^\.\/lua_hook-[A-Z0-9]+\.js$/.test(s)), `lazy: ${lazy}`);
     for (const file of filesBelow(`${dist}/${BUNDLE_DIR}`)) {
-      const literal = [...Deno.readTextFileSync(file).matchAll(/\bimport\(\s*"([^"]+)"\s*\)/g)];
+      const literal = [...Deno.readTextFileSync(file).matchAll(LITERAL_DYNAMIC_IMPORT)];
       assertEquals(literal.map((m) => m[1]), [], `${file} has literal dynamic imports`);
     }
   });

@@ -6,6 +6,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { collectLines } from "../child_lines.ts";
 import { closeNamespaces, makeNamespaces } from "../../shared/client.ts";
 import { notify } from "../../shared/systemd.ts";
+import { exists } from "../../packaging/exists.ts";
 import { alive, DAEMON, DENO, runtimeDirectoryOf, uniqueAddress } from "../accessory/harness.ts";
 import { CANNOT_RUN, TestCgroupRoot, waitFor } from "../reaper/cgroup_fixture.ts";
 
@@ -85,15 +86,7 @@ Deno.test("accessory: an unreachable NOTIFY_SOCKET is logged once; it serves on 
       runtime = runtimeDirectoryOf(child.pid);
       return Promise.resolve();
     });
-    const left = [runtime, control].filter((path) => {
-      try {
-        Deno.lstatSync(path);
-        return true;
-      } catch {
-        return false; // gone, as it should be
-      }
-    });
-    assertEquals(left, []);
+    assertEquals([runtime, control].filter(exists), []);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
