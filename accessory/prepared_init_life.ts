@@ -85,6 +85,8 @@ export abstract class PreparedInitLife {
   protected naming(onExit: (namespace: PidNamespace) => void): Promise<PidNamespace> {
     if (this.state !== "ready") throw new Error(`prepared init is ${this.state}`);
     this.state = "naming";
+    // Its answer is what the reply waits for: no turn for JS tasks meanwhile.
+    this.loop.holdTurns();
     this.#named = Promise.withResolvers<PidNamespace>();
     this.#onExit = onExit;
     const pid = this.process!.pid;
@@ -102,6 +104,7 @@ export abstract class PreparedInitLife {
       this.fail(e);
       return false;
     }
+    this.loop.releaseTurns();
     this.state = "named";
     this.#gone.resolve();
     this.#named!.resolve(namespace);
@@ -123,6 +126,7 @@ export abstract class PreparedInitLife {
     const before = this.state;
     this.state = "dead";
     unwatchNaming(this);
+    if (before === "naming") this.loop.releaseTurns();
     closeQuietly(this.command);
     this.command = -1;
     if (this.ack >= 0) {

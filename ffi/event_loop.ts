@@ -10,6 +10,11 @@ const MAX_EVENTS = 256;
  * promises of other ops): taken while idle if possible, else after a dispatch.
  */
 const TURN_MS = 20;
+/**
+ * The same while someone holds the turns (holdTurns()): a turn taken while a
+ * reply waits for another process's answer would delay that reply.
+ */
+const HELD_TURN_MS = 100;
 /** Without events this long, the loop stops sleeping on the JS thread (waits on the worker). */
 const IDLE_MS = 1000;
 /** Awaits before a synchronous sleep: longer promise chains than this wait for the next turn. */
@@ -54,12 +59,23 @@ export class EventLoop {
   #expectUntil = 0;
   /** A handler resolved a promise someone waits for: run the callbacks right after the dispatch. */
   #settleNow = false;
+  /** holdTurns() not yet released. */
+  #holds = 0;
   readonly #waitMs: number;
+  readonly #heldTurnMs: number;
 
-  constructor(options: { spinMicroseconds?: number; waitMilliseconds?: number } = {}) {
+  constructor(
+    options: {
+      spinMicroseconds?: number;
+      waitMilliseconds?: number;
+      /** Longest wait for a turn while turns are held (tests: longer than they run). */
+      heldTurnMilliseconds?: number;
+    } = {},
+  ) {
     this.#spinMs = (options.spinMicroseconds ?? 0) / 1000;
     this.#spinBudgetMs = this.#spinMs;
     this.#waitMs = Math.floor(options.waitMilliseconds ?? 0);
+    this.#heldTurnMs = options.heldTurnMilliseconds ?? HELD_TURN_MS;
     epollAdd(this.#epfd, this.#wakeFd, EPOLLIN, 0n);
   }
 
@@ -120,6 +136,33 @@ export class EventLoop {
     this.#settleNow = true;
   }
 
+  /**
+   * Says a reply waits for an event (another process's answer), until
+   * releaseTurns(): meanwhile a turn for JS tasks that falls due waits, up to
+   * HELD_TURN_MS after the last one. A turn is a thread hop plus whatever timers
+   * and tasks are due: taken while the loop waits for that answer, it held
+   * the reply back by 0.3-0.7 ms (a turn is due every 20 ms, so about every
+   * fourth new name at 200 per second met one).
+   */
+  holdTurns(): void {
+    this.#holds++;
+  }
+
+  /** Ends one holdTurns(). */
+  releaseTurns(): void {
+    if (this.#holds > 0) this.#holds--;
+  }
+
+  /** holdTurns() not yet released (for tests). */
+  get turnsHeld(): number {
+    return this.#holds;
+  }
+
+  /** Milliseconds from one turn to the next, as things stand. */
+  get #turnInterval(): number {
+    return this.#holds > 0 ? this.#heldTurnMs : TURN_MS;
+  }
+
   /** Starts serving (idempotent); the promise settles after stop(). */
   run(): Promise<void> {
     if (this.#closed) throw new Error("event loop is closed");
@@ -163,7 +206,7 @@ export class EventLoop {
         }
         this.#spinResult(n > 0);
       }
-      if (n === 0 && performance.now() - turn >= TURN_MS) {
+      if (n === 0 && performance.now() - turn >= this.#turnInterval) {
         // A turn is due, and nothing is ready: take it now, while idle,
         // rather than in the middle of a request (a zero-timeout wait on the
         // worker thread; setTimeout(0) would cost ~1 ms).
@@ -185,7 +228,10 @@ export class EventLoop {
         for (let i = 0; i < MICROTASK_ROUNDS; i++) await undefined;
         n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
         if (n === 0) {
-          const timeout = Math.min(this.#waitMs, Math.ceil(TURN_MS - (performance.now() - turn)));
+          const timeout = Math.min(
+            this.#waitMs,
+            Math.ceil(this.#turnInterval - (performance.now() - turn)),
+          );
           const sleptFrom = performance.now();
           n = epollWaitNow(this.#epfd, this.#syncEvents, Math.max(1, timeout));
           if (n > 0) this.#idleResult(performance.now() - sleptFrom);
@@ -204,7 +250,7 @@ export class EventLoop {
           for (let i = 0; i < MICROTASK_ROUNDS; i++) await undefined;
         }
         // Busy without a pause, the JS thread must still give JS tasks a turn.
-        if (now - turn > TURN_MS) {
+        if (now - turn > this.#turnInterval) {
           n = await epollWaitBlocking(this.#epfd, this.#asyncEvents, 0);
           turn = performance.now();
           this.#dispatch(this.#asyncEvents, n);

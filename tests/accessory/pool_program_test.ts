@@ -30,6 +30,7 @@ import {
   USER_HELPER_COMM,
 } from "../../accessory/pool_program.ts";
 import { PoolFactory } from "../../accessory/pool_factory.ts";
+import { PooledInit } from "../../accessory/pooled_init.ts";
 import { alive, childrenOf, comm, readProc, sleep, waitFor } from "./harness.ts";
 
 const SOURCE = new URL("../../accessory/pool_program_x86_64.s", import.meta.url).pathname;
@@ -197,6 +198,32 @@ Deno.test({
         closeQuietly(started.ack);
         killAndReap(pid);
       }
+    }),
+});
+
+Deno.test({
+  name:
+    "pool program: a naming holds the event loop's turns until the init answers or is dismissed",
+  ignore: !onThisMachine,
+  fn: () =>
+    withFactory(async (factory, loop) => {
+      const named = PooledInit.start(loop, factory);
+      const dismissed = PooledInit.start(loop, factory);
+      await Promise.all([named.ready, dismissed.ready]);
+      const exits: number[] = [];
+      const becoming = named.become("web/3", (ns) => exits.push(ns.pid));
+      assertEquals(loop.turnsHeld, 1, "held while the init has not answered");
+      const namespace = await becoming;
+      assertEquals(loop.turnsHeld, 0, "released once it answered");
+      const failing = dismissed.become("web/4", () => {});
+      assertEquals(loop.turnsHeld, 1);
+      dismissed.dismiss();
+      await assertRejects(() => failing);
+      assertEquals(loop.turnsHeld, 0, "released when the naming failed");
+      await dismissed.gone();
+      namespace.kill();
+      await namespace.exited;
+      assertEquals(exits, [namespace.pid]);
     }),
 });
 

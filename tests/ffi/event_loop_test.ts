@@ -3,7 +3,7 @@ import { EventLoop } from "../../ffi/event_loop.ts";
 import { EPOLLIN } from "../../ffi/epoll.ts";
 import { SOCK_SEQPACKET, unixSocketPair } from "../../ffi/socket.ts";
 import { MessageReceiver, sendMessage } from "../../ffi/socket_message.ts";
-import { close, fstat, pipe } from "../../ffi/fd.ts";
+import { close, fstat, O_NONBLOCK, pipe, read } from "../../ffi/fd.ts";
 import { SysError } from "../../ffi/sys_error.ts";
 
 Deno.test("event loop delivers seqpacket datagrams with fds and stops cleanly", async () => {
@@ -87,4 +87,45 @@ Deno.test("spinning and sleeping on the JS thread: timers and promise callbacks 
   await running;
   close(a);
   close(b);
+});
+
+Deno.test("a turn for JS tasks waits while turns are held, and comes once they are released", async () => {
+  // Held turns wait for as long as this test could run; events keep coming
+  // meanwhile (a ticker writes every few milliseconds), so the loop sleeps on
+  // the JS thread and only a turn runs the timer.
+  const loop = new EventLoop({ waitMilliseconds: 5, heldTurnMilliseconds: 600_000 });
+  const [r, w] = pipe(O_NONBLOCK);
+  const ticker = new Deno.Command("sh", {
+    args: ["-c", `while :; do printf x; sleep 0.002; done >/proc/${Deno.pid}/fd/${w}`],
+  }).spawn();
+  const buffer = new Uint8Array(64);
+  let ticks = 0;
+  let firedAt = -1;
+  const fired = Promise.withResolvers<void>();
+  const HELD_TICKS = 40; // 80 ms or more: four turns' worth of TURN_MS (20 ms)
+  loop.add(r, EPOLLIN, () => {
+    while ((read(r, buffer) ?? 0) > 0) { /* drain */ }
+    ticks++;
+    if (ticks === 1) {
+      loop.holdTurns();
+      setTimeout(() => {
+        firedAt = ticks;
+        fired.resolve();
+      }, 0);
+    }
+    if (ticks === HELD_TICKS) loop.releaseTurns();
+  });
+  const running = loop.run();
+  try {
+    await fired.promise;
+    assert(firedAt >= HELD_TICKS, `a turn came at tick ${firedAt}, while turns were held`);
+  } finally {
+    ticker.kill("SIGKILL");
+    await ticker.status;
+    loop.remove(r);
+    await loop.close();
+    await running;
+    close(r);
+    close(w);
+  }
 });
