@@ -80,9 +80,11 @@ export class NamespaceRegistry {
    * an entry has at most one pending check, which re-arms itself if the
    * deadline moved meanwhile (like a timer per name would).
    */
-  #arm(entry: NameEntry): void {
+  #arm(entry: NameEntry, now = this.now()): void {
     if (entry.expiry !== undefined) return;
-    const record = { entry, deadline: this.now() + entry.lifetime.remaining(this.now()) };
+    // One reading of the clock: with two, the check could come a hair before
+    // the deadline it is for (see #expire).
+    const record = { entry, deadline: now + entry.lifetime.remaining(now) };
     entry.expiry = record;
     this.#expiries.push(record);
     if (this.#expiries.peek() === record) this.#schedule();
@@ -100,6 +102,13 @@ export class NamespaceRegistry {
   #expire(): void {
     this.#timer = undefined;
     const now = this.now();
+    // Entries that live on are armed again after the pass, so that each
+    // check runs once per pass: armed inside it, a check that came due
+    // before its entry's deadline ran again and again with the same `now`,
+    // and the daemon spun forever (a check armed with two readings of the
+    // clock fell a hair before the deadline; found under a flat-out creator
+    // with a 1 s TTL).
+    const again: NameEntry[] = [];
     for (let next; (next = this.#expiries.peek()) !== undefined && next.deadline <= now;) {
       this.#expiries.pop();
       const { entry } = next;
@@ -107,8 +116,9 @@ export class NamespaceRegistry {
       entry.expiry = undefined;
       if (entry.discarded || entry.lifetime.holds > 0) continue; // armed again on release
       if (entry.lifetime.expired(now)) this.#discard(entry);
-      else this.#arm(entry);
+      else again.push(entry);
     }
+    for (const entry of again) this.#arm(entry, now);
     this.#schedule();
   }
 
