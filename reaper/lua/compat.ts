@@ -157,7 +157,7 @@ const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   pow: mathFunction(Math.pow, 2),
   log10: mathFunction(Math.log10, 1),
   atan2: mathFunction(Math.atan2, 2),
-  ldexp: mathFunction((m, e) => m * Math.pow(2, Math.trunc(e)), 2),
+  ldexp: mathFunction(ldexp, 2),
   cosh: mathFunction(Math.cosh, 1),
   sinh: mathFunction(Math.sinh, 1),
   tanh: mathFunction(Math.tanh, 1),
@@ -175,11 +175,38 @@ const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   },
 };
 
+/**
+ * LuaJIT's ldexp: m * 2^trunc(e), rounded once. A power of two beyond a
+ * double (2^1024, 2^-1075) made it Infinity or 0 where the product is a
+ * double (ldexp(1e300, -2000), ldexp(0.99999999999999989, 1024)), so the
+ * scaling goes in steps that stay exact: up by at most 2^1023, down with 53
+ * bits to spare above the subnormal range until the last step.
+ */
+export function ldexp(m: number, e: number): number {
+  if (!Number.isFinite(e)) return m * 2 ** e; // NaN; 2^inf, 2^-inf (0 * inf is NaN, as in LuaJIT)
+  if (m === 0 || !Number.isFinite(m)) return m;
+  // Beyond 2,200 either way every finite m gives inf or 0.
+  let n = Math.max(-2200, Math.min(2200, Math.trunc(e)));
+  for (let steps = 0; n > 1023 && steps < 2; steps++) {
+    m *= 2 ** 1023;
+    n -= 1023;
+  }
+  for (let steps = 0; n < -1022 && steps < 2; steps++) {
+    m *= 2 ** (-1022 + 53);
+    n += 1022 - 53;
+  }
+  return m * 2 ** Math.max(-1074, Math.min(1023, n));
+}
+
 /** C frexp: x = m * 2^e with 0.5 <= |m| < 1 (m = x, e = 0 for 0, inf, nan). */
 export function frexp(x: number): [number, number] {
   if (x === 0 || !Number.isFinite(x)) return [x, 0];
-  let e = Math.max(-1073, Math.floor(Math.log2(Math.abs(x))) + 1);
-  let m = x * Math.pow(2, -e);
+  // A subnormal is made normal first: 2^-e for its exponent is beyond a
+  // double (Infinity), and the loops below never ended on it.
+  const bias = Math.abs(x) < 2 ** -1022 ? -64 : 0;
+  if (bias !== 0) x *= 2 ** 64;
+  let e = Math.floor(Math.log2(Math.abs(x))) + 1;
+  let m = x * 2 ** -e;
   while (Math.abs(m) < 0.5) {
     m *= 2;
     e--;
@@ -188,7 +215,7 @@ export function frexp(x: number): [number, number] {
     m /= 2;
     e++;
   }
-  return [m, e];
+  return [m, e + bias];
 }
 
 /**

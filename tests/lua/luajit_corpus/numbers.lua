@@ -116,6 +116,17 @@ print("math3", math.pow(2, 53), math.pow(2, 0.5), math.log10(1e15), math.log(2^3
   math.exp(0), math.log(8, 2), math.fmod(2^33 + 1, 2), math.fmod(-7, 3), math.fmod(7, -3))
 print("math4", math.huge, -math.huge, math.pi, math.floor(-0.0), math.ceil(-0.5), math.abs(-2^31))
 print("math5", math.frexp(2^31), math.ldexp(1, 32), math.floor(2^53 + 1), 2^53 + 1 == 2^53)
+-- Subnormals and the ends of the range (frexp looped forever on subnormals).
+for _, x in ipairs({5e-324, -5e-324, 1e-310, 2^-1022, 2^-1022 - 2^-1074, 1e-320, 1.7976931348623157e308, -2^1023, 2^-1021}) do
+  print("frexp", x, math.frexp(x), math.ldexp(math.frexp(x)) == x)
+end
+-- ldexp where 2^e alone is beyond a double, and its rounding into the subnormals.
+for _, a in ipairs({{0.99999999999999989, 1024}, {1e300, -2000}, {1, -1074}, {1, -1075}, {0.75, -1074},
+    {3, -1076}, {1, 1024}, {1.5, 1023}, {5e-324, 2000}, {5e-324, 1100}, {-1e-310, 1000}, {1, 2.9},
+    {1, -2.9}, {0.5, 1e10}, {0.5, -1e10}, {1e-320, 60}, {1.7976931348623157e308, -2098},
+    {1.7976931348623157e308, -2097}, {3, -1075}, {0.5, 0/0}, {1, 1/0}, {1, -1/0}, {0, 1/0}, {1/0, -5000}}) do
+  print("ldexp", a[1], a[2], math.ldexp(a[1], a[2]))
+end
 print("hex", 0xff, 0xffffffff, 0x7fffffff + 1, 0x100000000, -0x80000000, 0xFFFFFFFFFFFF)
 print("tonumber", tonumber("0xffffffff"), tonumber("4294967296"), tonumber("9007199254740993"),
   tonumber("1e500"), tonumber("-0"), tonumber("0x1p-2"), tonumber("  12  "))
