@@ -1,17 +1,24 @@
 // LuaJIT `bit` library semantics on JS numbers (pure): operands are
 // normalised to signed 32-bit integers, results are signed 32-bit.
 
-/** Round half to even, as the FPU does in LuaJIT's tobit (x + 2^52 + 2^51). */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x); // rounds halves up
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+/** LuaJIT's normalisation constant, 2^52 + 2^51. */
+const NORMALISER = 6755399441055744;
+const sum = new Float64Array(1);
+const sumWords = new Int32Array(sum.buffer);
+/** Which of the two words holds the low 32 bits of the mantissa. */
+const LOW_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 
-/** bit.tobit: the number modulo 2^32 as a signed 32-bit integer. */
+/**
+ * bit.tobit as LuaJIT computes it: the low word of the double x + 2^52 + 2^51
+ * (the FPU rounds the sum half to even). That is x modulo 2^32 for |x| below
+ * 2^51; beyond, the sum itself is rounded and LuaJIT's answers are its own:
+ * bit.tobit(2^52 + 1) is 0, bit.band(1e20, 0xffff) is 35904. Taking the
+ * integer modulo 2^32 there gave other numbers than scripts get in LuaJIT.
+ * inf and nan give 0.
+ */
 export function toBit(x: number): number {
-  if (Number.isInteger(x)) return x | 0;
-  if (!Number.isFinite(x)) return 0; // LuaJIT: low word of inf/nan + 2^52 + 2^51
-  return roundHalfEven(x) | 0;
+  sum[0] = x + NORMALISER;
+  return sumWords[LOW_WORD];
 }
 
 export const bitBand = (a: number, b: number): number => a & b;

@@ -152,11 +152,35 @@ function mathModf(L: LuaState): number {
   return 2;
 }
 
+/**
+ * math.log(x [, base]) as LuaJIT computes it: with a base, log2(x) * (1 /
+ * log2(base)). Lua 5.3's ln(x) / ln(base) gives other last bits, and scripts
+ * see them: math.log(243, 3) is 5 in LuaJIT and 4.9999999999999991 that way,
+ * so math.floor of it was 4.
+ */
+function mathLog(L: LuaState): number {
+  const x = lauxlib.luaL_checknumber(L, 1);
+  if (lua.lua_gettop(L) < 2) {
+    lua.lua_pushnumber(L, Math.log(x));
+    return 1;
+  }
+  const base = lauxlib.luaL_checknumber(L, 2); // nil is an error, as in LuaJIT
+  lua.lua_pushnumber(L, Math.log2(x) * (1 / Math.log2(base)));
+  return 1;
+}
+
+/** C atan2: V8's loses the sign of a result that underflows to 0 (atan2(-5e-324, 3) is -0). */
+function atan2(y: number, x: number): number {
+  const r = Math.atan2(y, x);
+  return r === 0 && y < 0 ? -0 : r;
+}
+
 /** Lua 5.1 / LuaJIT math functions that 5.3 dropped. */
 const MATH_FUNCTIONS: Record<string, (L: LuaState) => number> = {
   pow: mathFunction(Math.pow, 2),
   log10: mathFunction(Math.log10, 1),
-  atan2: mathFunction(Math.atan2, 2),
+  atan2: mathFunction(atan2, 2),
+  log: mathLog,
   ldexp: mathFunction(ldexp, 2),
   cosh: mathFunction(Math.cosh, 1),
   sinh: mathFunction(Math.sinh, 1),

@@ -120,6 +120,21 @@ print("math5", math.frexp(2^31), math.ldexp(1, 32), math.floor(2^53 + 1), 2^53 +
 for _, x in ipairs({5e-324, -5e-324, 1e-310, 2^-1022, 2^-1022 - 2^-1074, 1e-320, 1.7976931348623157e308, -2^1023, 2^-1021}) do
   print("frexp", x, math.frexp(x), math.ldexp(math.frexp(x)) == x)
 end
+-- math.log with a base is log2(x) * (1 / log2(base)) in LuaJIT; atan2 keeps the sign of an underflow.
+for _, a in ipairs({{1000, 10}, {8, 2}, {243, 3}, {125, 5}, {4096, 8}, {1e15, 10}, {0.5, 3}, {2^31, 0.5},
+    {2^31, 2^32}, {7, 7}, {0, 2}, {-1, 2}, {8, 1}, {8, 0}, {1/0, 2}, {8, 1/0}, {1e-310, 10}}) do
+  local v = math.log(a[1], a[2])
+  print("log", a[1], a[2], string.format("%.17g", v), math.floor(v) == v and "whole" or "not whole")
+end
+print("log nil base", (pcall(math.log, 8, nil)))
+for _, a in ipairs({{-5e-324, 3}, {5e-324, 3}, {-5e-324, 2^31}, {-1e-310, 1e300}, {-0.0, 1}, {-1, 1/0}, {-5e-324, -3}}) do
+  print("atan2", a[1], a[2], 1 / math.atan2(a[1], a[2]), string.format("%.17g", math.atan2(a[1], a[2])))
+end
+-- bit normalises x + 2^52 + 2^51: beyond 2^51 the sum rounds, and that is LuaJIT's answer.
+for _, x in ipairs({2^52 + 1, 2^52 + 3, 2^53 + 2, 2^51 + 1, -2^52 - 1, -2^53 - 2, 2^60 + 12345, 1e308, -1e308,
+    2.5, 3.5, -2.5, 2^31 + 0.5, 1e20, 1.7e18 + 123456789, 2^51 - 1, -2^51 + 1}) do
+  print("tobit", string.format("%.17g", x), bit.tobit(x), bit.tohex(x), bit.band(x, 0xffff), bit.bor(x, 0), bit.rshift(x, 4))
+end
 -- ldexp where 2^e alone is beyond a double, and its rounding into the subnormals.
 for _, a in ipairs({{0.99999999999999989, 1024}, {1e300, -2000}, {1, -1074}, {1, -1075}, {0.75, -1074},
     {3, -1076}, {1, 1024}, {1.5, 1023}, {5e-324, 2000}, {5e-324, 1100}, {-1e-310, 1000}, {1, 2.9},
