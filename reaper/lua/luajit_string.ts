@@ -149,8 +149,20 @@ function tonumber(L: LuaState): number {
   if (base === 10) {
     lauxlib.luaL_checkany(L, 1);
     const t = lua.lua_type(L, 1);
-    if (t === lua.LUA_TNUMBER) lua.lua_pushnumber(L, lua.lua_tonumber(L, 1));
-    else if (t !== lua.LUA_TSTRING || lua.lua_stringtonumber(L, lua.lua_tostring(L, 1)) === 0) {
+    if (t === lua.LUA_TNUMBER) {
+      lua.lua_pushnumber(L, lua.lua_tonumber(L, 1));
+      return 1;
+    }
+    if (t !== lua.LUA_TSTRING) {
+      lua.lua_pushnil(L);
+      return 1;
+    }
+    // The whole string must be the numeral: a conversion that stopped at a
+    // zero byte ("12\0") is nil, as in LuaJIT.
+    const s: Uint8Array = lua.lua_tostring(L, 1);
+    const size = lua.lua_stringtonumber(L, s);
+    if (size !== s.length + 1) {
+      if (size !== 0) lua.lua_pop(L, 1);
       lua.lua_pushnil(L);
     }
     return 1;

@@ -135,6 +135,8 @@ for _, x in ipairs({2^52 + 1, 2^52 + 3, 2^53 + 2, 2^51 + 1, -2^52 - 1, -2^53 - 2
     2.5, 3.5, -2.5, 2^31 + 0.5, 1e20, 1.7e18 + 123456789, 2^51 - 1, -2^51 + 1}) do
   print("tobit", string.format("%.17g", x), bit.tobit(x), bit.tohex(x), bit.band(x, 0xffff), bit.bor(x, 0), bit.rshift(x, 4))
 end
+-- A zero byte ends no numeral for tonumber in base 10 (strtoul's bases stop at it).
+print("tonumber nul", tonumber("12\0"), tonumber("12\0", 16), tonumber("\0"), tonumber(" 12 "), tonumber("0x10\0"), tonumber("1e2\0 "))
 -- ldexp where 2^e alone is beyond a double, and its rounding into the subnormals.
 for _, a in ipairs({{0.99999999999999989, 1024}, {1e300, -2000}, {1, -1074}, {1, -1075}, {0.75, -1074},
     {3, -1076}, {1, 1024}, {1.5, 1023}, {5e-324, 2000}, {5e-324, 1100}, {-1e-310, 1000}, {1, 2.9},
