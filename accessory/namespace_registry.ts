@@ -102,12 +102,9 @@ export class NamespaceRegistry {
   #expire(): void {
     this.#timer = undefined;
     const now = this.now();
-    // Entries that live on are armed again after the pass, so that each
-    // check runs once per pass: armed inside it, a check that came due
-    // before its entry's deadline ran again and again with the same `now`,
-    // and the daemon spun forever (a check armed with two readings of the
-    // clock fell a hair before the deadline; found under a flat-out creator
-    // with a 1 s TTL).
+    // Entries that live on are armed again after the pass: armed inside it,
+    // a check due before its entry's deadline came up again and again with
+    // this same `now`, and the daemon spun forever.
     const again: NameEntry[] = [];
     for (let next; (next = this.#expiries.peek()) !== undefined && next.deadline <= now;) {
       this.#expiries.pop();

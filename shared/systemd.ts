@@ -34,7 +34,7 @@ export function notify(state: string): boolean {
     }
     return false;
   } finally {
-    if (fd >= 0) closeQuietly(fd);
+    closeQuietly(fd); // -1 if the socket was never made
   }
 }
 
