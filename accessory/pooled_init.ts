@@ -10,13 +10,6 @@ import type { PoolFactory } from "./pool_factory.ts";
 import { initNaming } from "./pool_program.ts";
 import { ACK, PreparedInitLife } from "./prepared_init_life.ts";
 
-/**
- * How long the event loop polls for an init's ack before it sleeps: an init
- * running on another CPU answers within this; one that was woken onto the
- * daemon's own CPU waits for the daemon to sleep (see EventLoop.expectSoon).
- */
-const ACK_POLL_US = 60;
-
 export class PooledInit extends PreparedInitLife {
   /** Has the program clone one; in the IPC namespace `ipc` (an fd) if given, else in a new one. */
   static start(loop: EventLoop, factory: PoolFactory, ipc: number | null = null): PooledInit {
@@ -39,9 +32,10 @@ export class PooledInit extends PreparedInitLife {
       write(this.command, initNaming(initProcessName(name), name));
       closeQuietly(this.command); // it has all it needs
       this.command = -1;
+      // The loop then sleeps rather than polls for the answer: the pipe's
+      // wakeup often puts the init on the daemon's own CPU, where it runs
+      // only once the daemon sleeps (README: a 60 us poll was no faster).
       this.loop.add(this.ack, EPOLLIN, () => this.#acked());
-      // It answers within tens of microseconds: cheaper to poll than to sleep.
-      this.loop.expectSoon(ACK_POLL_US);
     } catch (e) {
       this.fail(e);
     }

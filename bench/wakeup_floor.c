@@ -14,8 +14,8 @@
  * - cached: epoll_wait, recvmsg, sendmsg with its own IPC and PID namespaces,
  *   as for an existing name;
  * - fresh: as for a new name from the daemon's pool: it writes a name to a
- *   waiting helper's pipe, polls 60 us for the helper's one-byte ack (as the
- *   daemon does), else sleeps in epoll_wait for it, opens the helper's
+ *   waiting helper's pipe, sleeps in epoll_wait for the helper's one-byte
+ *   ack (as the daemon does, rather than poll for it), opens the helper's
  *   /proc/PID/ns/{ipc,pid} and replies with them, then clones the next
  *   name's helper into new PID and IPC namespaces (the daemon's pool
  *   refill). A helper names itself (PR_SET_NAME), acks and lives on until
@@ -37,14 +37,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_us(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
 
 static void die(const char *what) {
   perror(what);
@@ -124,10 +117,8 @@ static void serve_fresh(int sock, int ep, struct helper h, unsigned serial) {
   char name[32], path[64];
   int len = snprintf(name, sizeof name, "init-n%u", serial);
   if (write(h.name, name, len) != len) die("write");
-  double until = now_us() + 60; /* poll 60 us for the ack, then sleep, as the daemon does */
   char ack;
   while (read(h.ack, &ack, 1) != 1) {
-    if (now_us() < until) continue;
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = h.ack}, got;
     epoll_ctl(ep, EPOLL_CTL_ADD, h.ack, &ev);
     epoll_wait(ep, &got, 1, -1);

@@ -55,8 +55,6 @@ export class EventLoop {
 
   readonly #spinMs: number;
   #spinBudgetMs: number;
-  /** Until then (performance.now()), an event is expected: poll rather than sleep. */
-  #expectUntil = 0;
   /** A handler resolved a promise someone waits for: run the callbacks right after the dispatch. */
   #settleNow = false;
   /** holdTurns() not yet released. */
@@ -111,20 +109,6 @@ export class EventLoop {
 
   get size(): number {
     return this.#set.size;
-  }
-
-  /**
-   * Says an event is due within `microseconds` (another process was just
-   * asked for a one-line answer): until it comes, or that time is up, the
-   * loop polls instead of sleeping, since a sleeping thread's wakeup costs
-   * more than the wait. Keep it short: a process woken by a pipe write
-   * often lands on the writer's CPU (the wakeup assumes the writer sleeps
-   * next) and runs only once the loop stops polling. (Yielding the CPU while
-   * polling would hand whole time slices to any other busy process on it.)
-   * Other fds are served meanwhile.
-   */
-  expectSoon(microseconds: number): void {
-    this.#expectUntil = Math.max(this.#expectUntil, performance.now() + microseconds / 1000);
   }
 
   /**
@@ -195,9 +179,6 @@ export class EventLoop {
     let lastEvent = turn;
     while (!this.#stopping) {
       let n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
-      while (n === 0 && performance.now() < this.#expectUntil) {
-        n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
-      }
       if (n === 0 && this.#spinBudgetMs > 0) {
         for (const until = performance.now() + this.#spinBudgetMs; n === 0;) {
           n = epollWaitNow(this.#epfd, this.#syncEvents, 0);
