@@ -8,6 +8,7 @@ import { installLuaJitString } from "./luajit_string.ts";
 import { installLuaJitPatterns } from "./luajit_patterns.ts";
 import { installLuaJitOs } from "./luajit_os.ts";
 import { installLuaJitEnv } from "./luajit_env.ts";
+import { installLuaJitLegacy } from "./luajit_legacy.ts";
 import { installPatternBudget } from "./pattern_budget.ts";
 import { fixPcallHooks } from "./fengari_fixes.ts";
 import { installPrint } from "./print.ts";
@@ -70,6 +71,7 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   installLuaJitString(L);
   installLuaJitOs(L);
   installLuaJitEnv(L);
+  installLuaJitLegacy(L);
   installPrint(L, options.writeOut);
   checkNumberFormatting(L);
 

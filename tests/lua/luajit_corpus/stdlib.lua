@@ -171,3 +171,43 @@ print("gsub fn", ("hello"):gsub("(l)(l)", function(a, b) return a:upper() .. b e
   ("abc"):gsub("%w", function(c) return c:byte() end), ("b"):gsub("b", "%"):byte(1, -1))
 print("gsub errors", (pcall(string.gsub, "abc", "(b)", "%2")), (pcall(string.gsub, "x", "x", {x = {}})),
   (pcall(string.gsub, "x", "x", true)), (pcall(string.gsub, "x", "%", "")), (pcall(string.gsub, "x", "[a", "")))
+
+-- Lua 5.0/5.1 leftovers LuaJIT keeps: table.foreach(i), gcinfo, newproxy, collectgarbage
+print("foreachi", pcall(table.foreachi, {10, 20, nil, 40}, function(i, v) print("  fi", i, v) end))
+print("foreachi ret", table.foreachi({5, 6, 7}, function(i, v) if v == 6 then return "at" .. i end end))
+print("foreachi raw", pcall(table.foreachi, setmetatable({}, {__len = function() return 3 end}), print))
+print("foreachi meta", table.foreachi(setmetatable({1, 2}, {__index = function() return "x" end}), function(i, v) return i == 2 and v or nil end))
+print("foreach one", pcall(table.foreach, {x = 1}, function(k, v) print("  fe", k, v) end))
+print("foreach ret", table.foreach({a = 1}, function(k, v) return false end), table.foreach({}, print))
+print("foreach errors", pcall(table.foreach, nil, print), pcall(table.foreachi, {}, 1), (pcall(table.foreachi, {})))
+local yielded = coroutine.wrap(function()
+  table.foreachi({1, 2}, function(i, v) coroutine.yield(v * 10) end)
+  return "done"
+end)
+print("foreachi yields", yielded(), yielded(), yielded())
+local info = gcinfo()
+print("gcinfo", type(info), info > 0, info == math.floor(info))
+print("collectgarbage", type(collectgarbage("count")), collectgarbage(), collectgarbage("collect"),
+  collectgarbage("stop"), collectgarbage("isrunning"), collectgarbage("restart"), collectgarbage("isrunning"))
+print("gc params", collectgarbage("setpause", 150), collectgarbage("setpause", 200),
+  collectgarbage("setstepmul", 300), collectgarbage("setstepmul", 200))
+print("gc bad", (pcall(collectgarbage, "bogus")))
+local plain, proxy = newproxy(), newproxy(true)
+print("newproxy", type(plain), getmetatable(plain), type(proxy), type(getmetatable(proxy)))
+getmetatable(proxy).__index = {hello = "world"}
+local sibling = newproxy(proxy)
+print("newproxy shares", proxy.hello, getmetatable(sibling) == getmetatable(proxy), sibling.hello)
+print("newproxy bad", (pcall(newproxy, {})), (pcall(newproxy, plain)), (pcall(newproxy, 1)))
+
+-- 5.1's metamethod rules: no __len for tables; __lt/__le only between two
+-- values of one type that share the metamethod
+print("__len", #setmetatable({1, 2}, {__len = function() return 42 end}))
+local cmp = {__lt = function() return true end, __le = function() return false end}
+local a, b = setmetatable({}, cmp), setmetatable({}, cmp)
+local lonely = setmetatable({}, {__lt = function() return true end})
+local same = setmetatable({}, {__lt = cmp.__lt})
+local function compare(f) local ok = pcall(f); return ok end
+print("__lt", a < b, a <= b, compare(function() return a < 1 end), compare(function() return 1 <= a end),
+  compare(function() return a < lonely end), compare(function() return a <= lonely end),
+  compare(function() return a < same end), compare(function() return same <= a end),
+  compare(function() return {} < {} end), compare(function() return true < false end))
