@@ -1,8 +1,8 @@
-// Lua 5.0/5.1 functions LuaJIT 2.1 keeps and fengari lacks (or stubs out):
-// table.foreach, table.foreachi, gcinfo, newproxy and a collectgarbage that
-// answers (fengari's raises "lua_gc not implemented" for every option, so a
-// script that logged collectgarbage("count") or called collectgarbage()
-// failed in every handler).
+// Lua 5.0/5.1 functions LuaJIT 2.1 keeps and fengari lacks, stubs out or
+// changed in 5.2: table.foreach, table.foreachi, gcinfo, newproxy, a
+// collectgarbage that answers (fengari's raises "lua_gc not implemented" for
+// every option, so a script that logged collectgarbage("count") or called
+// collectgarbage() failed in every handler) and 5.1's coroutine.running.
 import v8 from "node:v8";
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 
@@ -126,6 +126,15 @@ function newproxy() {
   };
 }
 
+/** coroutine.running as in 5.1: the running coroutine, or nil on the main thread (5.2: thread, ismain). */
+function coroutineRunning(L: LuaState): number {
+  if (lua.lua_pushthread(L)) {
+    lua.lua_pop(L, 1);
+    lua.lua_pushnil(L);
+  }
+  return 1;
+}
+
 export function installLuaJitLegacy(L: LuaState): void {
   if (lauxlib.luaL_loadstring(L, to_luastring(FOREACH)) !== lua.LUA_OK) {
     throw new Error(`luajit_legacy: ${lua.lua_tojsstring(L, -1)}`);
@@ -139,4 +148,8 @@ export function installLuaJitLegacy(L: LuaState): void {
   lua.lua_register(L, to_luastring("collectgarbage"), collectGarbage());
   lua.lua_register(L, to_luastring("gcinfo"), gcinfo);
   lua.lua_register(L, to_luastring("newproxy"), newproxy());
+  lua.lua_getglobal(L, to_luastring("coroutine"));
+  lua.lua_pushcfunction(L, coroutineRunning);
+  lua.lua_setfield(L, -2, to_luastring("running"));
+  lua.lua_pop(L, 1);
 }

@@ -211,3 +211,10 @@ print("__lt", a < b, a <= b, compare(function() return a < 1 end), compare(funct
   compare(function() return a < lonely end), compare(function() return a <= lonely end),
   compare(function() return a < same end), compare(function() return same <= a end),
   compare(function() return {} < {} end), compare(function() return true < false end))
+
+-- coroutine.running as in 5.1: nil on the main thread, one value in a coroutine
+print("running", coroutine.running(), select("#", coroutine.running()))
+print("running in", coroutine.wrap(function()
+  local co = coroutine.running()
+  return type(co), select("#", coroutine.running()), coroutine.status(co)
+end)())
