@@ -9,6 +9,7 @@ import { installLuaJitPatterns } from "./luajit_patterns.ts";
 import { installLuaJitOs } from "./luajit_os.ts";
 import { installLuaJitEnv } from "./luajit_env.ts";
 import { installLuaJitLegacy } from "./luajit_legacy.ts";
+import { installLuaJitSort } from "./luajit_sort.ts";
 import { installPatternBudget } from "./pattern_budget.ts";
 import { fixPcallHooks } from "./fengari_fixes.ts";
 import { installPrint } from "./print.ts";
@@ -72,6 +73,7 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   installLuaJitOs(L);
   installLuaJitEnv(L);
   installLuaJitLegacy(L);
+  installLuaJitSort(L);
   installPrint(L, options.writeOut);
   checkNumberFormatting(L);
 

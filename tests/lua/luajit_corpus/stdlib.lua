@@ -218,3 +218,35 @@ print("running in", coroutine.wrap(function()
   local co = coroutine.running()
   return type(co), select("#", coroutine.running()), coroutine.status(co)
 end)())
+
+-- table.sort is Lua 5.1's quicksort: the same order for ties, the same
+-- comparator calls, and "invalid order function" only where LuaJIT says so
+do
+  local seed = 777
+  local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n end
+  for _, size in ipairs({2, 3, 4, 5, 6, 8, 16, 50, 101, 500}) do
+    for _, keys in ipairs({1, 2, 10, 100000}) do
+      local t, u = {}, {}
+      for i = 1, size do t[i] = {id = i, k = rnd(keys)}; u[i] = t[i] end
+      local calls = 0
+      table.sort(t, function(a, b) calls = calls + 1; return a.k < b.k end)
+      local ids = {}
+      for i = 1, size do ids[i] = t[i].id end
+      local ok = pcall(table.sort, u, function(a, b) return a.k <= b.k end)
+      local ids2 = {}
+      for i = 1, size do ids2[i] = u[i].id end
+      print("sort", size, keys, calls, table.concat(ids, ","):sub(1, 120), ok, table.concat(ids2, ","):sub(1, 120))
+    end
+  end
+  for trial = 1, 30 do
+    local t = {}
+    for i = 1, 2 + rnd(30) do t[i] = rnd(5) end
+    local ok, err = pcall(table.sort, t, function() return rnd(2) == 0 end)
+    print("sort random", trial, ok, err, table.concat(t, ","))
+  end
+  local proxy = setmetatable({}, {__index = {9, 8, 7}})
+  table.sort(proxy)
+  local short = setmetatable({3, 1, 2}, {__len = function() return 2 end})
+  table.sort(short)
+  print("sort raw", rawget(proxy, 1), #proxy, table.concat(short, ","), (pcall(table.sort, {3, 1, "x"})))
+end
