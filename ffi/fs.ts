@@ -1,4 +1,5 @@
 import { libc } from "./libc.ts";
+import { O_CLOEXEC } from "./fd.ts";
 import { check, checkAllowing, cstr } from "./sys_error.ts";
 
 export const AT_FDCWD = -100;
@@ -15,6 +16,26 @@ export const STATX_BTIME = 0x800;
  */
 export function rmdir(path: string, expected: readonly number[] = []): number {
   return checkAllowing(libc.rmdir(cstr(path)), `rmdir(${path})`, expected);
+}
+
+/** remove(3): unlink, or rmdir for a directory. Path bytes end at a NUL, as in C. */
+export function remove(path: Uint8Array): void {
+  check(libc.remove(cstr(path)), "remove");
+}
+
+/** rename(2). */
+export function rename(from: Uint8Array, to: Uint8Array): void {
+  check(libc.rename(cstr(from), cstr(to)), "rename");
+}
+
+/**
+ * mkostemp(3) with O_CLOEXEC: creates a new file (mode 0600) named after
+ * `template`, whose last six bytes are "XXXXXX"; returns its fd and name.
+ */
+export function mkostemp(template: string): { fd: number; path: Uint8Array } {
+  const buffer = cstr(template);
+  const fd = check(libc.mkostemp(buffer, O_CLOEXEC), "mkostemp");
+  return { fd, path: buffer.subarray(0, buffer.length - 1) };
 }
 
 export function mkdir(path: string, mode = 0o755): void {

@@ -36,6 +36,12 @@ const SYMBOLS = {
   mkdir: { parameters: ["buffer", "u32"], result: "i32" },
   // int rmdir(const char *pathname);
   rmdir: { parameters: ["buffer"], result: "i32" },
+  // int remove(const char *pathname);
+  remove: { parameters: ["buffer"], result: "i32" },
+  // int rename(const char *oldpath, const char *newpath);
+  rename: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int mkostemp(char *template, int flags);
+  mkostemp: { parameters: ["buffer", "i32"], result: "i32" },
   // int unlinkat(int dirfd, const char *pathname, int flags);
   unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   // int statx(int dirfd, const char *pathname, int flags, unsigned int mask,

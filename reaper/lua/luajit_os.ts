@@ -1,8 +1,15 @@
-// os.date, os.time, os.difftime and os.clock as LuaJIT 2.1 has them
-// (issue 10): os.date hands its whole format to C strftime (strftime.ts),
-// times are time_t (numbers truncated toward zero), os.time(table) normalises
-// out-of-range fields like mktime and, like LuaJIT, leaves the table alone.
+// os.date, os.time, os.difftime, os.clock, os.remove and os.rename as
+// LuaJIT 2.1 has them (issue 10): os.date hands its whole format to C
+// strftime (strftime.ts), times are time_t (numbers truncated toward zero),
+// os.time(table) normalises out-of-range fields like mktime and, like LuaJIT,
+// leaves the table alone. remove and rename are C's, failing with
+// nil, "NAME: strerror", errno (fengari's gave Node's error texts);
+// tmpname creates its file, as LuaJIT's mkstemp does (fengari's only made up
+// a name, which another user could then create first in /tmp).
 import process from "node:process";
+import { closeQuietly } from "../../ffi/fd.ts";
+import { mkostemp, remove, rename } from "../../ffi/fs.ts";
+import { SysError } from "../../ffi/sys_error.ts";
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 import { breakDown, format, localEpoch } from "./strftime.ts";
 
@@ -94,6 +101,45 @@ function osClock(L: LuaState): number {
   return 1;
 }
 
+/** luaL_fileresult: true, or nil, "NAME: strerror", errno. */
+function fileResult(L: LuaState, name: Uint8Array, action: () => void): number {
+  try {
+    action();
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    lua.lua_pushnil(L);
+    lua.lua_pushfstring(L, to_luastring("%s: %s"), name, to_luastring(e.reason));
+    lua.lua_pushnumber(L, e.errno);
+    return 3;
+  }
+  lua.lua_pushboolean(L, true);
+  return 1;
+}
+
+function osRemove(L: LuaState): number {
+  const name: Uint8Array = lauxlib.luaL_checkstring(L, 1);
+  return fileResult(L, name, () => remove(name));
+}
+
+function osRename(L: LuaState): number {
+  const from: Uint8Array = lauxlib.luaL_checkstring(L, 1);
+  const to: Uint8Array = lauxlib.luaL_checkstring(L, 2);
+  return fileResult(L, from, () => rename(from, to));
+}
+
+function osTmpname(L: LuaState): number {
+  let file;
+  try {
+    file = mkostemp("/tmp/lua_XXXXXX");
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    return lauxlib.luaL_error(L, to_luastring("unable to generate a unique filename"));
+  }
+  closeQuietly(file.fd);
+  lua.lua_pushlstring(L, file.path, file.path.length);
+  return 1;
+}
+
 export function installLuaJitOs(L: LuaState): void {
   if (lua.lua_getglobal(L, to_luastring("os")) === lua.LUA_TTABLE) {
     const fns: Record<string, (L: LuaState) => number> = {
@@ -101,6 +147,9 @@ export function installLuaJitOs(L: LuaState): void {
       time: osTime,
       difftime: osDifftime,
       clock: osClock,
+      remove: osRemove,
+      rename: osRename,
+      tmpname: osTmpname,
     };
     for (const [name, fn] of Object.entries(fns)) {
       lua.lua_pushcfunction(L, fn);

@@ -250,3 +250,11 @@ do
   table.sort(short)
   print("sort raw", rawget(proxy, 1), #proxy, table.concat(short, ","), (pcall(table.sort, {3, 1, "x"})))
 end
+
+-- os.tmpname creates its file (mkstemp), os.remove/os.rename fail with C's texts
+do
+  local name = os.tmpname()
+  print("tmpname", name:match("^/tmp/lua_%w%w%w%w%w%w$") ~= nil, os.remove(name), (os.remove(name)))
+  print("remove", os.remove("/nonexistent/spawn-corpus/x"))
+  print("rename", os.rename("/nonexistent/spawn-corpus/a", "/nonexistent/b"))
+end
