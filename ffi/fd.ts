@@ -81,6 +81,11 @@ export function pread(fd: number, buf: Uint8Array<ArrayBuffer>, offset = 0): num
   return check(libc.pread(fd, buf, BigInt(buf.length), BigInt(offset)), `pread(${fd})`);
 }
 
+/** lseek(2): the new offset. whence: 0 SEEK_SET, 1 SEEK_CUR, 2 SEEK_END. */
+export function lseek(fd: number, offset: number, whence: number): number {
+  return check(libc.lseek(fd, BigInt(offset), whence), "lseek");
+}
+
 /** write(2); returns null on EAGAIN. */
 export function write(fd: number, data: Uint8Array<ArrayBuffer>): number | null {
   const n = checkAllowing(libc.write(fd, data, BigInt(data.length)), `write(${fd})`, [

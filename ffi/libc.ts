@@ -15,6 +15,8 @@ const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // ssize_t pread(int fd, void *buf, size_t count, off_t offset);
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  // off_t lseek(int fd, off_t offset, int whence);
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
   // int pipe2(int pipefd[2], int flags);
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
   // int eventfd(unsigned int initval, int flags);

@@ -10,6 +10,7 @@ import { installLuaJitOs } from "./luajit_os.ts";
 import { installLuaJitEnv } from "./luajit_env.ts";
 import { installLuaJitLegacy } from "./luajit_legacy.ts";
 import { installLuaJitSort } from "./luajit_sort.ts";
+import { installLuaJitIo } from "./luajit_io.ts";
 import { installPatternBudget } from "./pattern_budget.ts";
 import { fixPcallHooks } from "./fengari_fixes.ts";
 import { installPrint } from "./print.ts";
@@ -74,6 +75,7 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   installLuaJitEnv(L);
   installLuaJitLegacy(L);
   installLuaJitSort(L);
+  installLuaJitIo(L);
   installPrint(L, options.writeOut);
   checkNumberFormatting(L);
 

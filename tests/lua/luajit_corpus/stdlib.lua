@@ -258,3 +258,7 @@ do
   print("remove", os.remove("/nonexistent/spawn-corpus/x"))
   print("rename", os.rename("/nonexistent/spawn-corpus/a", "/nonexistent/b"))
 end
+
+-- file:setvbuf and file:seek exist ("io.stdout:setvbuf('no')" opens many scripts)
+print("setvbuf", io.stdout:setvbuf("no"), io.stderr:setvbuf("line", 1024), (pcall(io.stdout.setvbuf, io.stdout, "bogus")))
+print("seek", type(io.stdout.seek), (pcall(io.stdout.seek, io.stdout, "bogus")), tostring(io.stdout):match("^file %(0x%x+%)$") ~= nil)

@@ -1,0 +1,63 @@
+// File methods LuaJIT has and fengari lacks: file:setvbuf and file:seek.
+// Scripts open no files here (no io.open), but io.stdout:setvbuf("no") is a
+// common first line of a script that logs, and raised "attempt to call a nil
+// value" at startup, which is fatal. And tostring(io.stdout) says
+// "file (0x...)" as in LuaJIT, not fengari's "file ([object Object])".
+import { lseek } from "../../ffi/fd.ts";
+import { SysError } from "../../ffi/sys_error.ts";
+import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
+
+const BUFFER_MODES = ["no", "full", "line"].map(to_luastring);
+const WHENCE = ["set", "cur", "end"].map(to_luastring);
+
+/** The fd of the open file handle at index 1 (fengari: { f: { fd } }, closef null once closed). */
+function fileDescriptor(L: LuaState): number {
+  const handle = lauxlib.luaL_checkudata(L, 1, lauxlib.LUA_FILEHANDLE);
+  if (handle.closef === null) lauxlib.luaL_error(L, to_luastring("attempt to use a closed file"));
+  return handle.f.fd;
+}
+
+/** file:setvbuf(mode [, size]): writes here are unbuffered whatever the mode. */
+function setvbuf(L: LuaState): number {
+  fileDescriptor(L);
+  lauxlib.luaL_checkoption(L, 2, null, BUFFER_MODES);
+  lauxlib.luaL_optnumber(L, 3, 0);
+  lua.lua_pushboolean(L, true);
+  return 1;
+}
+
+/** file:seek([whence [, offset]]): the new offset, or nil, strerror, errno ("Illegal seek" on a pipe). */
+function seek(L: LuaState): number {
+  const fd = fileDescriptor(L);
+  const whence = lauxlib.luaL_checkoption(L, 2, to_luastring("cur"), WHENCE);
+  const offset = Math.trunc(lauxlib.luaL_optnumber(L, 3, 0));
+  try {
+    lua.lua_pushnumber(L, lseek(fd, offset, whence));
+    return 1;
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    lua.lua_pushnil(L);
+    lua.lua_pushstring(L, to_luastring(e.reason));
+    lua.lua_pushnumber(L, e.errno);
+    return 3;
+  }
+}
+
+function fileToString(L: LuaState): number {
+  const handle = lauxlib.luaL_checkudata(L, 1, lauxlib.LUA_FILEHANDLE);
+  if (handle.closef === null) lua.lua_pushstring(L, to_luastring("file (closed)"));
+  else lua.lua_pushfstring(L, to_luastring("file (%p)"), handle);
+  return 1;
+}
+
+export function installLuaJitIo(L: LuaState): void {
+  if (lauxlib.luaL_getmetatable(L, lauxlib.LUA_FILEHANDLE) === lua.LUA_TTABLE) {
+    lua.lua_pushcfunction(L, setvbuf);
+    lua.lua_setfield(L, -2, to_luastring("setvbuf"));
+    lua.lua_pushcfunction(L, seek);
+    lua.lua_setfield(L, -2, to_luastring("seek"));
+    lua.lua_pushcfunction(L, fileToString);
+    lua.lua_setfield(L, -2, to_luastring("__tostring"));
+  }
+  lua.lua_pop(L, 1);
+}

@@ -1,0 +1,44 @@
+// file:seek and file:setvbuf (reaper/lua/luajit_io.ts) on the real stdout of
+// a script run: a pipe cannot seek (LuaJIT: nil, "Illegal seek", 29), a file
+// can, and print goes on at the offset seek left.
+import { assertEquals } from "../assert.ts";
+
+const RUNNER = new URL("./lua_file_runner.ts", import.meta.url).pathname;
+const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
+
+async function runTo(script: string, stdout: "pipe" | "file"): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/s.lua`, script);
+    const redirect = stdout === "file" ? `> '${dir}/out'` : "";
+    const { code, stdout: piped, stderr } = await new Deno.Command("sh", {
+      args: ["-c", `'${DENO}' run -A '${RUNNER}' '${dir}/s.lua' ${redirect}`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(code, 0, new TextDecoder().decode(stderr));
+    return stdout === "file"
+      ? await Deno.readTextFile(`${dir}/out`)
+      : new TextDecoder().decode(piped);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("io.stdout:seek on a pipe: nil, Illegal seek, 29; setvbuf answers true", async () => {
+  const out = await runTo(`print(io.stdout:seek("cur")) print(io.stdout:setvbuf("no"))`, "pipe");
+  assertEquals(out, "nil\tIllegal seek\t29\ntrue\n");
+});
+
+Deno.test("io.stdout:seek on a file: offsets of set, cur and end", async () => {
+  const out = await runTo(
+    `io.write("abcdef")
+     local cur = io.stdout:seek()
+     local set = io.stdout:seek("set", 2)
+     local over = io.stdout:seek("cur", 1.9)
+     local last = io.stdout:seek("end")
+     print(cur, set, over, last)`,
+    "file",
+  );
+  assertEquals(out, "abcdef6\t2\t3\t6\n");
+});
