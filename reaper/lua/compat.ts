@@ -360,5 +360,10 @@ export function installCompat(L: LuaState): void {
     lua.lua_pushcfunction(L, fn);
     lua.lua_setfield(L, -2, to_luastring(name));
   }
+  // LuaJIT scripts say `local bit = require("bit")`: LuaJIT has it loaded.
+  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, lauxlib.LUA_LOADED_TABLE);
+  lua.lua_pushvalue(L, -2);
+  lua.lua_setfield(L, -2, to_luastring("bit"));
+  lua.lua_pop(L, 1);
   lua.lua_setglobal(L, to_luastring("bit"));
 }

@@ -262,3 +262,10 @@ end
 -- file:setvbuf and file:seek exist ("io.stdout:setvbuf('no')" opens many scripts)
 print("setvbuf", io.stdout:setvbuf("no"), io.stderr:setvbuf("line", 1024), (pcall(io.stdout.setvbuf, io.stdout, "bogus")))
 print("seek", type(io.stdout.seek), (pcall(io.stdout.seek, io.stdout, "bogus")), tostring(io.stdout):match("^file %(0x%x+%)$") ~= nil)
+
+-- require of the built-in libraries, bit included ("local bit = require('bit')")
+for _, name in ipairs({"bit", "string", "table", "math", "os", "io", "coroutine", "debug", "package", "_G"}) do
+  local ok, lib = pcall(require, name)
+  print("require", name, ok, lib == _G[name] or (name == "_G" and lib == _G))
+end
+print("require bit", require("bit").band(7, 3), package.loaded.bit == bit)
