@@ -11,6 +11,7 @@ import { installLuaJitEnv } from "./luajit_env.ts";
 import { installLuaJitLegacy } from "./luajit_legacy.ts";
 import { installLuaJitSort } from "./luajit_sort.ts";
 import { installLuaJitIo } from "./luajit_io.ts";
+import { installLuaJitTableExt } from "./luajit_table_ext.ts";
 import { installPatternBudget } from "./pattern_budget.ts";
 import { fixPcallHooks } from "./fengari_fixes.ts";
 import { installPrint } from "./print.ts";
@@ -76,6 +77,7 @@ export function createLuaRuntime(options: LuaRuntimeOptions = {}): LuaRuntime {
   installLuaJitLegacy(L);
   installLuaJitSort(L);
   installLuaJitIo(L);
+  installLuaJitTableExt(L);
   installPrint(L, options.writeOut);
   checkNumberFormatting(L);
 

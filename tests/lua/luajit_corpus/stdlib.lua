@@ -269,3 +269,17 @@ for _, name in ipairs({"bit", "string", "table", "math", "os", "io", "coroutine"
   print("require", name, ok, lib == _G[name] or (name == "_G" and lib == _G))
 end
 print("require bit", require("bit").band(7, 3), package.loaded.bit == bit)
+
+-- LuaJIT 2.1 table extensions: require("table.new"), require("table.clear")
+do
+  print("table ext", table.new, table.clear, package.loaded["table.new"], type(package.preload["table.new"]))
+  local new = require("table.new")
+  local t = new(10, 5)
+  print("table ext", type(t), #t, next(t), table.new == new, require("table.new") == new)
+  local clear = require("table.clear")
+  local u = setmetatable({1, 2, 3, x = 3, [2.5] = 4}, {__index = function() return "mt" end})
+  clear(u)
+  print("table ext", next(u), #u, u.y, table.clear == clear)
+  local big = {}; for i = 1, 5000 do big[i] = i; big["k" .. i] = i end; clear(big); print("table ext", next(big))
+  print("table ext", (pcall(new)), (pcall(new, "a")), (pcall(new, 1)), (pcall(clear, 1)), (pcall(clear)))
+end
