@@ -283,3 +283,11 @@ do
   local big = {}; for i = 1, 5000 do big[i] = i; big["k" .. i] = i end; clear(big); print("table ext", next(big))
   print("table ext", (pcall(new)), (pcall(new, "a")), (pcall(new, 1)), (pcall(clear, 1)), (pcall(clear)))
 end
+
+-- functions of the runtime are C functions to debug.getinfo and in tracebacks
+do
+  local info = debug.getinfo(print, "S")
+  print("getinfo C", info.what, info.source, info.short_src, info.linedefined, info.lastlinedefined)
+  local _, tb = xpcall(function() error("deep") end, debug.traceback)
+  print("traceback", tb:match("\n([^\n]*\n[^\n]*)"))
+end
