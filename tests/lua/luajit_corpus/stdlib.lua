@@ -291,3 +291,21 @@ do
   local _, tb = xpcall(function() error("deep") end, debug.traceback)
   print("traceback", tb:match("\n([^\n]*\n[^\n]*)"))
 end
+
+-- == calls __eq as 5.1 does: the first operand's, and only if both share the metatable or the __eq
+do
+  local eq = function(a, b) print("  eq called") return true end
+  local m1, m2 = {__eq = eq}, {__eq = eq}
+  local m3 = {__eq = function() print("  other eq") return true end}
+  local a, b = setmetatable({}, m1), setmetatable({}, m1)
+  local c, d = setmetatable({}, m2), setmetatable({}, m3)
+  local plain, nomt = setmetatable({}, {}), {}
+  print("same mt", a == b, a ~= b)
+  print("same fn", a == c)
+  print("other fn", a == d, d == a)
+  print("only first", a == plain, a == nomt)
+  print("only second", plain == a, nomt == a)
+  print("self", a == a)
+  print("rawequal", rawequal(a, b))
+  print("eq in table key", ({[a] = 1})[b])
+end
