@@ -2,7 +2,10 @@
 // changed in 5.2: table.foreach, table.foreachi, gcinfo, newproxy, a
 // collectgarbage that answers (fengari's raises "lua_gc not implemented" for
 // every option, so a script that logged collectgarbage("count") or called
-// collectgarbage() failed in every handler) and 5.1's coroutine.running.
+// collectgarbage() failed in every handler), 5.1's coroutine.running, and
+// 5.1's pairs/ipairs: pairs ignores __pairs, ipairs reads raw and wants a
+// table (5.3's goes through __index: an object whose class has numeric keys
+// iterated those).
 import v8 from "node:v8";
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 
@@ -135,6 +138,34 @@ function coroutineRunning(L: LuaState): number {
   return 1;
 }
 
+/** ipairs' iterator: raw reads, as 5.1's; nothing at the first nil. */
+function ipairsNext(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  const i = lauxlib.luaL_checknumber(L, 2) + 1;
+  lua.lua_pushnumber(L, i);
+  return lua.lua_rawgeti(L, 1, i) === lua.LUA_TNIL ? 0 : 2;
+}
+
+function ipairs(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  lua.lua_pushcfunction(L, ipairsNext);
+  lua.lua_pushvalue(L, 1);
+  lua.lua_pushnumber(L, 0);
+  return 3;
+}
+
+/** The global next, as installed (pairs hands it out, as LuaJIT's does). */
+const NEXT_KEY = to_luastring("spawn.luajit_legacy.next");
+
+/** pairs(t): next, t, nil; __pairs is not consulted (5.1). */
+function pairs(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  lua.lua_rawgetp(L, lua.LUA_REGISTRYINDEX, NEXT_KEY);
+  lua.lua_pushvalue(L, 1);
+  lua.lua_pushnil(L);
+  return 3;
+}
+
 export function installLuaJitLegacy(L: LuaState): void {
   if (lauxlib.luaL_loadstring(L, to_luastring(FOREACH)) !== lua.LUA_OK) {
     throw new Error(`luajit_legacy: ${lua.lua_tojsstring(L, -1)}`);
@@ -148,6 +179,10 @@ export function installLuaJitLegacy(L: LuaState): void {
   lua.lua_register(L, to_luastring("collectgarbage"), collectGarbage());
   lua.lua_register(L, to_luastring("gcinfo"), gcinfo);
   lua.lua_register(L, to_luastring("newproxy"), newproxy());
+  lua.lua_getglobal(L, to_luastring("next"));
+  lua.lua_rawsetp(L, lua.LUA_REGISTRYINDEX, NEXT_KEY);
+  lua.lua_register(L, to_luastring("pairs"), pairs);
+  lua.lua_register(L, to_luastring("ipairs"), ipairs);
   lua.lua_getglobal(L, to_luastring("coroutine"));
   lua.lua_pushcfunction(L, coroutineRunning);
   lua.lua_setfield(L, -2, to_luastring("running"));

@@ -309,3 +309,22 @@ do
   print("rawequal", rawequal(a, b))
   print("eq in table key", ({[a] = 1})[b])
 end
+
+-- pairs ignores __pairs, ipairs reads raw and wants a table (Lua 5.1)
+do
+  print(select(1, pairs({})) == next, (pcall(pairs)), (pcall(pairs, nil)), (pcall(ipairs, "abc")), (pcall(ipairs)))
+  local f1, f2 = ipairs({}), ipairs({1})
+  print(f1 == f2, type(f1))
+  local s = 0; for i, v in ipairs({1, 2, nil, 4}) do s = s + i * v end; print(s)
+  local k = 0; for key, v in pairs({a = 1, b = 2, 3}) do k = k + 1 end; print(k)
+  local f, t, i = ipairs({5}); print(f(t, i)); print(f(t, 1)); print(pcall(f, t)); print(pcall(f, nil, 0))
+  local ok, err = pcall(function() for i, v in ipairs({1, 2}) do coroutine.yield() end end); print(ok)
+  print(coroutine.wrap(function() for i, v in ipairs({7, 8}) do coroutine.yield(v) end return "end" end)())
+  local t = setmetatable({1, 2}, {__pairs = function(t) return function() return nil end, t, nil end, __ipairs = function(t) return function() return nil end, t, 0 end})
+  local n = 0; for k in pairs(t) do n = n + 1 end
+  local m = 0; for k in ipairs(t) do m = m + 1 end
+  print("pairs/ipairs", n, m)
+  local p = setmetatable({}, {__index = function(_, i) if i <= 3 then return i * 10 end end})
+  local q = 0; for i, v in ipairs(p) do q = q + v end
+  print("ipairs __index", q)
+end
