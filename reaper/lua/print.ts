@@ -41,14 +41,31 @@ export function installPrint(
   L: LuaState,
   writeOut: (bytes: Uint8Array) => void = writePrintableStdout,
 ): void {
+  lua.lua_getglobal(L, to_luastring("tostring"));
+  const builtinToString = lua.lua_tocfunction(L, -1);
+  lua.lua_pop(L, 1);
+  // As LuaJIT's (and 5.1's): each value goes through the global `tostring`,
+  // so a script that replaces it changes what print shows.
   const print = (P: LuaState): number => {
     const n = lua.lua_gettop(P);
+    lua.lua_getglobal(P, to_luastring("tostring"));
+    const builtin = lua.lua_tocfunction(P, -1) === builtinToString && builtinToString !== null;
     const parts: Uint8Array[] = [];
     let size = n === 0 ? 1 : n;
     for (let i = 1; i <= n; i++) {
-      const s: Uint8Array = lauxlib.luaL_tolstring(P, i);
-      parts.push(s);
-      size += s.length;
+      let s: Uint8Array | null;
+      if (builtin) s = lauxlib.luaL_tolstring(P, i);
+      else {
+        lua.lua_pushvalue(P, n + 1);
+        lua.lua_pushvalue(P, i);
+        lua.lua_call(P, 1, 1);
+        s = lua.lua_tolstring(P, -1);
+        if (s === null) {
+          return lauxlib.luaL_error(P, to_luastring("'tostring' must return a string to 'print'"));
+        }
+      }
+      parts.push(s!);
+      size += s!.length;
       lua.lua_pop(P, 1);
     }
     const line = new Uint8Array(size);

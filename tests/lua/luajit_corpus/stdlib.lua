@@ -328,3 +328,16 @@ do
   local q = 0; for i, v in ipairs(p) do q = q + v end
   print("ipairs __index", q)
 end
+
+-- print goes through the global tostring, as in LuaJIT
+do
+  local orig = _G.tostring
+  _G.tostring = function(v) if type(v) == "table" then return "<tbl>" end return "[" .. orig(v) .. "]" end
+  print("print", 1, "a", nil, true, {})
+  _G.tostring = function() return 42 end
+  print("print", 2)
+  _G.tostring = function() return {} end
+  local ok, err = pcall(print, "x")
+  _G.tostring = orig
+  print("print", ok, err)
+end
