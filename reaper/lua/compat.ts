@@ -320,6 +320,62 @@ function mathRandom(uniform: (L: LuaState) => number) {
   };
 }
 
+/** An optional integer argument as LuaJIT reads one (lj_lib_optint: truncated). */
+function optInt(L: LuaState, arg: number, fallback: number): number {
+  return lua.lua_isnoneornil(L, arg) ? fallback : Math.trunc(lauxlib.luaL_checknumber(L, arg));
+}
+
+/** unpack as LuaJIT 2.1: a table only, read raw, to its raw length by default. */
+function unpack(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  const first = optInt(L, 2, 1);
+  const last = optInt(L, 3, lua.lua_rawlen(L, 1));
+  if (first > last) return 0;
+  const n = last - first + 1;
+  if (n >= 8000 || !lua.lua_checkstack(L, n)) { // LuaJIT's LUAI_MAXCSTACK
+    return lauxlib.luaL_error(L, to_luastring("too many results to unpack"));
+  }
+  for (let i = first; i <= last; i++) lua.lua_rawgeti(L, 1, i);
+  return n;
+}
+
+/** table.concat as LuaJIT 2.1: a table only, read raw; strings and numbers only. */
+function tableConcat(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  const sep: Uint8Array = lauxlib.luaL_optlstring(L, 2, to_luastring(""));
+  const first = optInt(L, 3, 1);
+  const last = optInt(L, 4, lua.lua_rawlen(L, 1));
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (let i = first; i <= last; i++) {
+    const type = lua.lua_rawgeti(L, 1, i);
+    if (type !== lua.LUA_TSTRING && type !== lua.LUA_TNUMBER) {
+      return lauxlib.luaL_error(
+        L,
+        to_luastring("invalid value (%s) at index %d in table for 'concat'"),
+        lauxlib.luaL_typename(L, -1),
+        i,
+      );
+    }
+    const s: Uint8Array = lua.lua_tolstring(L, -1);
+    lua.lua_pop(L, 1);
+    if (i > first) {
+      parts.push(sep);
+      size += sep.length;
+    }
+    parts.push(s);
+    size += s.length;
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const part of parts) {
+    out.set(part, off);
+    off += part.length;
+  }
+  lua.lua_pushlstring(L, out, size);
+  return 1;
+}
+
 /** table.getn (Lua 5.0/5.1, kept by LuaJIT): the length operator without metamethods. */
 function tableGetn(L: LuaState): number {
   lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
@@ -328,10 +384,11 @@ function tableGetn(L: LuaState): number {
 }
 
 export function installCompat(L: LuaState): void {
-  // unpack = table.unpack, loadstring = load
+  // unpack (LuaJIT's; table.unpack stays 5.3's), loadstring = load
+  lua.lua_register(L, to_luastring("unpack"), unpack);
   lua.lua_getglobal(L, to_luastring("table"));
-  lua.lua_getfield(L, -1, to_luastring("unpack"));
-  lua.lua_setglobal(L, to_luastring("unpack"));
+  lua.lua_pushcfunction(L, tableConcat);
+  lua.lua_setfield(L, -2, to_luastring("concat"));
   lua.lua_pushcfunction(L, tableMaxn);
   lua.lua_setfield(L, -2, to_luastring("maxn"));
   lua.lua_pushcfunction(L, tableGetn);

@@ -341,3 +341,21 @@ do
   _G.tostring = orig
   print("print", ok, err)
 end
+
+-- unpack and table.concat read raw and want a table (LuaJIT)
+do
+  local p = setmetatable({1}, {__index = function(_, i) return i * 10 end, __len = function() return 3 end})
+  print("unpack", unpack(p, 1, 3))
+  print("unpack default", select("#", unpack(p)))
+  print("concat", pcall(table.concat, p, ",", 1, 3))
+  print("concat default", table.concat(p, ","))
+  print("unpack big", pcall(unpack, {}, 1, 1e8))
+  print("unpack i>j", select("#", unpack({1, 2}, 3, 2)))
+  print("unpack nums", unpack({1, 2, 3}, 1.5, 2.9))
+  print("unpack str", (pcall(unpack, "abc")))
+  print("unpack nil", (pcall(unpack, nil)))
+  print("concat nums", table.concat({1, 2.5, -0.0, 1e100}, "|", 1.9, 4))
+  print("concat sep num", table.concat({1, 2}, 3))
+  print("concat bad sep", (pcall(table.concat, {1, 2}, {})))
+  print("concat holes", pcall(table.concat, {1, nil, 3}, ",", 1, 3))
+end
