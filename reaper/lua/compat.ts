@@ -384,6 +384,9 @@ function tableGetn(L: LuaState): number {
 }
 
 export function installCompat(L: LuaState): void {
+  // What LuaJIT says: scripts that branch on _VERSION take the path written for it.
+  lua.lua_pushstring(L, to_luastring("Lua 5.1"));
+  lua.lua_setglobal(L, to_luastring("_VERSION"));
   // unpack (LuaJIT's; table.unpack stays 5.3's), loadstring = load
   lua.lua_register(L, to_luastring("unpack"), unpack);
   lua.lua_getglobal(L, to_luastring("table"));

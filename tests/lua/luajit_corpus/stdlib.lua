@@ -359,3 +359,6 @@ do
   print("concat bad sep", (pcall(table.concat, {1, 2}, {})))
   print("concat holes", pcall(table.concat, {1, nil, 3}, ",", 1, 3))
 end
+
+-- _VERSION is what LuaJIT says
+print("version", _VERSION)
