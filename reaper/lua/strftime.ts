@@ -80,21 +80,51 @@ export function breakDown(t: number, utc: boolean): BrokenDownTime | null {
   };
 }
 
-/** The local zone's standard (non-DST) offset east of UTC in a year, in seconds. */
-function standardGmtoff(year: number): number {
+/** The local zone's offsets east of UTC on 1 January and 1 July of a year, in seconds. */
+function janJulGmtoffs(year: number): [number, number] {
   // Exact to the second (getTimezoneOffset rounds old local mean times to minutes).
   const offset = (month0: number) => {
     const local = new Date(2000, month0, 1);
     local.setFullYear(year, month0, 1);
     return (utcMs(year, month0, 1) - local.getTime()) / 1000;
   };
-  return Math.min(offset(0), offset(6));
+  return [offset(0), offset(6)];
+}
+
+/** The local zone's standard (non-DST) offset east of UTC in a year, in seconds. */
+function standardGmtoff(year: number): number {
+  return Math.min(...janJulGmtoffs(year));
 }
 
 function utcMs(year: number, month0: number, day: number): number {
   const d = new Date(0);
   d.setUTCFullYear(year, month0, day);
   return d.getTime();
+}
+
+/**
+ * mktime() with tm_isdst 0 or 1 (os.time with isdst = false/true): glibc
+ * reads the fields in the zone's standard or daylight offset (that of the
+ * year), whatever is in effect then; a zone without DST counts as having
+ * daylight time one hour ahead.
+ */
+export function localEpochAs(
+  isdst: boolean,
+  year: number,
+  month0: number,
+  day: number,
+  hour: number,
+  min: number,
+  sec: number,
+): number {
+  const [jan, jul] = janJulGmtoffs(year);
+  const standard = Math.min(jan, jul);
+  const daylight = jan === jul ? standard + 3600 : Math.max(jan, jul);
+  const d = new Date(0);
+  d.setUTCFullYear(year, month0, day);
+  d.setUTCHours(hour, min, sec, 0);
+  const ms = d.getTime();
+  return Number.isNaN(ms) ? NaN : Math.floor(ms / 1000) - (isdst ? daylight : standard);
 }
 
 /** mktime(): the local-zone epoch seconds of fields that may be out of range (normalised). */

@@ -362,3 +362,17 @@ end
 
 -- _VERSION is what LuaJIT says
 print("version", _VERSION)
+
+-- os.time with isdst = true/false reads the fields in the daylight or standard offset, as glibc mktime
+do
+  for _, d in ipairs({{2024, 1, 15, 12}, {2024, 7, 15, 12}, {2024, 3, 31, 2, 30}, {2024, 10, 27, 2, 30}, {2024, 4, 7, 2, 15}, {2024, 10, 6, 2, 15}}) do
+    local out = {}
+    for _, dst in ipairs({"nil", "false", "true"}) do
+      local t = {year = d[1], month = d[2], day = d[3], hour = d[4], min = d[5] or 0}
+      if dst ~= "nil" then t.isdst = (dst == "true") end
+      local v = os.time(t)
+      out[#out + 1] = dst .. "=" .. tostring(v) .. "(" .. os.date("%H:%M", v) .. ")"
+    end
+    print("isdst", table.concat(d, "-"), table.concat(out, " "))
+  end
+end
