@@ -390,16 +390,13 @@ export function installCompat(L: LuaState): void {
   // unpack (LuaJIT's; table.unpack stays 5.3's), loadstring = load
   lua.lua_register(L, to_luastring("unpack"), unpack);
   lua.lua_getglobal(L, to_luastring("table"));
-  lua.lua_pushcfunction(L, tableConcat);
-  lua.lua_setfield(L, -2, to_luastring("concat"));
-  lua.lua_pushcfunction(L, tableMaxn);
-  lua.lua_setfield(L, -2, to_luastring("maxn"));
-  lua.lua_pushcfunction(L, tableGetn);
-  lua.lua_setfield(L, -2, to_luastring("getn"));
-  lua.lua_pushcfunction(L, tableInsert);
-  lua.lua_setfield(L, -2, to_luastring("insert"));
-  lua.lua_pushcfunction(L, tableRemove);
-  lua.lua_setfield(L, -2, to_luastring("remove"));
+  lauxlib.luaL_setfuncs(L, {
+    concat: tableConcat,
+    maxn: tableMaxn,
+    getn: tableGetn,
+    insert: tableInsert,
+    remove: tableRemove,
+  }, 0);
   lua.lua_pop(L, 1);
   lua.lua_getglobal(L, to_luastring("math"));
   lua.lua_getfield(L, -1, to_luastring("random"));

@@ -52,12 +52,7 @@ function fileToString(L: LuaState): number {
 
 export function installLuaJitIo(L: LuaState): void {
   if (lauxlib.luaL_getmetatable(L, lauxlib.LUA_FILEHANDLE) === lua.LUA_TTABLE) {
-    lua.lua_pushcfunction(L, setvbuf);
-    lua.lua_setfield(L, -2, to_luastring("setvbuf"));
-    lua.lua_pushcfunction(L, seek);
-    lua.lua_setfield(L, -2, to_luastring("seek"));
-    lua.lua_pushcfunction(L, fileToString);
-    lua.lua_setfield(L, -2, to_luastring("__tostring"));
+    lauxlib.luaL_setfuncs(L, { setvbuf, seek, __tostring: fileToString }, 0);
   }
   lua.lua_pop(L, 1);
 }

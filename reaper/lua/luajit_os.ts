@@ -11,7 +11,7 @@ import { closeQuietly } from "../../ffi/fd.ts";
 import { mkostemp, remove, rename } from "../../ffi/fs.ts";
 import { SysError } from "../../ffi/sys_error.ts";
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
-import { breakDown, format, localEpoch, localEpochAs } from "./strftime.ts";
+import { breakDown, format, localEpoch } from "./strftime.ts";
 
 const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
 const toLatin1Bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
@@ -83,9 +83,7 @@ function osTime(L: LuaState): number {
     lua.lua_getfield(L, 1, to_luastring("isdst"));
     const isdst = lua.lua_isnil(L, -1) ? null : lua.lua_toboolean(L, -1);
     lua.lua_pop(L, 1);
-    t = isdst === null
-      ? localEpoch(year, month - 1, day, hour, min, sec)
-      : localEpochAs(isdst, year, month - 1, day, hour, min, sec);
+    t = localEpoch(year, month - 1, day, hour, min, sec, isdst);
   }
   // mktime's error value is -1, which LuaJIT cannot tell from 1969-12-31 23:59:59.
   if (Number.isNaN(t) || t === -1) lua.lua_pushnil(L);

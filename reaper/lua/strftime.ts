@@ -103,31 +103,12 @@ function utcMs(year: number, month0: number, day: number): number {
 }
 
 /**
- * mktime() with tm_isdst 0 or 1 (os.time with isdst = false/true): glibc
- * reads the fields in the zone's standard or daylight offset (that of the
- * year), whatever is in effect then; a zone without DST counts as having
- * daylight time one hour ahead.
+ * mktime(): the local-zone epoch seconds of fields that may be out of range
+ * (normalised). With isdst null the zone decides; true or false (tm_isdst 1
+ * or 0: os.time's isdst) reads the fields in the zone's daylight or standard
+ * offset of that year, whatever is in effect then, as glibc does (a zone
+ * without DST counts as having daylight time one hour ahead).
  */
-export function localEpochAs(
-  isdst: boolean,
-  year: number,
-  month0: number,
-  day: number,
-  hour: number,
-  min: number,
-  sec: number,
-): number {
-  const [jan, jul] = janJulGmtoffs(year);
-  const standard = Math.min(jan, jul);
-  const daylight = jan === jul ? standard + 3600 : Math.max(jan, jul);
-  const d = new Date(0);
-  d.setUTCFullYear(year, month0, day);
-  d.setUTCHours(hour, min, sec, 0);
-  const ms = d.getTime();
-  return Number.isNaN(ms) ? NaN : Math.floor(ms / 1000) - (isdst ? daylight : standard);
-}
-
-/** mktime(): the local-zone epoch seconds of fields that may be out of range (normalised). */
 export function localEpoch(
   year: number,
   month0: number,
@@ -135,11 +116,21 @@ export function localEpoch(
   hour: number,
   min: number,
   sec: number,
+  isdst: boolean | null = null,
 ): number {
-  const d = new Date(2000, 0, 1, 0, 0, 0, 0);
-  d.setFullYear(year, month0, day);
-  d.setHours(hour, min, sec, 0);
-  const ms = d.getTime();
+  let ms: number;
+  if (isdst === null) {
+    const d = new Date(2000, 0, 1, 0, 0, 0, 0);
+    d.setFullYear(year, month0, day);
+    d.setHours(hour, min, sec, 0);
+    ms = d.getTime();
+  } else {
+    const [jan, jul] = janJulGmtoffs(year);
+    const standard = Math.min(jan, jul);
+    const daylight = jan === jul ? standard + 3600 : Math.max(jan, jul);
+    ms = utcMs(year, month0, day) +
+      ((hour * 60 + min) * 60 + sec - (isdst ? daylight : standard)) * 1000;
+  }
   return Number.isNaN(ms) ? NaN : Math.floor(ms / 1000);
 }
 
