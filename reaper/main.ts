@@ -125,7 +125,11 @@ if (options.checkLua !== undefined) {
     result = { ok: false, messages: [`${options.checkLua}: ${errorMessage(error)}`] };
   }
   const text = result.messages.map((m) => m + "\n").join("");
-  writeAllSync(result.ok ? Deno.stdout : Deno.stderr, text);
+  try {
+    writeAllSync(result.ok ? Deno.stdout : Deno.stderr, text);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e; // nobody reads: the status still tells
+  }
   Deno.exit(result.ok ? 0 : 1);
 }
 

@@ -13,9 +13,17 @@ const encoder = new TextEncoder();
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 
-/** Writes all bytes to stdout synchronously (partial writes retried). */
+/**
+ * Writes all bytes to stdout synchronously (partial writes retried). A
+ * stdout that is gone (EPIPE) loses the line silently, as LuaJIT's print
+ * ignores fwrite's errors: the script goes on (to its database insert).
+ */
 export function writeStdout(bytes: Uint8Array): void {
-  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+  try {
+    for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+  }
 }
 
 /** One print line as log text: its final newline kept, tabs kept, the rest escaped. */

@@ -1,6 +1,7 @@
-// file:seek and file:setvbuf (reaper/lua/luajit_io.ts) on the real stdout of
-// a script run: a pipe cannot seek (LuaJIT: nil, "Illegal seek", 29), a file
-// can, and print goes on at the offset seek left.
+// The real stdout of a script run: file:seek and file:setvbuf
+// (reaper/lua/luajit_io.ts): a pipe cannot seek (LuaJIT: nil, "Illegal
+// seek", 29), a file can, and print goes on at the offset seek left; print
+// to a pipe nobody reads (reaper/lua/print.ts).
 import { assertEquals } from "../assert.ts";
 
 const RUNNER = new URL("./lua_file_runner.ts", import.meta.url).pathname;
@@ -41,4 +42,27 @@ Deno.test("io.stdout:seek on a file: offsets of set, cur and end", async () => {
     "file",
   );
   assertEquals(out, "abcdef6\t2\t3\t6\n");
+});
+
+Deno.test("print to a stdout nobody reads (EPIPE) loses the line and the script goes on, as in LuaJIT", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/s.lua`,
+      `for i = 1, 3 do print("line", i) end
+       io.stderr:write("after prints\\n")
+       function cgroup_released() end`,
+    );
+    const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
+    // `true` exits at once, long before the daemon's start-up reaches print.
+    const { code, stderr } = await new Deno.Command("bash", {
+      args: ["-c", `set -o pipefail; '${DENO}' run -A '${MAIN}' --check-lua '${dir}/s.lua' | true`],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(stderr);
+    assertEquals([code, text], [0, "after prints\n"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
