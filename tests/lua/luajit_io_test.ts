@@ -44,13 +44,14 @@ Deno.test("io.stdout:seek on a file: offsets of set, cur and end", async () => {
   assertEquals(out, "abcdef6\t2\t3\t6\n");
 });
 
-Deno.test("print to a stdout nobody reads (EPIPE) loses the line and the script goes on, as in LuaJIT", async () => {
+Deno.test("print and io.write to a stdout nobody reads (EPIPE) lose the text and the script goes on, as in LuaJIT", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(
       `${dir}/s.lua`,
       `for i = 1, 3 do print("line", i) end
        io.stderr:write("after prints\\n")
+       io.stderr:write(tostring(io.write("lost\\n")), " ", tostring(io.stdout:write("lost")), "\\n")
        function cgroup_released() end`,
     );
     const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
@@ -61,7 +62,7 @@ Deno.test("print to a stdout nobody reads (EPIPE) loses the line and the script 
       stderr: "piped",
     }).output();
     const text = new TextDecoder().decode(stderr);
-    assertEquals([code, text], [0, "after prints\n"]);
+    assertEquals([code, text], [0, "after prints\ntrue true\n"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

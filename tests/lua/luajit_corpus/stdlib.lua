@@ -376,3 +376,6 @@ do
     print("isdst", table.concat(d, "-"), table.concat(out, " "))
   end
 end
+
+-- io.write and file:write answer true, as LuaJIT's (5.3: the file)
+print("write result", io.write(""), io.stdout:write(""), io.stderr:write(""), (pcall(io.write, {})))
