@@ -1,4 +1,5 @@
-// File methods LuaJIT has and fengari lacks: file:setvbuf and file:seek.
+// The io library as LuaJIT's where fengari's differs. file:setvbuf and
+// file:seek were missing.
 // Scripts open no files here (no io.open), but io.stdout:setvbuf("no") is a
 // common first line of a script that logs, and raised "attempt to call a nil
 // value" at startup, which is fatal. tostring(io.stdout) says "file (0x...)"
@@ -12,9 +13,9 @@ import { SysError } from "../../ffi/sys_error.ts";
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
 
 const BUFFER_MODES = ["no", "full", "line"].map(to_luastring);
+const WHENCE = ["set", "cur", "end"].map(to_luastring);
 const IO_OUTPUT = to_luastring("_IO_output"); // fengari's registry key of io.output()
 const EPIPE = 32;
-const WHENCE = ["set", "cur", "end"].map(to_luastring);
 
 /** The fd of the open file handle at index 1 (fengari: { f: { fd } }, closef null once closed). */
 function fileDescriptor(L: LuaState): number {

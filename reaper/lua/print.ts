@@ -12,6 +12,7 @@ const encoder = new TextEncoder();
 
 const TAB = 0x09;
 const NEWLINE = 0x0a;
+const TOSTRING = to_luastring("tostring");
 
 /**
  * Writes all bytes to stdout synchronously (partial writes retried). A
@@ -49,14 +50,14 @@ export function installPrint(
   L: LuaState,
   writeOut: (bytes: Uint8Array) => void = writePrintableStdout,
 ): void {
-  lua.lua_getglobal(L, to_luastring("tostring"));
+  lua.lua_getglobal(L, TOSTRING);
   const builtinToString = lua.lua_tocfunction(L, -1);
   lua.lua_pop(L, 1);
   // As LuaJIT's (and 5.1's): each value goes through the global `tostring`,
   // so a script that replaces it changes what print shows.
   const print = (P: LuaState): number => {
     const n = lua.lua_gettop(P);
-    lua.lua_getglobal(P, to_luastring("tostring"));
+    lua.lua_getglobal(P, TOSTRING);
     const builtin = lua.lua_tocfunction(P, -1) === builtinToString && builtinToString !== null;
     const parts: Uint8Array[] = [];
     let size = n === 0 ? 1 : n;
