@@ -52,7 +52,9 @@ async function bundle(entry: string, outdir: string): Promise<void> {
     stdin: "null",
   }).output();
   if (out.code !== 0) {
-    throw new Error(`deno bundle ${entry} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+    throw new Error(
+      `deno bundle ${entry} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
   }
 }
 
