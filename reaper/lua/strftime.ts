@@ -57,7 +57,7 @@ export function breakDown(t: number, utc: boolean): BrokenDownTime | null {
       gmtoff: 0,
       zone: () => "GMT",
       // glibc: mktime() of gmtime()'s fields, whose tm_isdst is 0: standard time.
-      epoch: () => Math.floor(d.getTime() / 1000) - standardGmtoff(d.getUTCFullYear()),
+      epoch: () => Math.floor(d.getTime() / 1000) - zoneOffsets(d.getUTCFullYear()).standard,
     };
   }
   const year = d.getFullYear();
@@ -80,20 +80,21 @@ export function breakDown(t: number, utc: boolean): BrokenDownTime | null {
   };
 }
 
-/** The local zone's offsets east of UTC on 1 January and 1 July of a year, in seconds. */
-function janJulGmtoffs(year: number): [number, number] {
+/**
+ * The local zone's standard and daylight offsets east of UTC in a year, in
+ * seconds: how glibc's mktime reads fields with tm_isdst 0 and 1 (a zone
+ * without DST counts as having daylight time one hour ahead).
+ */
+function zoneOffsets(year: number): { standard: number; daylight: number } {
   // Exact to the second (getTimezoneOffset rounds old local mean times to minutes).
   const offset = (month0: number) => {
     const local = new Date(2000, month0, 1);
     local.setFullYear(year, month0, 1);
     return (utcMs(year, month0, 1) - local.getTime()) / 1000;
   };
-  return [offset(0), offset(6)];
-}
-
-/** The local zone's standard (non-DST) offset east of UTC in a year, in seconds. */
-function standardGmtoff(year: number): number {
-  return Math.min(...janJulGmtoffs(year));
+  const jan = offset(0), jul = offset(6);
+  const standard = Math.min(jan, jul);
+  return { standard, daylight: jan === jul ? standard + 3600 : Math.max(jan, jul) };
 }
 
 function utcMs(year: number, month0: number, day: number): number {
@@ -106,8 +107,8 @@ function utcMs(year: number, month0: number, day: number): number {
  * mktime(): the local-zone epoch seconds of fields that may be out of range
  * (normalised). With isdst null the zone decides; true or false (tm_isdst 1
  * or 0: os.time's isdst) reads the fields in the zone's daylight or standard
- * offset of that year, whatever is in effect then, as glibc does (a zone
- * without DST counts as having daylight time one hour ahead).
+ * offset of that year (zoneOffsets), whatever is in effect then, as glibc
+ * does.
  */
 export function localEpoch(
   year: number,
@@ -125,9 +126,7 @@ export function localEpoch(
     d.setHours(hour, min, sec, 0);
     ms = d.getTime();
   } else {
-    const [jan, jul] = janJulGmtoffs(year);
-    const standard = Math.min(jan, jul);
-    const daylight = jan === jul ? standard + 3600 : Math.max(jan, jul);
+    const { standard, daylight } = zoneOffsets(year);
     ms = utcMs(year, month0, day) +
       ((hour * 60 + min) * 60 + sec - (isdst ? daylight : standard)) * 1000;
   }
