@@ -11,6 +11,7 @@
 import { lseek, write } from "../../ffi/fd.ts";
 import { SysError } from "../../ffi/sys_error.ts";
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
+import { pushFileError } from "./file_result.ts";
 
 const BUFFER_MODES = ["no", "full", "line"].map(to_luastring);
 const WHENCE = ["set", "cur", "end"].map(to_luastring);
@@ -42,11 +43,7 @@ function seek(L: LuaState): number {
     lua.lua_pushnumber(L, lseek(fd, offset, whence));
     return 1;
   } catch (e) {
-    if (!(e instanceof SysError)) throw e;
-    lua.lua_pushnil(L);
-    lua.lua_pushstring(L, to_luastring(e.reason));
-    lua.lua_pushnumber(L, e.errno);
-    return 3;
+    return pushFileError(L, e);
   }
 }
 
@@ -70,13 +67,7 @@ function writeArguments(L: LuaState, fd: number, first: number): number {
       }
     }
   } catch (e) {
-    if (!(e instanceof SysError)) throw e;
-    if (e.errno !== EPIPE) {
-      lua.lua_pushnil(L);
-      lua.lua_pushstring(L, to_luastring(e.reason));
-      lua.lua_pushnumber(L, e.errno);
-      return 3;
-    }
+    if (!(e instanceof SysError && e.errno === EPIPE)) return pushFileError(L, e);
   }
   lua.lua_pushboolean(L, true);
   return 1;

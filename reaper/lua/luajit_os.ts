@@ -11,6 +11,7 @@ import { closeQuietly } from "../../ffi/fd.ts";
 import { mkostemp, remove, rename } from "../../ffi/fs.ts";
 import { SysError } from "../../ffi/sys_error.ts";
 import { lauxlib, lua, type LuaState, to_luastring } from "./fengari.ts";
+import { pushFileError } from "./file_result.ts";
 import { breakDown, format, localEpoch } from "./strftime.ts";
 
 const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
@@ -110,11 +111,7 @@ function fileResult(L: LuaState, name: Uint8Array, action: () => void): number {
   try {
     action();
   } catch (e) {
-    if (!(e instanceof SysError)) throw e;
-    lua.lua_pushnil(L);
-    lua.lua_pushfstring(L, to_luastring("%s: %s"), name, to_luastring(e.reason));
-    lua.lua_pushnumber(L, e.errno);
-    return 3;
+    return pushFileError(L, e, name);
   }
   lua.lua_pushboolean(L, true);
   return 1;
