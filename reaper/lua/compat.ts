@@ -345,8 +345,8 @@ function tableConcat(L: LuaState): number {
   const sep: Uint8Array = lauxlib.luaL_optlstring(L, 2, to_luastring(""));
   const first = optInt(L, 3, 1);
   const last = optInt(L, 4, lua.lua_rawlen(L, 1));
-  const parts: Uint8Array[] = [];
-  let size = 0;
+  const b = new lauxlib.luaL_Buffer();
+  lauxlib.luaL_buffinit(L, b);
   for (let i = first; i <= last; i++) {
     const type = lua.lua_rawgeti(L, 1, i);
     if (type !== lua.LUA_TSTRING && type !== lua.LUA_TNUMBER) {
@@ -357,22 +357,10 @@ function tableConcat(L: LuaState): number {
         i,
       );
     }
-    const s: Uint8Array = lua.lua_tolstring(L, -1);
-    lua.lua_pop(L, 1);
-    if (i > first) {
-      parts.push(sep);
-      size += sep.length;
-    }
-    parts.push(s);
-    size += s.length;
+    if (i > first) lauxlib.luaL_addlstring(b, sep, sep.length);
+    lauxlib.luaL_addvalue(b); // pops it
   }
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const part of parts) {
-    out.set(part, off);
-    off += part.length;
-  }
-  lua.lua_pushlstring(L, out, size);
+  lauxlib.luaL_pushresult(b);
   return 1;
 }
 

@@ -73,7 +73,8 @@ function collectGarbage() {
       to_luastring("collect"),
       GC_OPTIONS.map(to_luastring),
     );
-    switch (GC_OPTIONS[option]) {
+    const name = GC_OPTIONS[option];
+    switch (name) {
       case "count":
         lua.lua_pushnumber(L, heapBytes() / 1024);
         return 1;
@@ -85,18 +86,17 @@ function collectGarbage() {
         return 1;
       case "setpause":
       case "setstepmul": {
-        const key = GC_OPTIONS[option] === "setpause" ? "pause" : "stepmul";
-        const previous = settings[key];
+        const key = name === "setpause" ? "pause" : "stepmul";
+        lua.lua_pushnumber(L, settings[key]);
         settings[key] = lauxlib.luaL_optnumber(L, 2, 0);
-        lua.lua_pushnumber(L, previous);
         return 1;
       }
-      default:
-        settings.running = GC_OPTIONS[option] !== "stop" &&
-          (GC_OPTIONS[option] === "restart" || settings.running);
-        lua.lua_pushnumber(L, 0);
-        return 1;
+      case "stop":
+      case "restart":
+        settings.running = name === "restart";
     }
+    lua.lua_pushnumber(L, 0); // stop, restart, collect
+    return 1;
   };
 }
 
@@ -154,16 +154,15 @@ function ipairs(L: LuaState): number {
   return 3;
 }
 
-/** The global next, as installed (pairs hands it out, as LuaJIT's does). */
-const NEXT_KEY = to_luastring("spawn.luajit_legacy.next");
-
-/** pairs(t): next, t, nil; __pairs is not consulted (5.1). */
-function pairs(L: LuaState): number {
-  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
-  lua.lua_rawgetp(L, lua.LUA_REGISTRYINDEX, NEXT_KEY);
-  lua.lua_pushvalue(L, 1);
-  lua.lua_pushnil(L);
-  return 3;
+/** pairs(t): next, t, nil, with the global next as installed; __pairs is not consulted (5.1). */
+function pairs(next: (L: LuaState) => number) {
+  return (L: LuaState): number => {
+    lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+    lua.lua_pushcfunction(L, next);
+    lua.lua_pushvalue(L, 1);
+    lua.lua_pushnil(L);
+    return 3;
+  };
 }
 
 export function installLuaJitLegacy(L: LuaState): void {
@@ -180,8 +179,8 @@ export function installLuaJitLegacy(L: LuaState): void {
   lua.lua_register(L, to_luastring("gcinfo"), gcinfo);
   lua.lua_register(L, to_luastring("newproxy"), newproxy());
   lua.lua_getglobal(L, to_luastring("next"));
-  lua.lua_rawsetp(L, lua.LUA_REGISTRYINDEX, NEXT_KEY);
-  lua.lua_register(L, to_luastring("pairs"), pairs);
+  lua.lua_register(L, to_luastring("pairs"), pairs(lua.lua_tocfunction(L, -1)));
+  lua.lua_pop(L, 1);
   lua.lua_register(L, to_luastring("ipairs"), ipairs);
   lua.lua_getglobal(L, to_luastring("coroutine"));
   lua.lua_pushcfunction(L, coroutineRunning);
