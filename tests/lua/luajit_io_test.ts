@@ -7,10 +7,19 @@ import { assertEquals } from "../assert.ts";
 const RUNNER = new URL("./lua_file_runner.ts", import.meta.url).pathname;
 const DENO = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
 
-async function runTo(script: string, stdout: "pipe" | "file"): Promise<string> {
+/** Runs `run` with the script written to DIR/s.lua in a temporary DIR. */
+async function withScript<T>(script: string, run: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/s.lua`, script);
+    return await run(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function runTo(script: string, stdout: "pipe" | "file"): Promise<string> {
+  return withScript(script, async (dir) => {
     const redirect = stdout === "file" ? `> '${dir}/out'` : "";
     const { code, stdout: piped, stderr } = await new Deno.Command("sh", {
       args: ["-c", `'${DENO}' run -A '${RUNNER}' '${dir}/s.lua' ${redirect}`],
@@ -21,9 +30,7 @@ async function runTo(script: string, stdout: "pipe" | "file"): Promise<string> {
     return stdout === "file"
       ? await Deno.readTextFile(`${dir}/out`)
       : new TextDecoder().decode(piped);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 Deno.test("io.stdout:seek on a pipe: nil, Illegal seek, 29; setvbuf answers true", async () => {
@@ -45,16 +52,12 @@ Deno.test("io.stdout:seek on a file: offsets of set, cur and end", async () => {
 });
 
 Deno.test("print and io.write to a stdout nobody reads (EPIPE) lose the text and the script goes on, as in LuaJIT", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.writeTextFile(
-      `${dir}/s.lua`,
-      `for i = 1, 3 do print("line", i) end
-       io.stderr:write("after prints\\n")
-       io.stderr:write(tostring(io.write("lost\\n")), " ", tostring(io.stdout:write("lost")), "\\n")
-       function cgroup_released() end`,
-    );
-    const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
+  const script = `for i = 1, 3 do print("line", i) end
+    io.stderr:write("after prints\\n")
+    io.stderr:write(tostring(io.write("lost\\n")), " ", tostring(io.stdout:write("lost")), "\\n")
+    function cgroup_released() end`;
+  const MAIN = new URL("../../reaper/main.ts", import.meta.url).pathname;
+  await withScript(script, async (dir) => {
     // `true` exits at once, long before the daemon's start-up reaches print.
     const { code, stderr } = await new Deno.Command("bash", {
       args: ["-c", `set -o pipefail; '${DENO}' run -A '${MAIN}' --check-lua '${dir}/s.lua' | true`],
@@ -63,7 +66,5 @@ Deno.test("print and io.write to a stdout nobody reads (EPIPE) lose the text and
     }).output();
     const text = new TextDecoder().decode(stderr);
     assertEquals([code, text], [0, "after prints\ntrue true\n"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
